@@ -1,0 +1,68 @@
+# robustify-nb: every job starts from `make env`, which creates (once) and reuses a pinned environment.
+SHELL := /bin/bash
+PYTHON ?= python3
+ENV_ROOT ?= $(or $(ROBUSTIFY_ENV_ROOT),$(HOME)/.cache/robustify-nb/envs)
+ENV_KEY := $(shell cat requirements.txt | sha256sum | cut -c1-16)
+ENV_DIR := $(ENV_ROOT)/$(ENV_KEY)
+BIN := .venv/bin
+export PYTHONUNBUFFERED := 1
+
+.PHONY: env demo test check nbtest pytest lab docs readme bench pretrain clean lock help
+help:
+	@echo "make demo | test | lab | docs | bench | pretrain | readme | check | lock | clean"
+
+# The environment: a virtualenv keyed on the hash of requirements.txt, outside the clone, linked as .venv.
+$(ENV_DIR)/.complete: requirements.txt
+	@echo "creating the environment in $(ENV_DIR) (first run only; a few minutes)"
+	@rm -rf "$(ENV_DIR)"; mkdir -p "$(ENV_ROOT)"
+	$(PYTHON) -m venv "$(ENV_DIR)"
+	"$(ENV_DIR)/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch "$@"
+
+env: $(ENV_DIR)/.complete
+	@ln -sfn "$(ENV_DIR)" .venv
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . >/dev/null
+	@$(BIN)/python -c "import robustify_nb, torch, torchvision; print('environment ready:', '$(ENV_DIR)', 'torch', torch.__version__)"
+
+demo: env
+	$(BIN)/robustify demo --out demo_out
+
+# Notebooks clean and the library in sync with them: both commands must leave no change in the tree.
+check: env
+	@$(BIN)/nbdev-clean
+	@$(BIN)/nbdev-export
+	@$(BIN)/python docs/nbdocs.py readme
+	@if [ -n "$$(git status --porcelain -- nbs robustify_nb README.md)" ]; then \
+	  echo "notebooks not clean, library out of sync with nbs/, or README.md stale:"; git status --porcelain -- nbs robustify_nb README.md; \
+	  git --no-pager diff --stat -- nbs robustify_nb README.md; exit 1; fi
+	@echo "notebooks clean, library and README in sync"
+
+nbtest: env
+	cd nbs && ../$(BIN)/nbdev-test --n-workers 1 --do-print
+
+pytest: env
+	$(BIN)/python -m pytest -q tests
+
+test: check nbtest pytest
+
+lab: env
+	$(BIN)/jupyter lab nbs
+
+readme: env
+	$(BIN)/python docs/nbdocs.py readme
+
+docs: env
+	$(BIN)/python docs/nbdocs.py site
+
+bench: env
+	$(BIN)/python -m pytest -q -m slow tests -p no:cacheprovider -s
+
+pretrain: env
+	$(BIN)/robustify pretrain student
+
+# Regenerate requirements.txt from the current environment (after changing a pin in pyproject.toml).
+lock: env
+	@{ head -2 requirements.txt; $(BIN)/python -m pip freeze --exclude-editable --all | grep -v '^pip==' | sort -f; } > requirements.txt.new && mv requirements.txt.new requirements.txt
+
+clean:
+	rm -rf demo_out docs/_build docs/_src _proc _docs

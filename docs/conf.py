@@ -1,0 +1,14 @@
+# Sphinx configuration of the robustify-nb documentation site (built by `make docs`, see docs/nbdocs.py).
+project = 'robustify-nb'
+author = 'robustify-nb developers'
+extensions = ['myst_nb']
+nb_execution_mode = 'off'                 # notebooks arrive executed (make demo); the docs build runs nothing
+myst_enable_extensions = ['colon_fence', 'dollarmath', 'amsmath']
+nb_render_markdown_format = 'myst'
+html_theme = 'pydata_sphinx_theme'
+html_title = 'robustify-nb'
+html_static_path = ['_static']
+html_js_files = ['plotly.min.js']         # once for the whole site; figures are plain divs
+html_theme_options = {'navigation_depth': 2, 'show_toc_level': 2}
+exclude_patterns = ['_build', '**.ipynb_checkpoints']
+suppress_warnings = ['mystnb.unknown_mime_type', 'myst.header']
