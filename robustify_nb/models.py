@@ -21,8 +21,8 @@ from .core import check_choice, close_matches, cache_dir, atomic_write, write_js
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'MODELS', 'WEIGHTS_DIR', 'TINY_CLIP_CONFIGS', 'Normalize', 'Classifier', 'num_params',
            'CifarResNetBackbone', 'SmallCNNBackbone', 'WeightSource', 'ModelSpec', 'register_model', 'list_models',
-           'save_checkpoint', 'read_weights', 'load_weights', 'embedded_manifest', 'resolve_weights', 'load_model',
-           'predict', 'accuracy', 'CLIPBackbone', 'load_clip', 'load_clip_classifier']
+           'plot_model_sizes', 'save_checkpoint', 'read_weights', 'load_weights', 'embedded_manifest',
+           'resolve_weights', 'load_model', 'predict', 'accuracy', 'CLIPBackbone', 'load_clip', 'load_clip_classifier']
 
 # %% ../nbs/03_models.ipynb #c006
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -187,6 +187,17 @@ for _a, _h in (('resnet18', 'fc'), ('resnet50', 'fc'), ('vit_b_16', 'heads')):
                              tags=_tv_tags(_a), key_map=_tv_key(_h)))
 
 # %% ../nbs/03_models.ipynb #c018
+def plot_model_sizes(names:Sequence[str]|None=None):
+    "A plotly bar chart of parameter counts (log scale) of registered models."
+    import plotly.express as px
+    names = list(names or [n for n in MODELS if MODELS[n].family in ('small', 'cifar-resnet', 'torchvision')])
+    sizes = [num_params(MODELS[n].build(10)) for n in names]
+    fig = px.bar(x=names, y=sizes, color=[MODELS[n].family for n in names], log_y=True, text=[f'{s/1e6:.2f}M' if s >= 1e5 else f'{s/1e3:.0f}k' for s in sizes],
+                 labels=dict(x='model', y='parameters', color='family'), title='Parameters of the model zoo (10 classes)')
+    fig.update_layout(height=380, width=700)
+    return fig
+
+# %% ../nbs/03_models.ipynb #c021
 def save_checkpoint(model:nn.Module, path:str|Path, metrics:dict|None=None, **extra) -> Path:
     "Write `model`'s weights to `path` (.safetensors) and its config, metrics and sha256 to `path` with suffix .json."
     path = Path(path)
@@ -215,7 +226,7 @@ def read_weights(path:str|Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"{str(path)!r} holds a {type(obj).__name__} but no state dict of tensors; accepted: a state dict, or a dict with one under 'state_dict'/'model'.")
     return obj
 
-# %% ../nbs/03_models.ipynb #c020
+# %% ../nbs/03_models.ipynb #c023
 def load_weights(model:nn.Module, state:dict, key_map:Callable|None=None, source:str='checkpoint') -> nn.Module:
     "Load `state` (keys translated by `key_map`) into `model` strictly, with errors that name the offending keys."
     if key_map: state = {key_map(k): v for k, v in state.items()}
@@ -241,7 +252,7 @@ def load_weights(model:nn.Module, state:dict, key_map:Callable|None=None, source
     model.load_state_dict(state, strict=True)
     return model
 
-# %% ../nbs/03_models.ipynb #c025
+# %% ../nbs/03_models.ipynb #c028
 WEIGHTS_DIR = Path(__file__).parent/'weights' if '__file__' in globals() else Path('../robustify_nb/weights')
 
 def embedded_manifest() -> dict:
@@ -294,7 +305,7 @@ def resolve_weights(name:str, weights:str|Path) -> tuple[Path, WeightSource|None
     if src.kind == 'torchvision': return _fetch(src, name, weights, Path(torch.hub.get_dir())/'checkpoints'), src
     return _fetch(src, name, weights, cache_dir('weights')), src
 
-# %% ../nbs/03_models.ipynb #c027
+# %% ../nbs/03_models.ipynb #c030
 def load_model(name:str, # a registered name, see `list_models()`
                weights:str|Path|None=None, # None (random init), a path, or a known tag of the model
                num_classes:int|None=None, # None: the checkpoint's, else the model's default
@@ -322,12 +333,13 @@ def load_model(name:str, # a registered name, see `list_models()`
         num_classes = hw.shape[0] if hw is not None else spec.num_classes
     model = spec.build(num_classes)
     if state is not None:
-        key_map = None if (path.suffix == '.safetensors') else spec.key_map
+        ours = any(k.removeprefix('module.').startswith(('backbone.', 'head.')) for k in state)   # saved by us, or foreign
+        key_map = None if ours else spec.key_map
         load_weights(model, state, key_map, f'checkpoint {str(path)!r}')
         model.config['weights'] = str(weights)
     return model.eval().to(default_device(device))
 
-# %% ../nbs/03_models.ipynb #c030
+# %% ../nbs/03_models.ipynb #c033
 def _batches(data, batch_size):
     if isinstance(data, tuple): x, y = data; yield from ((x[i:i+batch_size], y[i:i+batch_size]) for i in range(0, len(x), batch_size)); return
     if hasattr(data, 'tensors') and hasattr(data, 'images'):
@@ -359,7 +371,7 @@ def accuracy(model:nn.Module, data, batch_size:int=256, device=None) -> float:
     logits, labels = predict(model, data, batch_size, device)
     return (logits.argmax(1) == labels).float().mean().item()
 
-# %% ../nbs/03_models.ipynb #c034
+# %% ../nbs/03_models.ipynb #c037
 TINY_CLIP_CONFIGS = {
     'tiny-vit': dict(embed_dim=64, quick_gelu=False,
                      vision_cfg=dict(image_size=32, layers=4, width=128, patch_size=4, head_width=32, mlp_ratio=2.0),
