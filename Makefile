@@ -27,14 +27,19 @@ env: $(ENV_DIR)/.complete
 demo: env
 	$(BIN)/robustify demo --out demo_out
 
-# Notebooks clean and the library in sync with them: both commands must leave no change in the tree.
+# Notebooks clean and the library in sync with them: nbdev-clean, nbdev-export and the README generator must change
+# nothing (they are run, and any file they changed is reported; the fixed files are left in the tree to commit).
+SNAPSHOT = find nbs robustify_nb README.md -type f \( -name '*.ipynb' -o -name '*.py' -o -name '*.md' \) -not -path '*/.ipynb_checkpoints/*' | sort | xargs md5sum
 check: env
+	@$(SNAPSHOT) > .check-before
 	@$(BIN)/nbdev-clean
 	@$(BIN)/nbdev-export
 	@$(BIN)/python docs/nbdocs.py readme
-	@if [ -n "$$(git status --porcelain -- nbs robustify_nb README.md)" ]; then \
-	  echo "notebooks not clean, library out of sync with nbs/, or README.md stale:"; git status --porcelain -- nbs robustify_nb README.md; \
-	  git --no-pager diff --stat -- nbs robustify_nb README.md; exit 1; fi
+	@$(SNAPSHOT) > .check-after
+	@if ! diff -q .check-before .check-after >/dev/null; then \
+	  echo "notebooks not clean, library out of sync with nbs/, or README.md stale; these files changed (fixed now, commit them):"; \
+	  diff .check-before .check-after | grep '^>' | awk '{print "  " $$3}'; rm -f .check-before .check-after; exit 1; fi
+	@rm -f .check-before .check-after
 	@echo "notebooks clean, library and README in sync"
 
 nbtest: env
