@@ -82,11 +82,15 @@ def convert(nb:dict) -> dict:
             if not c['source'].strip() and not c.get('outputs'): continue
             for o in c.get('outputs', []):
                 d = o.get('data', {})
+                if 'text/markdown' in d:            # show_doc opens with a rule, which docutils refuses inside an output
+                    d['text/markdown'] = re.sub(r'^\s*---\s*\n', '', _src({'source': d['text/markdown']}))
                 if 'application/vnd.plotly.v1+json' in d:
                     fig = d.pop('application/vnd.plotly.v1+json')
                     h = (fig.get('layout', {}) or {}).get('height', 450)
                     d['text/html'] = PLOTLY_DIV.format(id='fig-' + uuid.uuid4().hex[:10], h=h, fig=json.dumps(fig))
                     d.pop('text/plain', None)
+                if re.search(r'\d+%\|', ''.join(d.get('text/plain', ''))):   # a tqdm progress bar: nothing to show in a page
+                    d.clear(); d['text/plain'] = ''; continue
                 if 'application/vnd.jupyter.widget-view+json' in d:
                     d.pop('application/vnd.jupyter.widget-view+json')
                     d['text/html'] = ('<p class="widget-note"><em>A live widget is shown here when the notebook runs in '

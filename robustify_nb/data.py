@@ -34,7 +34,7 @@ BACKGROUNDS = ('plain', 'gradient', 'grainy', 'striped')
 SPLITS = ('train', 'valid', 'test')
 IMAGE_SIZE = 32
 
-# %% ../nbs/01_data.ipynb #c008
+# %% ../nbs/01_data.ipynb #c009
 _BLOCK, _NFIELDS = 1024, 24
 
 def _stream_seed(*key) -> int:
@@ -73,7 +73,7 @@ def sample_attributes(n:int, # number of images
         background=(u[:, 8]*len(BACKGROUNDS)).long().clamp(max=len(BACKGROUNDS)-1),
         _u=u)
 
-# %% ../nbs/01_data.ipynb #c011
+# %% ../nbs/01_data.ipynb #c012
 def _ngon(u, v, n, a):
     "Regular n-gon with inradius a (one vertex up)."
     d = None
@@ -104,7 +104,7 @@ def _sdf(cls:int, u, v):
     if cls == 9: return torch.maximum(_disk(u, v, 0, 0.35, 0.95), v - 0.35)            # semicircle
     raise ValueError(f"cls={cls} is not a class index; accepted: 0..{len(CLASSES)-1}.")
 
-# %% ../nbs/01_data.ipynb #c013
+# %% ../nbs/01_data.ipynb #c014
 _PALETTE = torch.tensor(list(COLOURS.values()))
 _GRID = torch.arange(IMAGE_SIZE, dtype=torch.float32) + 0.5
 
@@ -202,7 +202,7 @@ def _clutter(img, mask, uu):
     tone = (0.3 + 0.5*uu[:, 2])[:, None, None, None]
     return torch.where(occ[:, None], tone, img), mask & ~occ
 
-# %% ../nbs/01_data.ipynb #c014
+# %% ../nbs/01_data.ipynb #c015
 def render(attrs:dict, # from `sample_attributes`
            style:str='reference', # one of STYLES
            seed:int=0, # seeds the noise bank
@@ -223,7 +223,7 @@ def render(attrs:dict, # from `sample_attributes`
             imgs[idx] = img if dtype == torch.float32 else img.mul_(255).round_().to(dtype)
     return imgs, masks
 
-# %% ../nbs/01_data.ipynb #c019
+# %% ../nbs/01_data.ipynb #c020
 _STYLE_WORDS = {'reference': 'a photo of', 'sketch': 'a pencil sketch of', 'cartoon': 'a cartoon of', 'clutter': 'a cluttered photo of'}
 
 def size_word(r:float) -> str: return 'small' if r < 9 else ('medium' if r < 11 else 'large')
@@ -241,7 +241,7 @@ def captions(attrs:dict, style:str='reference') -> list[str]:
             out.append(f"{_STYLE_WORDS[style]} a {size_word(sz)} {names[col]} {t}{CLASSES[lab]} on a {BACKGROUNDS[bg]} {names[bgc]} background")
     return out
 
-# %% ../nbs/01_data.ipynb #c022
+# %% ../nbs/01_data.ipynb #c023
 class ImageDataset(Dataset):
     "Images (uint8 or float, stored `(N, 3, H, W)`), int64 labels and class names; items are (float image in [0, 1], label)."
     def __init__(self, images, labels, classes:Sequence[str], name:str='dataset'):
@@ -275,7 +275,7 @@ class ImageDataset(Dataset):
         return ImageDataset(self.images[idx], self.labels[idx], self.classes, name or self.name)
     def __repr__(self): return f"{type(self).__name__}({self.name!r}, n={len(self)}, classes={len(self.classes)}, size={tuple(self.images.shape[-2:])})"
 
-# %% ../nbs/01_data.ipynb #c025
+# %% ../nbs/01_data.ipynb #c026
 class PolyShift(ImageDataset):
     "The embedded world: `n` images of a split rendered in a style, with attributes, masks and captions."
     def __init__(self, n:int=2000, # number of images
@@ -302,7 +302,7 @@ class PolyShift(ImageDataset):
     @property
     def captions(self) -> list[str]: return captions(self._attrs, self.style)
 
-# %% ../nbs/01_data.ipynb #c028
+# %% ../nbs/01_data.ipynb #c029
 def gallery(per_class:int=1, styles:Sequence[str]=STYLES, seed:int=0, split:str='test'):
     "A plotly figure: one column per class, one row per style (and per example), the same objects in each style."
     import plotly.graph_objects as go
@@ -323,7 +323,7 @@ def gallery(per_class:int=1, styles:Sequence[str]=STYLES, seed:int=0, split:str=
     fig.for_each_annotation(lambda a: a.update(font_size=11))
     return fig
 
-# %% ../nbs/01_data.ipynb #c031
+# %% ../nbs/01_data.ipynb #c032
 def style_browser(n:int=16, seed:int=0):
     "An ipywidgets browser: style, class and page sliders over PolyShift images, with their captions."
     import ipywidgets as W
@@ -351,7 +351,7 @@ def style_browser(n:int=16, seed:int=0):
     box.controls = dict(style=style, cls=cls, page=page); box.figure = fig
     return box
 
-# %% ../nbs/01_data.ipynb #c036
+# %% ../nbs/01_data.ipynb #c037
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 
 def _need(path:Path, what:str, how:str) -> Path:
@@ -392,7 +392,7 @@ def load_cifar101(root:str|Path, version:str='v6', classes:Sequence[str]=CIFAR10
     y = np.load(_need(root/f'cifar10.1_{version}_labels.npy', 'CIFAR-10.1 labels', how), allow_pickle=False)
     return ImageDataset(x, y, classes, f'cifar10.1-{version}')
 
-# %% ../nbs/01_data.ipynb #c039
+# %% ../nbs/01_data.ipynb #c040
 @contextlib.contextmanager
 def _socket_timeout(seconds:float):
     old = socket.getdefaulttimeout(); socket.setdefaulttimeout(seconds)
@@ -413,7 +413,7 @@ def cifar10(train:bool=False, root:str|Path|None=None, download:bool=False) -> I
                                 "Copy `cifar-10-batches-py` there by hand, or use the shared .npz files with `load_npz`.") from None
     return ImageDataset(tv.data, np.array(tv.targets), tv.classes, 'cifar10-' + ('train' if train else 'test'))
 
-# %% ../nbs/01_data.ipynb #c042
+# %% ../nbs/01_data.ipynb #c043
 class FolderDataset(Dataset):
     "A lazily-loaded folder tree (one sub-folder per class) behind the `ImageDataset` item interface."
     def __init__(self, root, image_size:int=224, resize:int|None=None, target_classes:Sequence[str]|None=None):

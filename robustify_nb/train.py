@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file, load_file
+from fastcore.basics import patch
 
 from .core import make_generator, write_json, read_json, default_device, check_choice, _check_seed
 from .models import save_checkpoint, load_weights, read_weights, accuracy
@@ -152,7 +153,8 @@ class Learner:
         for c in self.callbacks: getattr(c, event)(self)
 
 # %% ../nbs/04_train.ipynb #c015
-def _fit(self:Learner, epochs:int, resume:bool=True) -> pd.DataFrame:
+@patch
+def fit(self:Learner, epochs:int, resume:bool=True) -> pd.DataFrame:
     "Train for `epochs` epochs in all (continuing from a checkpoint in `ckpt_dir` if `resume`); return the history."
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1: raise ValueError(f"epochs={epochs!r} is not accepted; accepted: an int >= 1.")
     acc = self.accelerator
@@ -192,10 +194,10 @@ def _fit(self:Learner, epochs:int, resume:bool=True) -> pd.DataFrame:
     self.model.eval()
     self._cb('after_fit')
     return pd.DataFrame(self.history)
-Learner.fit = _fit
 
 # %% ../nbs/04_train.ipynb #c017
-def _save_state(self:Learner):
+@patch
+def save_state(self:Learner):
     "Write a resumable checkpoint of weights, optimiser and RNG states to `ckpt_dir` (atomically)."
     acc = self.accelerator
     acc.wait_for_everyone()
@@ -216,7 +218,9 @@ def _save_state(self:Learner):
         if not f.name.startswith(tag): f.unlink(missing_ok=True); f.with_suffix('.json').unlink(missing_ok=True)
     for f in d.glob('.*.tmp'): f.unlink(missing_ok=True)
 
-def _load_state(self:Learner):
+# %% ../nbs/04_train.ipynb #c018
+@patch
+def load_state(self:Learner):
     "Restore weights, optimiser, RNG states and counters from `ckpt_dir/trainer.json`."
     d = self.ckpt_dir; meta = read_json(d/'trainer.json')
     load_weights(self.accelerator.unwrap_model(self.model), read_weights(d/meta['weights']), source=f"checkpoint {str(d/meta['weights'])!r}")
@@ -228,9 +232,8 @@ def _load_state(self:Learner):
     self.epoch, self.step, self.step_in_epoch = meta['epoch'], meta['step'], meta['step_in_epoch']
     self.history, self.smooth_loss, self.train_seconds = meta['history'], meta['smooth_loss'], meta['train_seconds']
     for f in d.glob('.*.tmp'): f.unlink(missing_ok=True)       # leftovers of a write that was killed
-Learner.save_state, Learner.load_state = _save_state, _load_state
 
-# %% ../nbs/04_train.ipynb #c025
+# %% ../nbs/04_train.ipynb #c026
 def evaluate_styles(model:nn.Module, n:int=2000, seed:int=0, split:str='test', styles=None, batch_size:int=500) -> pd.DataFrame:
     "Accuracy of `model` on `n` PolyShift images of `split` in each style: a DataFrame with columns style, accuracy."
     from robustify_nb.data import PolyShift, STYLES
@@ -246,7 +249,7 @@ def plot_accuracies(df:pd.DataFrame, x:str='style', y:str='accuracy', color:str|
     fig.update_layout(yaxis_title='accuracy (%)', height=380, width=650)
     return fig
 
-# %% ../nbs/04_train.ipynb #c030
+# %% ../nbs/04_train.ipynb #c031
 def pretrain_student(out_dir:str|Path, arch:str='resnet20', n_train:int=20_000, epochs:int=8, seed:int=0,
                      lr:float=0.1, batch_size:int=128, tag:str='polyshift', progress:bool=True) -> dict:
     "Train `arch` on PolyShift's reference style, save it to `out_dir` and add it to `out_dir/manifest.json`; return the entry."
