@@ -162,7 +162,8 @@ def run_demo(out:str|Path='demo_out', nbs=None, only:list[str]|None=None, timeou
         t0 = time.perf_counter()
         print(f"executing {p.name} ...", flush=True)
         nb = nbformat.read(p, as_version=4)
-        NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(p.parent)}}).execute()
+        NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(p.parent)}},
+                       extra_arguments=['--IPKernelApp.log_level=ERROR']).execute()
         nbformat.write(nb, out/'nbs'/p.name)
         times[p.name] = round(time.perf_counter() - t0, 1)
         title = next((l.lstrip('# ').strip() for c in nb.cells if c.cell_type == 'markdown' for l in c.source.splitlines() if l.startswith('# ')), p.stem)

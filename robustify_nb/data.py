@@ -425,7 +425,7 @@ class FolderDataset(Dataset):
         if len(self.tv) == 0: raise ValueError(f"image folder {str(root)!r} holds no images; accepted: one sub-folder of images per class.")
         self.name = root.name
         if target_classes is None:
-            self.classes, self.logit_indices, self._map = list(self.tv.classes), None, None
+            self.classes, self.logit_indices = list(self.tv.classes), None
         else:
             target_classes = list(target_classes)
             unknown = [c for c in self.tv.classes if c not in target_classes]
@@ -433,7 +433,6 @@ class FolderDataset(Dataset):
                                          "accepted: a class list that contains every sub-folder name.")
             self.classes = list(self.tv.classes)
             self.logit_indices = torch.tensor([target_classes.index(c) for c in self.tv.classes])
-            self._map = None
         self.labels = torch.tensor(self.tv.targets)
     def __len__(self): return len(self.tv)
     def __getitem__(self, i):

@@ -312,9 +312,7 @@ def load_model(name:str, # a registered name, see `list_models()`
                device=None) -> Classifier:
     "Build model `name`, load `weights` into it, and return it in eval mode on `device`."
     if not isinstance(name, str): raise TypeError(f"name={name!r} has type {type(name).__name__}; accepted: a model name such as {list_models()[:3]}.")
-    if name.startswith('clip:'):
-        from robustify_nb.models import load_clip_classifier
-        return load_clip_classifier(name[5:], weights, num_classes, device)
+    if name.startswith('clip:'): return load_clip_classifier(name[5:], weights, num_classes, device)   # defined below
     check_choice('name', name, list(MODELS), 'model')
     spec = MODELS[name]
     if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):

@@ -34,3 +34,13 @@ def test_tiny_clip_offline():
     assert m(torch.rand(1, 3, 32, 32)).shape == (1, 10)
     toks = m.tokenizer(['a photo of a star'])
     assert toks.shape[0] == 1
+
+def test_shared_cifar_resnets_load_exactly_and_score(shared):
+    "The reference CIFAR-10 checkpoints (foreign .th files) load strictly and classify the shared test images."
+    from robustify_nb.data import load_npz
+    from robustify_nb.models import accuracy
+    test1k = load_npz(shared/'cifar10-5k/test_1000.npz')
+    acc = {n: accuracy(load_model(n, shared/f'cifar10-resnets/{f}'), test1k)
+           for n, f in (('resnet20', 'resnet20-12fca82f.th'), ('resnet56', 'resnet56-4bfd9763.th'))}
+    print(acc)
+    assert acc['resnet20'] >= 0.91 and acc['resnet56'] >= 0.92 and acc['resnet56'] > acc['resnet20'], acc
