@@ -51,7 +51,7 @@ pytest: env
 test: check nbtest pytest
 
 lab: env
-	$(BIN)/jupyter lab nbs
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) nbs
 
 readme: env
 	$(BIN)/python docs/nbdocs.py readme
