@@ -319,7 +319,7 @@ def gallery(per_class:int=1, styles:Sequence[str]=STYLES, seed:int=0, split:str=
             c, k = j // per_class, j % per_class
             fig.add_trace(go.Image(z=(imgs[j].permute(1, 2, 0)*255).round().byte().numpy()), si*per_class + k + 1, c + 1)
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
-    fig.update_layout(height=95*nr + 60, width=1000, margin=dict(l=70, r=10, t=40, b=10))
+    fig.update_layout(height=95*nr + 60, margin=dict(l=70, r=10, t=40, b=10))   # width: the page's
     fig.for_each_annotation(lambda a: a.update(font_size=11))
     return fig
 
