@@ -128,6 +128,91 @@ def _pretrain(sp):
     return run
 
 # %% ../nbs/20_cli.ipynb #c018
+def _load_any(data:str, n:int, size:int|None=None):
+    "A dataset from 'polyshift', an .npz file or an image folder."
+    from robustify_nb.data import PolyShift, load_npz, image_folder
+    if data == 'polyshift': return PolyShift(n, 'reference', 'test')
+    p = Path(data)
+    if p.suffix == '.npz': return load_npz(p)
+    if p.is_dir(): return image_folder(p, image_size=size or 224)
+    raise FileNotFoundError(f"--data {data!r}: no such .npz file or folder; accepted: 'polyshift', an .npz with x and y, or an image folder.")
+
+@register_command('corrupt', 'write a corrupted copy of a dataset (.npz or image folder) in the CIFAR-10-C layout')
+def _corrupt(sp):
+    sp.add_argument('data', help="an .npz with x (N,H,W,3 uint8) and y, an image folder, or 'polyshift'")
+    sp.add_argument('out', help='output folder: <corruption>.npy per corruption and labels.npy')
+    sp.add_argument('--corruptions', nargs='*', default=None, help='names (default: the 15 benchmark corruptions)')
+    sp.add_argument('--preset', default=None, help="'imagenet' or 'cifar' (default: by image size)")
+    sp.add_argument('--seed', type=int, default=0); sp.add_argument('--batch-size', type=int, default=256)
+    sp.add_argument('--n', type=int, default=10_000, help="images when data is 'polyshift'")
+    sp.add_argument('--size', type=int, default=None, help='image size for image folders (default 224)')
+    def run(args):
+        import numpy as np
+        from robustify_nb.corruptions import corrupt, CORRUPTIONS
+        from robustify_nb.core import make_generator
+        from robustify_nb.benchmark import _cell_seed
+        from robustify_nb.models import _batches
+        ds = _load_any(args.data, args.n, args.size)
+        names = args.corruptions or list(CORRUPTIONS)
+        out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        first = ds[0][0]; N, (H, W) = len(ds), first.shape[-2:]
+        for name in names:
+            tmp = out/f'.{name}.npy.tmp'
+            arr = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(5*N, H, W, 3))
+            for s in range(1, 6):
+                i = (s - 1)*N
+                for b, (x, y) in enumerate(_batches(ds, args.batch_size)):
+                    xc = corrupt(x, name, s, make_generator(_cell_seed(args.seed, name, s, b)), args.preset)
+                    arr[i:i + len(x)] = (xc*255).round().byte().permute(0, 2, 3, 1).numpy(); i += len(x)
+            arr.flush(); del arr; os.replace(tmp, out/f'{name}.npy')
+            print(f"{name}: {5*N} images", flush=True)
+        labels = np.concatenate([ds.labels.numpy() if hasattr(ds, 'labels') else np.array([int(ds[i][1]) for i in range(N)])]*5)
+        np.save(out/'labels.npy', labels.astype(np.int64))
+        print(f"wrote {len(names)} corruptions x 5 severities x {N} images to {out} in {time.perf_counter() - t0:.0f} s")
+    return run
+
+@register_command('bench', 'evaluate a model under the corruption grid (and PolyShift styles): CSV tables + HTML report')
+def _bench(sp):
+    sp.add_argument('--model', required=True); sp.add_argument('--weights', default=None)
+    sp.add_argument('--data', default='polyshift', help="'polyshift', an .npz file, an image folder, or a CIFAR-10-C folder (with labels.npy)")
+    sp.add_argument('--clean', default=None, help='for a CIFAR-10-C folder: the clean test set (.npz) for the clean row')
+    sp.add_argument('--out', default='bench_out'); sp.add_argument('--n', type=int, default=1000, help="PolyShift images (default 1000)")
+    sp.add_argument('--severities', type=int, nargs='*', default=[1, 2, 3, 4, 5])
+    sp.add_argument('--corruptions', nargs='*', default=None)
+    sp.add_argument('--baseline-model', default=None, help='baseline for mCE (default: AlexNet errors for 224 px data, none otherwise)')
+    sp.add_argument('--baseline-weights', default=None)
+    sp.add_argument('--preset', default=None); sp.add_argument('--seed', type=int, default=0)
+    def run(args):
+        import pandas as pd
+        from robustify_nb.models import load_model
+        from robustify_nb.benchmark import evaluate_corruptions, evaluate_cifar10c, summarize, plot_grid, plot_categories
+        from robustify_nb.corruptions import CORRUPTIONS
+        from robustify_nb.core import figures_to_html
+        from robustify_nb.data import load_npz
+        from robustify_nb.train import evaluate_styles, plot_accuracies
+        out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+        names = args.corruptions or list(CORRUPTIONS)
+        model = load_model(args.model, args.weights)
+        c10c = Path(args.data).is_dir() and (Path(args.data)/'labels.npy').exists()
+        def grid_of(m):
+            if c10c: return evaluate_cifar10c(m, args.data, names, args.severities, clean=load_npz(args.clean) if args.clean else None)
+            return evaluate_corruptions(m, ds, names, args.severities, seed=args.seed, preset=args.preset, progress=True)
+        ds = None if c10c else _load_any(args.data, args.n)
+        grid = grid_of(model)
+        if args.baseline_model: base = grid_of(load_model(args.baseline_model, args.baseline_weights))
+        else: base = 'alexnet' if (ds is not None and min(ds[0][0].shape[-2:]) >= 224) else None
+        summ = summarize(grid, base)
+        grid.to_csv(out/'grid.csv', index=False); summ.to_csv(out/'summary.csv', header=['value'])
+        figs = [('Corruption grid', plot_grid(grid, f'{args.model} under corruption')), ('Categories', plot_categories({args.model: summ}))]
+        if args.data == 'polyshift':
+            st = evaluate_styles(model, n=args.n); st.to_csv(out/'styles.csv', index=False)
+            figs.append(('PolyShift styles', plot_accuracies(st)))
+        figures_to_html(figs, f'robustify bench: {args.model}', out/'report.html')
+        print(summ.round(4).to_string()); print(f"wrote {out/'grid.csv'}, {out/'summary.csv'}, {out/'report.html'}")
+    return run
+
+# %% ../nbs/20_cli.ipynb #c020
 def find_notebooks(nbs:str|Path|None=None) -> list[Path]:
     "The walkthrough notebooks in reading order (the `nbs/` folder of a checkout)."
     nbs = Path(nbs) if nbs is not None else Path(__file__).resolve().parents[1]/'nbs'

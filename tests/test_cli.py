@@ -26,3 +26,21 @@ def test_render_then_eval(tmp_path):
 def test_bad_input_exits_2_with_message():
     r = run('render', '/tmp/x.npz', '--style', 'watercolour')
     assert r.returncode == 2 and "style='watercolour' is not a known style" in r.stderr
+
+def test_corrupt_writes_the_cifar10c_layout_and_bench_reads_it(tmp_path):
+    out = tmp_path/'c10c'
+    r = run('corrupt', 'polyshift', str(out), '--n', '40', '--corruptions', 'fog', 'contrast'); assert r.returncode == 0, r.stderr
+    fog = np.load(out/'fog.npy'); labels = np.load(out/'labels.npy')
+    assert fog.shape == (200, 32, 32, 3) and fog.dtype == np.uint8 and labels.shape == (200,)
+    assert not (fog[:40] == fog[160:]).all()                                  # severities differ
+    r = run('bench', '--model', 'resnet20', '--weights', 'polyshift', '--data', str(out), '--corruptions', 'fog', 'contrast', '--out', str(tmp_path/'b'))
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+    grid = pd.read_csv(tmp_path/'b'/'grid.csv')
+    assert len(grid) == 10 and grid.accuracy.between(0, 1).all()
+    assert (tmp_path/'b'/'report.html').stat().st_size > 100_000             # plotly.js embedded once
+
+def test_bench_on_polyshift(tmp_path):
+    r = run('bench', '--model', 'resnet20', '--weights', 'polyshift', '--n', '64', '--corruptions', 'snow', '--severities', '1', '5', '--out', str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert {'grid.csv', 'summary.csv', 'styles.csv', 'report.html'} <= {p.name for p in tmp_path.iterdir()}
