@@ -24,7 +24,8 @@ __all__ = ['CORRUPTIONS', 'EXTRA_CORRUPTIONS', 'CATEGORIES', 'PRESETS', 'MIN_SIZ
            'default_preset', 'reference_corrupt', 'gaussian_noise', 'shot_noise', 'impulse_noise', 'speckle_noise',
            'gaussian_blur', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur', 'plasma_fractal', 'fog', 'frost',
            'snow', 'spatter', 'rgb2hsv', 'hsv2rgb', 'brightness', 'saturate', 'contrast', 'jpeg_compression',
-           'pixelate', 'elastic_transform', 'corrupt', 'corruption_gallery', 'corruption_explorer']
+           'pixelate', 'elastic_transform', 'corrupt', 'corruption_gallery', 'fidelity', 'throughput',
+           'suite_throughput', 'corruption_explorer']
 
 # %% ../nbs/02_corruptions.ipynb #c006
 CORRUPTIONS = ('gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur',
@@ -60,7 +61,6 @@ def _zoom_list(start, stop, step):
 
 def gaussian_noise(x, c, g):
     "x + N(0, c), clipped (reference: np.random.normal(scale=c))."
-    pass  # inputs are validated by `corrupt`
     n = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
     return torch.add(x, n, alpha=float(c)).clamp_(0, 1)
 
@@ -134,7 +134,6 @@ def _poisson(xs, c, g):
 
 def shot_noise(x, c, g):
     "Poisson(x * c) / c, clipped (exact Poisson draws, see _poisson)."
-    pass  # inputs are validated by `corrupt`
     y = _poisson(x.reshape(-1).float().clamp(0, 1), c, g).div_(float(c)).view(x.shape).to(x.dtype)
     return y.clamp_(0, 1)
 
@@ -143,7 +142,6 @@ def impulse_noise(x, c, g):
     """skimage.util.random_noise(x, 's&p', amount=c): every value (each channel independently) is
     'flipped' with probability c; a flipped value becomes 1 (salt) or 0 (pepper) with probability 1/2 each.
     One uniform u per value: u < c/2 -> salt, c/2 <= u < c -> pepper (the same joint distribution)."""
-    pass  # inputs are validated by `corrupt`
     u = torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype)
     out = torch.where(u < c, (u < 0.5 * c).to(x.dtype), x)
     return out.clamp_(0, 1)
@@ -151,7 +149,6 @@ def impulse_noise(x, c, g):
 # %% ../nbs/02_corruptions.ipynb #c016
 def speckle_noise(x, c, g):
     "x + x * N(0, c), clipped."
-    pass  # inputs are validated by `corrupt`
     n = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
     return torch.addcmul(x, x, n, value=float(c)).clamp_(0, 1)
 
@@ -233,7 +230,6 @@ def _disk(radius, alias_blur):
 
 def gaussian_blur(x, c, g=None):
     "skimage gaussian (sigma=c px, edge-replicate border, truncate 4), clipped. Deterministic."
-    pass  # inputs are validated by `corrupt`
     return _sk_gaussian(x, c).clamp_(0, 1)
 
 # %% ../nbs/02_corruptions.ipynb #c018
@@ -253,7 +249,6 @@ def _defocus_mats(c, H, W, device, dtype):
 
 def defocus_blur(x, c, g=None):
     "cv2.filter2D of each channel with the anti-aliased disk (radius c[0] px), BORDER_REFLECT_101. Deterministic."
-    pass  # inputs are validated by `corrupt`
     N, C, H, W = x.shape
     Ucat, Vcat, r = _cached(('defocus', float(c[0]), float(c[1]), H, W, x.device, x.dtype),
                             lambda: _defocus_mats(c, H, W, x.device, x.dtype))
@@ -313,7 +308,6 @@ def _glass_pass(N, H, W, d, g, device):
 def glass_blur(x, c, g):
     """gaussian(sigma) -> uint8 truncation -> `iterations` passes of local pixel copying within
     max_delta (exact semantics of the reference's sequential loop, torch RNG) -> gaussian(sigma), clipped."""
-    pass  # inputs are validated by `corrupt`
     sigma, d, iters = float(c[0]), int(c[1]), int(c[2])
     N, C, H, W = x.shape
     xc = x.transpose(0, 1).contiguous()                     # (C, N, H, W): pixel moves shared by channels
@@ -327,50 +321,41 @@ def glass_blur(x, c, g):
     return y.transpose(0, 1).contiguous()
 
 # %% ../nbs/02_corruptions.ipynb #c020
-def _motion_kernel(radius, sigma):
-    width = int(radius) * 2 + 1
-    t = np.arange(width, dtype=np.float64)
-    k = np.exp(-(t ** 2) / (2 * sigma ** 2)) / (np.sqrt(2 * np.pi) * sigma)
-    return k / k.sum()
+def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None):
+    """The reference's `_motion_blur` (not Wand), batched with one angle (degrees) per image.
+    x (N, S0, S1); tap i is the image shifted by (-ceil(i sin a - .5), -ceil(i cos a - .5)) with edge replication,
+    weighted by a one-sided gaussian; taps from the first one whose shift leaves the image on are dropped (the
+    reference `break`s). Computed as one flat gather per tap from an edge-padded copy, accumulated with per-image
+    weights; only the top-left out_hw = (h, w) of the result is computed (the reference crops it afterwards)."""
+    N, S0, S1 = x.shape
+    h, w = out_hw or (S0, S1)
+    width = 2 * radius + 1
+    k = torch.exp(-torch.arange(width, dtype=torch.float64) ** 2 / (2 * sigma ** 2))
+    k = (k / k.sum()).to(x.device)
+    a = torch.deg2rad(angle.to(x.device, torch.float64))
+    i = torch.arange(width, device=x.device, dtype=torch.float64)
+    dy = -torch.ceil(i[None] * torch.sin(a)[:, None] - 0.5).long()  # (N, width)
+    dx = -torch.ceil(i[None] * torch.cos(a)[:, None] - 0.5).long()
+    ok = ((dy.abs() < S0) & (dx.abs() < S1)).cumprod(1)
+    P0, P1 = min(width - 1, S0 - 1), min(width - 1, S1 - 1)
+    dy, dx = dy.clamp(-P0, P0), dx.clamp(-P1, P1)  # only dropped taps are affected
+    xp = F.pad(x[:, None], (P1, P1, P0, P0), mode='replicate')[:, 0].reshape(N, -1)
+    Wp = S1 + 2 * P1
+    base = (torch.arange(h, device=x.device)[:, None] * Wp + torch.arange(w, device=x.device)[None]).view(1, -1)
+    off = (P0 - dy) * Wp + (P1 - dx)  # shifted[y, x] = x[clamp(y - dy), clamp(x - dx)] = xp[y + P0 - dy, x + P1 - dx]
+    wt = (k[None] * ok).to(x.dtype)
+    out = torch.zeros(N, h * w, dtype=x.dtype, device=x.device)
+    for t in range(width):  # one flat gather per tap (a single gather of all taps is slower: huge index tensor)
+        out.addcmul_(xp.gather(1, base + off[:, t:t + 1]), wt[:, t:t + 1])
+    return out.view(N, h, w)
 
 def motion_blur(x, c, g):
-    """The reference's _motion_blur with a random angle ~ U(-45, 45) per image: sum over i of
-    kernel[i] * (image shifted by (dx_i, dy_i) with edge replication); the sum stops (without
-    renormalising) at the first tap whose shift reaches the image size, as in the reference."""
-    pass  # inputs are validated by `corrupt`
-    radius, sigma = c
+    """The reference's `_motion_blur` (its numpy version of ImageMagick's motion blur) with a random angle
+    ~ U(-45, 45) degrees per image, the same for the three channels. `_motion_blur` also draws snow's streaks."""
     N, C, H, W = x.shape
-    k = _motion_kernel(radius, sigma)
-    width = len(k)
-    dev = x.device
-    angle = torch.rand(N, generator=g, device=dev, dtype=torch.float64) * 90 - 45
-    a = torch.deg2rad(angle)
-    px, py = width * torch.sin(a), width * torch.cos(a)    # point = (width sin, width cos)
-    hyp = torch.hypot(px, py)
-    i = torch.arange(width, device=dev, dtype=torch.float64).view(1, -1)
-    dy = -torch.ceil(i * px.view(-1, 1) / hyp.view(-1, 1) - 0.5).long()      # (N, width)
-    dx = -torch.ceil(i * py.view(-1, 1) / hyp.view(-1, 1) - 0.5).long()
-    ok = (dy.abs() < H) & (dx.abs() < W)
-    ok = torch.cumprod(ok.long(), dim=1).bool()                               # 'break' at first overflow
-    n_taps = int(ok.any(0).sum())
-    total = N * C * H * W
-    itype = torch.int32 if total + 1 < 2 ** 31 else torch.int64
-    flat = torch.cat([x.reshape(-1), x.new_zeros(1)])                         # last element: 0 for dead taps
-    base = (torch.arange(N * C, device=dev) * (H * W)).view(N, C, 1, 1)
-    ar_h = torch.arange(H, device=dev).view(1, H)
-    ar_w = torch.arange(W, device=dev).view(1, W)
-    out = torch.zeros(total, device=dev, dtype=x.dtype)
-    for t in range(n_taps):
-        rows = (ar_h - dy[:, t:t + 1]).clamp_(0, H - 1) * W                   # shift(): edge-replicated roll
-        cols = (ar_w - dx[:, t:t + 1]).clamp_(0, W - 1)
-        live = ok[:, t].view(N, 1)
-        rows = torch.where(live, rows, 0)
-        cols = torch.where(live, cols, 0)
-        bt = torch.where(live.view(N, 1, 1, 1), base, total)
-        ba = (bt + rows.view(N, 1, H, 1)).to(itype)
-        idx = torch.add(ba, cols.view(N, 1, 1, W).to(itype)).view(-1)
-        out.add_(flat.index_select(0, idx), alpha=float(k[t]))
-    return out.view(N, C, H, W).clamp_(0, 1)
+    angle = torch.rand(N, generator=g, device=x.device, dtype=torch.float64) * 90 - 45
+    return _motion_blur(x.reshape(N * C, H, W), int(c[0]), float(c[1]), angle.repeat_interleave(C)).view(N, C, H, W).clamp_(0, 1)
+
 
 # %% ../nbs/02_corruptions.ipynb #c021
 def _zoom_axis(n, z):
@@ -416,7 +401,6 @@ def zoom_blur(x, c, g=None):
     """(x + sum_z clipped_zoom(x, z)) / (len(c) + 1), clipped. Deterministic.  clipped_zoom is replicated
     exactly (crop, scipy order-1 zoom with grid_mode=False, keep the top-left HxW).  Small images: one
     sparse matmul on the (pixels, images*channels) layout; large images: separable bilinear per zoom."""
-    pass  # inputs are validated by `corrupt`
     N, C, H, W = x.shape
     zs = [float(z) for z in np.atleast_1d(np.asarray(c, dtype=np.float64))]
     if H * W <= 96 * 96 and x.device.type in ('cpu', 'cuda'):
@@ -508,7 +492,6 @@ def _fog_apply(x, c, frac):
 
 def fog(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     "Fog: adds c[0] x a plasma fractal (wibble decay c[1]), then rescales by max/(max + c[0])."
-    pass  # inputs are validated by `corrupt`
     H, W = x.shape[-2:]
     frac = plasma_fractal(x.shape[0], _next_pow2(max(H, W, 3)), c[1], g, x.device)
     return _fog_apply(x, c, frac)
@@ -567,7 +550,6 @@ def _frost_apply(x, c, idx, xs, ys):
 
 def frost(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     "Frost: c[0] x image + c[1] x a random crop of one of the reference's 6 frost pictures."
-    pass  # inputs are validated by `corrupt`
     N, _, H, W = x.shape
     _, sizes = _frost_stack(x.device, H, W)
     idx = torch.randint(0, len(_FROST_FILES), (N,), generator=g, device=x.device)
@@ -585,34 +567,6 @@ def _clipped_zoom(x, z: float):
     out = (int(round(ch0 * z)), int(round(ch1 * z)))
     return F.interpolate(x[..., t0:t0 + ch0, t1:t1 + ch1], size=out, mode='bilinear', align_corners=True)
 
-def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None):
-    """The reference's `_motion_blur` (not Wand), batched with one angle (degrees) per image.
-    x (N, S0, S1); tap i is the image shifted by (-ceil(i sin a - .5), -ceil(i cos a - .5)) with edge replication,
-    weighted by a one-sided gaussian; taps from the first one whose shift leaves the image on are dropped (the
-    reference `break`s). Computed as one flat gather per tap from an edge-padded copy, accumulated with per-image
-    weights; only the top-left out_hw = (h, w) of the result is computed (the reference crops it afterwards)."""
-    N, S0, S1 = x.shape
-    h, w = out_hw or (S0, S1)
-    width = 2 * radius + 1
-    k = torch.exp(-torch.arange(width, dtype=torch.float64) ** 2 / (2 * sigma ** 2))
-    k = (k / k.sum()).to(x.device)
-    a = torch.deg2rad(angle.to(x.device, torch.float64))
-    i = torch.arange(width, device=x.device, dtype=torch.float64)
-    dy = -torch.ceil(i[None] * torch.sin(a)[:, None] - 0.5).long()  # (N, width)
-    dx = -torch.ceil(i[None] * torch.cos(a)[:, None] - 0.5).long()
-    ok = ((dy.abs() < S0) & (dx.abs() < S1)).cumprod(1)
-    P0, P1 = min(width - 1, S0 - 1), min(width - 1, S1 - 1)
-    dy, dx = dy.clamp(-P0, P0), dx.clamp(-P1, P1)  # only dropped taps are affected
-    xp = F.pad(x[:, None], (P1, P1, P0, P0), mode='replicate')[:, 0].reshape(N, -1)
-    Wp = S1 + 2 * P1
-    base = (torch.arange(h, device=x.device)[:, None] * Wp + torch.arange(w, device=x.device)[None]).view(1, -1)
-    off = (P0 - dy) * Wp + (P1 - dx)  # shifted[y, x] = x[clamp(y - dy), clamp(x - dx)] = xp[y + P0 - dy, x + P1 - dx]
-    wt = (k[None] * ok).to(x.dtype)
-    out = torch.zeros(N, h * w, dtype=x.dtype, device=x.device)
-    for t in range(width):  # one flat gather per tap (a single gather of all taps is slower: huge index tensor)
-        out.addcmul_(xp.gather(1, base + off[:, t:t + 1]), wt[:, t:t + 1])
-    return out.view(N, h, w)
-
 def _snow_apply(x, c, noise, angle):
     "noise (N, H, W) ~ N(c[0], c[1]); angle (N,) ~ U(-135, -45) degrees."
     N, _, H, W = x.shape
@@ -627,7 +581,6 @@ def _snow_apply(x, c, noise, angle):
 
 def snow(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     "Snow: zoomed, thresholded, motion-blurred gaussian snow layer (+ its 180 deg rotation) over a greyed image."
-    pass  # inputs are validated by `corrupt`
     N, _, H, W = x.shape
     noise = torch.randn(N, H, W, generator=g, device=x.device) * c[1] + c[0]
     angle = torch.rand(N, generator=g, device=x.device, dtype=torch.float64) * 90 - 135
@@ -762,7 +715,6 @@ def _spatter_apply(x, c, noise):
 
 def spatter(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     "Spatter: water drops (c[5] == 0) or mud (c[5] == 1) from a blurred, thresholded gaussian liquid layer."
-    pass  # inputs are validated by `corrupt`
     N, _, H, W = x.shape
     noise = torch.randn(N, H, W, generator=g, device=x.device) * c[1] + c[0]
     return _spatter_apply(x, c, noise)
@@ -806,7 +758,6 @@ _EPS = 1e-30
 
 def brightness(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
     "skimage: V = clip(V + c, 0, 1) in HSV, i.e. RGB * V'/V (black pixels become grey V')."
-    pass  # inputs are validated by `corrupt`
     v = x.amax(1, keepdim=True)
     v2 = (v + c).clamp_(0, 1)
     ratio = v2 / v.clamp_min(_EPS)  # finite on black pixels, where x = 0
@@ -816,7 +767,6 @@ def brightness(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Te
 def saturate(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
     """skimage: S = clip(S * c[0] + c[1], 0, 1) in HSV. Grey pixels have H = S = 0 in skimage, so they get
     S' = clip(c[1]) with hue 0, i.e. turn red: hsv2rgb gives (v, t, p) = (V, V(1 - S'), V(1 - S'))."""
-    pass  # inputs are validated by `corrupt`
     v = x.amax(1, keepdim=True)
     delta = v - x.amin(1, keepdim=True)
     s2v = (delta / v.clamp_min(_EPS)).mul_(c[0]).add_(c[1]).clamp_(0, 1).mul_(v)  # S' V (grey: S = 0)
@@ -827,14 +777,12 @@ def saturate(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tens
 
 # %% ../nbs/02_corruptions.ipynb #c033
 def contrast(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
-    pass  # inputs are validated by `corrupt`
     m = x.mean((2, 3), keepdim=True)
     return torch.add(m * (1 - c), x, alpha=c).clamp_(0, 1)  # (x - m) * c + m
 
 # %% ../nbs/02_corruptions.ipynb #c034
 def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
     from torchvision.io import encode_jpeg, decode_jpeg
-    pass  # inputs are validated by `corrupt`
     u8 = (x * 255).round_().clamp_(0, 255).to(torch.uint8).cpu()
     enc = encode_jpeg(list(u8.unbind(0)), quality=int(c))
     dec = decode_jpeg(enc)
@@ -889,7 +837,6 @@ def _r8(t):  # PIL's 8-bit storage after a pass (values in 0..255 units): round 
 
 def pixelate(x: torch.Tensor, c, g: torch.Generator | None = None, up: str = 'nearest',
              pil_rounding: bool = True) -> torch.Tensor:
-    pass  # inputs are validated by `corrupt`
     N, C, H, W = x.shape
     h, w = int(H * c), int(W * c)
     dh, dwT, uh, uwT = _resize_mats(H, W, h, w, up, x.device, x.dtype)
@@ -996,7 +943,6 @@ def _elastic_apply(x, c, u_disp, u_aff=None, disp_scale=1.0, disp_offset=0.0):
 def elastic_transform(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     """c = alpha (imagecorruptions / preset 'imagenet') or (alpha, sigma, affine) in px (Hendrycks' CIFAR generator).
     One independent field (and affine) per image, all drawn from g."""
-    pass  # inputs are validated by `corrupt`
     N, C, H, W = x.shape
     u_aff = None
     if isinstance(c, (tuple, list)):
@@ -1119,6 +1065,67 @@ def corruption_gallery(x:torch.Tensor, # one image (3, H, W) or a batch whose fi
     fig.update_layout(height=95*len(names) + 60, margin=dict(l=10, r=130, t=40, b=10))
     fig.for_each_annotation(lambda a: a.update(font_size=10))
     return fig
+
+# %% ../nbs/02_corruptions.ipynb #9629f3ef
+def fidelity(x:torch.Tensor, # float images (N, 3, H, W) in [0, 1]
+             y:torch.Tensor|None=None, # labels, needed with `model`
+             model:torch.nn.Module|None=None, # a classifier: adds its accuracy under ours and under the reference
+             names=CORRUPTIONS + EXTRA_CORRUPTIONS, severities=(1, 3, 5),
+             draws:int=1, # random corruptions: accuracies are averaged over this many seeds (on both sides)
+             seed:int=0):
+    """Ours vs the reference, per corruption and severity, with ImageNet-C's constants (the only ones the reference
+    has): `mad_255`, the mean |pixel difference| in 1/255 units (deterministic corruptions only), and with a model,
+    its accuracy (%) under `ours` and under the `reference` and their `difference`."""
+    import pandas as pd
+    from robustify_nb.models import accuracy
+    if model is not None and (y is None or len(y) != len(x)):
+        raise ValueError(f"y has {None if y is None else len(y)} labels for {len(x)} images; accepted: one label per image when a model is given.")
+    if not isinstance(draws, int) or draws < 1: raise ValueError(f"draws={draws!r} is not accepted; accepted: an int >= 1.")
+    rows = []
+    for name in names:
+        check_choice('names', name, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
+        det = name in DETERMINISTIC
+        for s in severities:
+            row, acc_o, acc_r = dict(corruption=name, severity=s, draws=1 if det else draws, mad_255=float('nan')), [], []
+            for d in range(row['draws']):
+                sd = seed + 1000*d + 10*s
+                xo = corrupt(x, name, s, make_generator(sd, x.device), preset='imagenet')
+                xr = reference_corrupt(x, name, s, seed=sd)
+                if det: row['mad_255'] = 255*(xo - xr).abs().mean().item()
+                if model is not None: acc_o.append(accuracy(model, (xo, y))); acc_r.append(accuracy(model, (xr, y)))
+            if model is not None: row.update(ours=100*np.mean(acc_o), reference=100*np.mean(acc_r))
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    if model is not None: df['difference'] = df.ours - df.reference
+    return df
+
+# %% ../nbs/02_corruptions.ipynb #a5470547
+def throughput(x:torch.Tensor, # the batch, on the device to time ours on
+               names=CORRUPTIONS + EXTRA_CORRUPTIONS, severity:int=3,
+               reference:bool=True, # also time the reference (on the CPU, image by image)
+               ref_images:int=32, # how many of the images the reference is timed on
+               seed:int=0):
+    "Images/s of ours and of the reference per corruption (`ratio` = ours / reference), same images, same process."
+    import time, pandas as pd
+    sync = (lambda: torch.cuda.synchronize()) if x.device.type == 'cuda' else (lambda: None)
+    rows = []
+    for name in names:
+        corrupt(x[:8], name, severity, make_generator(seed, x.device)); sync()            # warm-up (caches, kernels)
+        t0 = time.perf_counter(); corrupt(x, name, severity, make_generator(seed, x.device)); sync()
+        row = dict(corruption=name, ours=len(x)/(time.perf_counter() - t0))
+        if reference:
+            xr = x[:ref_images].cpu(); reference_corrupt(xr[:2], name, severity, seed=seed)   # warm-up (numba compiles)
+            t0 = time.perf_counter(); reference_corrupt(xr, name, severity, seed=seed)
+            row['reference'] = len(xr)/(time.perf_counter() - t0); row['ratio'] = row['ours']/row['reference']
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+def suite_throughput(df, names=CORRUPTIONS) -> dict:
+    "Images/s at which every corruption in `names` is applied to each image (harmonic: total time per image), and the ratio."
+    d = df.set_index('corruption').loc[list(names)]
+    out = dict(ours=1/(1/d.ours).sum())
+    if 'reference' in d: out.update(reference=1/(1/d.reference).sum(), ratio=(1/d.reference).sum()/(1/d.ours).sum())
+    return out
 
 # %% ../nbs/02_corruptions.ipynb #c051
 def corruption_explorer(model, data, n:int=256, show:int=12, seed:int=0):

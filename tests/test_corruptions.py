@@ -1,7 +1,7 @@
 "Fidelity of the torch corruptions against the reference implementation (imagecorruptions-imaug), and bad input."
 import numpy as np, pytest, torch
 from robustify_nb.core import make_generator
-from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS, reference_corrupt, DETERMINISTIC
+from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS, reference_corrupt, DETERMINISTIC, fidelity
 
 def _images(shared, n=32, size=32):
     from robustify_nb.data import load_npz, PolyShift
@@ -45,13 +45,13 @@ def test_bad_images(x, match):
 @pytest.mark.slow
 @pytest.mark.parametrize('name', CORRUPTIONS + EXTRA_CORRUPTIONS)
 def test_resnet56_accuracy_agrees_with_the_reference(name, shared):
-    "Accuracy of the shared resnet56 on the 1,000 shared test images under ours vs the reference, per severity."
+    """Accuracy (%) of the shared resnet56 on the 1,000 shared test images under ours vs the reference, every severity;
+    random corruptions are averaged over two draws on each side (one draw alone moves accuracy by 1-2 points)."""
     from robustify_nb.data import load_npz
-    from robustify_nb.models import load_model, accuracy
+    from robustify_nb.models import load_model
     x, y = load_npz(shared/'cifar10-5k/test_1000.npz').tensors()
     m = load_model('resnet56', shared/'cifar10-resnets/resnet56-4bfd9763.th')
-    for s in range(1, 6):
-        a_ours = accuracy(m, (corrupt(x, name, s, make_generator(s), preset='imagenet'), y))
-        a_ref = accuracy(m, (reference_corrupt(x, name, s, seed=s), y))
-        print(f"{name} s{s}: ours {100*a_ours:.1f} reference {100*a_ref:.1f}")
-        assert abs(a_ours - a_ref) <= 0.02, (name, s, a_ours, a_ref)
+    df = fidelity(x, y, m, names=[name], severities=(1, 2, 3, 4, 5), draws=2)
+    print('\n' + df.round(2).to_string(index=False, header=False))
+    bad = df[df.difference.abs() > 2]
+    assert bad.empty, f"ours and the reference differ by more than 2 points:\n{bad}"
