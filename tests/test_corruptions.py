@@ -46,12 +46,12 @@ def test_bad_images(x, match):
 @pytest.mark.parametrize('name', CORRUPTIONS + EXTRA_CORRUPTIONS)
 def test_resnet56_accuracy_agrees_with_the_reference(name, shared):
     """Accuracy (%) of the shared resnet56 on the 1,000 shared test images under ours vs the reference, every severity;
-    random corruptions are averaged over two draws on each side (one draw alone moves accuracy by 1-2 points)."""
+    random corruptions are averaged over four draws on each side (one draw alone moves accuracy by 1-2 points; with two, impulse noise at severity 1 once differed by 2.4 points, with eight by 0.45)."""
     from robustify_nb.data import load_npz
     from robustify_nb.models import load_model
     x, y = load_npz(shared/'cifar10-5k/test_1000.npz').tensors()
     m = load_model('resnet56', shared/'cifar10-resnets/resnet56-4bfd9763.th')
-    df = fidelity(x, y, m, names=[name], severities=(1, 2, 3, 4, 5), draws=2)
+    df = fidelity(x, y, m, names=[name], severities=(1, 2, 3, 4, 5), draws=4)
     print('\n' + df.round(2).to_string(index=False, header=False))
     bad = df[df.difference.abs() > 2]
     assert bad.empty, f"ours and the reference differ by more than 2 points:\n{bad}"
