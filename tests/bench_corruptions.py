@@ -1,7 +1,7 @@
 """Benchmark: images/s of the torch corruptions vs the reference (imagecorruptions-imaug), same images, same process.
 
 Target on a 2-core CPU at 32 px in batches of 256: >= 20x the reference for the 15-corruption suite as a whole.
-Run with `make bench` or `python tests/bench_corruptions.py [--size 224] [--device cuda] [--no-ref]`.
+Run with `make bench` or `python tests/bench_corruptions.py [--size 224] [--device cuda] [--no-ref] [--ref-images 32]`.
 """
 import argparse, torch, pytest
 from robustify_nb.corruptions import throughput, suite_throughput
@@ -26,5 +26,6 @@ def test_suite_speedup_at_32px():
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--size', type=int, default=32); ap.add_argument('--device', default='cpu')
     ap.add_argument('--n', type=int, default=256); ap.add_argument('--no-ref', action='store_true')
+    ap.add_argument('--ref-images', type=int, default=32, help='images the reference is timed on')
     a = ap.parse_args()
-    report(throughput(images(a.n, a.size, a.device), reference=not a.no_ref))
+    report(throughput(images(a.n, a.size, a.device), reference=not a.no_ref, ref_images=a.ref_images))
