@@ -316,7 +316,7 @@ def transfer_sweep(eps:Sequence[float]=(0, 0.05, 0.1, 0.25, 0.5), norm:str='l2',
     for t in tasks: check_choice('tasks', t, list(TASKS), 'downstream task')
     for m in modes: check_choice('modes', m, ['fixed', 'full'], 'transfer mode')
     src = dict(SOURCE_DEFAULTS, **(source or {}))
-    key = _sweep_key(eps=list(eps), norm=norm, tasks=list(tasks), modes=list(modes), sizes=list(sizes), src=src,
+    key = _sweep_key(eps=[float(e) for e in eps], norm=norm, tasks=list(tasks), modes=list(modes), sizes=[int(s) for s in sizes], src=src,
                      n_task=n_task, n_test=n_test, probe_epochs=probe_epochs, ft_epochs=ft_epochs, seed=seed)
     path = cache_dir('transfer', 'sweeps')/f'{key}.csv'
     if cache and path.exists(): return pd.read_csv(path)
