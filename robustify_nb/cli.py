@@ -212,6 +212,37 @@ def _bench(sp):
         print(summ.round(4).to_string()); print(f"wrote {out/'grid.csv'}, {out/'summary.csv'}, {out/'report.html'}")
     return run
 
+# %% ../nbs/20_cli.ipynb #c019t
+@register_command('transfer', 'ε sweep: adversarially train source models, transfer them (fixed features, full fine-tuning); CSV tables + HTML figures')
+def _transfer(sp):
+    sp.add_argument('--out', default='transfer_out', help='output folder (default transfer_out)')
+    sp.add_argument('--eps', type=float, nargs='+', default=[0, 0.05, 0.1, 0.25, 0.5], help='source budgets (default 0 0.05 0.1 0.25 0.5)')
+    sp.add_argument('--norm', default='l2', help="'l2' (default) or 'linf'")
+    sp.add_argument('--tasks', nargs='+', default=['family', 'shape-colour', 'cifar10'], help='downstream tasks (cifar10 needs shared/data)')
+    sp.add_argument('--modes', nargs='+', default=['fixed', 'full'], help="'fixed' (linear probe) and/or 'full' (fine-tuning)")
+    sp.add_argument('--sizes', type=int, nargs='+', default=[32], help='target resolutions, e.g. 32 16 8 for the resolution experiment')
+    sp.add_argument('--n-source', type=int, default=5000); sp.add_argument('--source-epochs', type=int, default=5)
+    sp.add_argument('--steps', type=int, default=2, help='PGD steps of adversarial training (default 2)')
+    sp.add_argument('--n-task', type=int, default=2000); sp.add_argument('--n-test', type=int, default=1000)
+    sp.add_argument('--probe-epochs', type=int, default=30); sp.add_argument('--ft-epochs', type=int, default=4)
+    sp.add_argument('--seed', type=int, default=0)
+    def run(args):
+        from robustify_nb.transfer import transfer_sweep, best_eps, plot_transfer, plot_resolution
+        from robustify_nb.core import figures_to_html
+        t0 = time.perf_counter()
+        df = transfer_sweep(args.eps, args.norm, args.tasks, args.modes, args.sizes,
+                            source=dict(n_train=args.n_source, epochs=args.source_epochs, steps=args.steps), n_task=args.n_task,
+                            n_test=args.n_test, probe_epochs=args.probe_epochs, ft_epochs=args.ft_epochs, seed=args.seed)
+        out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+        best = best_eps(df)
+        df.to_csv(out/'sweep.csv', index=False); best.to_csv(out/'best_eps.csv', index=False)
+        figs = [('Downstream accuracy vs source ε', plot_transfer(df))]
+        if df['size'].nunique() > 1: figs += [(f'Resolution experiment ({m})', plot_resolution(df, m)) for m in df['mode'].unique()]
+        figures_to_html(figs, 'robustify transfer', out/'report.html')
+        print(best.to_string(index=False))
+        print(f"wrote {out/'sweep.csv'}, {out/'best_eps.csv'}, {out/'report.html'} in {time.perf_counter() - t0:.0f} s")
+    return run
+
 # %% ../nbs/20_cli.ipynb #c020
 def find_notebooks(nbs:str|Path|None=None) -> list[Path]:
     "The walkthrough notebooks in reading order (the `nbs/` folder of a checkout)."
