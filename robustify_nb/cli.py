@@ -225,7 +225,7 @@ def _wiseft(sp):
                     help="fine-tuned checkpoints (.safetensors from save_checkpoint), or e2e / lc to fine-tune on the reference style now")
     sp.add_argument('--alphas', default='0:1:0.1', help="start:stop:step or a comma list (default 0:1:0.1)")
     sp.add_argument('--out', default='wiseft_out'); sp.add_argument('--n-train', type=int, default=5000)
-    sp.add_argument('--n', type=int, default=1000, help='images per evaluation set (default 1000)')
+    sp.add_argument('--n', type=int, default=500, help='images per evaluation set (default 500)')
     sp.add_argument('--corruptions', nargs='*', default=None); sp.add_argument('--severity', type=int, default=3)
     sp.add_argument('--seed', type=int, default=0)
     def run(args):
@@ -248,7 +248,8 @@ def _wiseft(sp):
         __import__('pandas').concat(pd_sweeps).to_csv(out/'sweep.csv', index=False)
         figs = [('ID vs OOD', plot_id_ood(res['sweeps']))] + [(f'alpha slider ({k})', plot_alpha_slider(df, k)) for k, df in res['sweeps'].items()]
         figures_to_html(figs, f'robustify wiseft: {args.zero_shot}', out/'report.html')
-        print(res['table'].to_string()); print(f"wrote {out/'table.csv'}, {out/'sweep.csv'}, {out/'report.html'}")
+        print(res['table'].to_string()); print(check_targets(res['table']).to_string()); print(res['seconds'])
+        print(f"wrote {out/'table.csv'}, {out/'sweep.csv'}, {out/'report.html'}")
     return run
 
 # %% ../nbs/20_cli.ipynb #c020

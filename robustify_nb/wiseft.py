@@ -212,7 +212,7 @@ def pretrain_clip(out_dir:str|Path, # the weights folder (the package's robustif
     clip.eval()
     fname = f'{name}-{tag}.safetensors'
     state = {k: v.detach().cpu().contiguous() for k, v in clip.state_dict().items()}
-    tmp = out_dir/f'.{fname}.tmp'; save_file(state, str(tmp), metadata={'format': 'pt'}); tmp.replace(out_dir/fname)
+    tmp = out_dir/f'.{fname}.tmp'; save_file(state, str(tmp), metadata={'format': 'pt'}); tmp.chmod(0o644); tmp.replace(out_dir/fname)
     zs = zeroshot_classifier(name, out_dir/fname)
     metrics = {f'zeroshot_acc_{k}': v for k, v in zeroshot_accuracy(zs, 2000, seed).items()}
     config = dict(arch=f'clip:{name}', clip=TINY_CLIP_CONFIGS[name], mean=list(CLIP_MEAN), std=list(CLIP_STD))
@@ -249,7 +249,7 @@ def _check_classifier(model, arg='model'):
 
 def finetune_e2e(zeroshot:Classifier, # θ0; it is copied, not changed
                  data, # reference-style training data (an ImageDataset)
-                 epochs:int=2, lr:float=3e-4, batch_size:int=128, weight_decay:float=0.1, seed:int=0,
+                 epochs:int=5, lr:float=5e-3, batch_size:int=128, weight_decay:float=0.1, seed:int=0,
                  valid=None, progress:bool=True) -> Classifier:
     "End-to-end fine-tuning of a copy of `zeroshot` (image tower and head) with the project's `Learner`."
     from robustify_nb.train import Learner
@@ -281,7 +281,7 @@ def finetune_lc(zeroshot:Classifier, data, epochs:int=10, lr:float=1e-2, batch_s
     model = copy.deepcopy(zeroshot); model.head = head.eval(); model.history = hist
     return model.eval()
 
-# %% ../nbs/09_wiseft.ipynb #c028
+# %% ../nbs/09_wiseft.ipynb #c030
 class WiseEnsemble:
     "θ0 (zero-shot) and θ1 (fine-tuned) held once; `set_alpha` writes θα into one working model in place."
     def __init__(self, zeroshot:Classifier, finetuned:Classifier, extrapolate:bool=False):
@@ -331,7 +331,7 @@ class WiseEnsemble:
             if k not in self._feats: self._feats[k] = torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
         return torch.lerp(self._feats[k0], self._feats[k1], a)
 
-# %% ../nbs/09_wiseft.ipynb #c032
+# %% ../nbs/09_wiseft.ipynb #c034
 def make_domains(n:int=1000, # images per evaluation set
                  seed:int=0, styles:Sequence[str]|None=None, # default: every style
                  corruptions:Sequence[str]|None=None, # default: the 15 benchmark corruptions
@@ -368,7 +368,7 @@ def sweep(ens:WiseEnsemble, domains:dict, alphas:Sequence[float]=tuple(np.round(
     ens.set_alpha(1.0)
     return pd.DataFrame(rows)
 
-# %% ../nbs/09_wiseft.ipynb #c034
+# %% ../nbs/09_wiseft.ipynb #c036
 def summarize_sweep(df:pd.DataFrame, kind:str='weight') -> pd.DataFrame:
     "One row per α: reference, each shifted style, corruptions (mean), avg OOD, and heldout, in [0, 1]."
     d = df[df.kind == kind]
@@ -412,7 +412,7 @@ def wiseft_table(sweeps:Mapping[str, pd.DataFrame], # {'LC': sweep, 'E2E': sweep
         blocks.append(t)
     return pd.concat(blocks).round(1)
 
-# %% ../nbs/09_wiseft.ipynb #c036
+# %% ../nbs/09_wiseft.ipynb #c038
 _COLOURS = {'E2E': '#1f77b4', 'LC': '#d62728'}
 
 def plot_id_ood(sweeps:Mapping[str, pd.DataFrame], title:str='WiSE-FT on PolyShift: the curve traced by α'):
@@ -462,7 +462,7 @@ def plot_alpha_slider(sweep_df:pd.DataFrame, variant:str='E2E'):
     fig.update_xaxes(title_text='reference (%)', row=1, col=2); fig.update_yaxes(title_text='avg OOD (%)', row=1, col=2)
     return fig
 
-# %% ../nbs/09_wiseft.ipynb #c038
+# %% ../nbs/09_wiseft.ipynb #c040
 def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets: reference, style, corruption)
                 seed:int=0, curve_alphas:Sequence[float]=(0, 0.2, 0.4, 0.6, 0.8, 1.0), curve_n:int=200):
     "ipywidgets: α slider + style / corruption / severity selectors -> accuracy per set and the current point on the ID-OOD curve, live."
@@ -522,7 +522,7 @@ def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets
     box.controls, box.figure, box.status = dict(alpha=alpha, style=style, corruption=corr, severity=sev), fig, status
     return box
 
-# %% ../nbs/09_wiseft.ipynb #c040
+# %% ../nbs/09_wiseft.ipynb #c042
 def load_finetuned(zeroshot:Classifier, path:str|Path) -> Classifier:
     "A copy of `zeroshot` holding the fine-tuned weights saved at `path` (by `save_checkpoint`)."
     import copy
@@ -542,9 +542,9 @@ def parse_alphas(spec:str) -> list[float]:
     except ValueError: raise ValueError(f"alphas={spec!r} is not accepted; accepted: 'start:stop:step' with step > 0 such as '0:1:0.1', or numbers such as '0,0.5,1'.") from None
     return sorted({check_alpha(v, arg='alphas') for v in vals})
 
-# %% ../nbs/09_wiseft.ipynb #c043
+# %% ../nbs/09_wiseft.ipynb #c045
 def wiseft_experiment(zeroshot:Classifier|None=None, # θ0; default: the embedded tiny CLIP's zero-shot model
-                      n_train:int=5000, n_eval:int=1000, e2e_epochs:int=2, lc_epochs:int=10, e2e_lr:float=3e-4,
+                      n_train:int=5000, n_eval:int=500, e2e_epochs:int=5, lc_epochs:int=10, e2e_lr:float=5e-3,
                       alphas:Sequence[float]=tuple(np.round(np.linspace(0, 1, 11), 2)), corruptions:Sequence[str]|None=None,
                       severity:int=3, seed:int=0, finetuned:Mapping[str, Classifier]|None=None, # models already fine-tuned, by name
                       variants:Sequence[str]=('LC', 'E2E'), # which of 'LC', 'E2E' to fine-tune here (unless given in `finetuned`)

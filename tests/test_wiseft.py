@@ -1,5 +1,5 @@
 "WiSE-FT: interpolate over state dicts and modules, its checks, and the bad inputs of the chapter's functions."
-import math
+import math, time
 import pytest, torch, torch.nn as nn
 from robustify_nb.wiseft import interpolate, check_alpha
 
@@ -184,3 +184,12 @@ def test_cli_wiseft_help_and_bad_input():
     assert r.returncode == 0 and '--alphas' in r.stdout and '--zero-shot' in r.stdout
     r = subprocess.run(exe + ['wiseft', '--alphas', '0:1:0'], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 2 and 'step > 0' in r.stderr
+
+def test_open_clip_weights_offline_fail_fast_or_load():
+    "Any open_clip name + pretrained tag: loads when cached/online, else a clear error within 5 s (open_clip already imported)."
+    load_clip('tiny-cnn')
+    t0 = time.time()
+    try: m = zeroshot_classifier('RN50', 'openai', classnames=['cat', 'dog'], templates=['a photo of a {}.'])
+    except FileNotFoundError as e:
+        assert 'not available offline' in str(e) and time.time() - t0 < 5, (str(e), time.time() - t0)
+    else: assert m.head.weight.shape[0] == 2
