@@ -328,7 +328,9 @@ class WiseEnsemble:
         a = check_alpha(alpha, self.extrapolate)
         k0, k1 = ('out0', key), ('out1', key)
         for k, m in ((k0, self.zeroshot), (k1, self.finetuned)):
-            if k not in self._feats: self._feats[k] = torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+            if k in self._feats: continue
+            if self.head_only: self._feats[k] = m.head(self.features(key, x))          # same tower: reuse its features
+            else: self._feats[k] = torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
         return torch.lerp(self._feats[k0], self._feats[k1], a)
 
 # %% ../nbs/09_wiseft.ipynb #c034
