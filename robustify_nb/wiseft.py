@@ -316,14 +316,14 @@ class WiseEnsemble:
         return self._feats[key]
 
     @torch.no_grad()
-    def logits(self, alpha, x:torch.Tensor, key:str|None=None, batch_size:int=500) -> torch.Tensor:
+    def logits(self, alpha, x:torch.Tensor, key:str|None=None, batch_size:int=250) -> torch.Tensor:
         "Logits of θα on images `x` (pass `key` to cache the features of a frozen tower across α)."
         m = self.set_alpha(alpha)
         if self.head_only and key is not None: return m.head(self.features(key, x))
         return torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
     @torch.no_grad()
-    def output_logits(self, alpha, x:torch.Tensor, key:str, batch_size:int=500) -> torch.Tensor:
+    def output_logits(self, alpha, x:torch.Tensor, key:str, batch_size:int=250) -> torch.Tensor:
         "The output-space ensemble: (1-α)·logits of θ0 + α·logits of θ1 (endpoint logits cached per `key`)."
         a = check_alpha(alpha, self.extrapolate)
         k0, k1 = ('out0', key), ('out1', key)
