@@ -396,7 +396,7 @@ class ConvTower(nn.Module):
 
 def tiny_clip_vocabulary() -> list[str]:
     "The words a tiny CLIP knows: the vocabulary of PolyShift's captions (any other word reads as one unknown token)."
-    from .data import CLASSES, COLOURS, TEXTURES, BACKGROUNDS, _STYLE_WORDS
+    from robustify_nb.data import CLASSES, COLOURS, TEXTURES, BACKGROUNDS, _STYLE_WORDS
     return sorted({*' '.join(_STYLE_WORDS.values()).split(), 'a', 'on', 'background', 'small', 'medium', 'large',
                    *CLASSES, *COLOURS, *TEXTURES, *BACKGROUNDS})
 
