@@ -114,16 +114,21 @@ def _train(sp):
         print(json.dumps(res))
     return run
 
-@register_command('pretrain', 'regenerate embedded pretrained weights (now: the student)')
+@register_command('pretrain', 'regenerate embedded pretrained weights: the student, or the tiny CLIP')
 def _pretrain(sp):
-    sp.add_argument('what', choices=['student'], help='which embedded model to pretrain')
+    sp.add_argument('what', choices=['student', 'clip'], help='which embedded model to pretrain')
     sp.add_argument('--out', default=None, help='weights folder (default: the package\'s robustify_nb/weights)')
-    sp.add_argument('--arch', default='resnet20'); sp.add_argument('--n-train', type=int, default=20_000)
+    sp.add_argument('--arch', default=None, help='student architecture (default resnet20) or tiny CLIP config (default tiny-cnn)')
+    sp.add_argument('--n-train', type=int, default=None, help='student: training images (default 20000); clip: images per style (default 8000)')
     sp.add_argument('--epochs', type=int, default=8); sp.add_argument('--seed', type=int, default=0)
     def run(args):
-        from robustify_nb.train import pretrain_student
         from robustify_nb.models import WEIGHTS_DIR
-        e = pretrain_student(args.out or WEIGHTS_DIR, args.arch, args.n_train, args.epochs, args.seed)
+        if args.what == 'clip':
+            from robustify_nb.wiseft import pretrain_clip
+            e = pretrain_clip(args.out or WEIGHTS_DIR, args.arch or 'tiny-cnn', args.n_train or 8000, args.epochs, args.seed)
+        else:
+            from robustify_nb.train import pretrain_student
+            e = pretrain_student(args.out or WEIGHTS_DIR, args.arch or 'resnet20', args.n_train or 20_000, args.epochs, args.seed)
         print(json.dumps(e, indent=1))
     return run
 
@@ -241,6 +246,41 @@ def _transfer(sp):
         figures_to_html(figs, 'robustify transfer', out/'report.html')
         print(best.to_string(index=False))
         print(f"wrote {out/'sweep.csv'}, {out/'best_eps.csv'}, {out/'report.html'} in {time.perf_counter() - t0:.0f} s")
+    return run
+
+# %% ../nbs/20_cli.ipynb #c019a
+@register_command('wiseft', 'WiSE-FT: sweep alpha between a zero-shot CLIP and its fine-tuned copy; write Table 1 and the ID-OOD figure')
+def _wiseft(sp):
+    sp.add_argument('--zero-shot', default='tiny-cnn:polyshift', help="open_clip NAME[:PRETRAINED] (default tiny-cnn:polyshift, the embedded tiny CLIP)")
+    sp.add_argument('--finetuned', nargs='+', default=['e2e', 'lc'],
+                    help="fine-tuned checkpoints (.safetensors from save_checkpoint), or e2e / lc to fine-tune on the reference style now")
+    sp.add_argument('--alphas', default='0:1:0.1', help="start:stop:step or a comma list (default 0:1:0.1)")
+    sp.add_argument('--out', default='wiseft_out'); sp.add_argument('--n-train', type=int, default=5000)
+    sp.add_argument('--n', type=int, default=500, help='images per evaluation set (default 500)')
+    sp.add_argument('--corruptions', nargs='*', default=None); sp.add_argument('--severity', type=int, default=3)
+    sp.add_argument('--seed', type=int, default=0)
+    def run(args):
+        from robustify_nb.wiseft import (zeroshot_classifier, load_finetuned, parse_alphas, wiseft_experiment, plot_id_ood,
+                                         plot_alpha_slider, check_targets)
+        from robustify_nb.core import figures_to_html
+        alphas = parse_alphas(args.alphas)
+        name, _, tag = args.zero_shot.partition(':')
+        zs = zeroshot_classifier(name, tag or None)
+        fts, todo = {}, []
+        for f in args.finetuned:
+            if f.lower() in ('e2e', 'lc'): todo.append(f.upper())
+            else: fts[Path(f).stem] = load_finetuned(zs, f)
+        variants = set(todo) | set(fts)
+        res = wiseft_experiment(zs, n_train=args.n_train, n_eval=args.n, alphas=alphas, corruptions=args.corruptions,
+                                severity=args.severity, seed=args.seed, finetuned=fts, progress=True, variants=variants)
+        out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+        res['table'].to_csv(out/'table.csv')
+        pd_sweeps = [df.assign(variant=k) for k, df in res['sweeps'].items()]
+        __import__('pandas').concat(pd_sweeps).to_csv(out/'sweep.csv', index=False)
+        figs = [('ID vs OOD', plot_id_ood(res['sweeps']))] + [(f'alpha slider ({k})', plot_alpha_slider(df, k)) for k, df in res['sweeps'].items()]
+        figures_to_html(figs, f'robustify wiseft: {args.zero_shot}', out/'report.html')
+        print(res['table'].to_string()); print(check_targets(res['table']).to_string()); print(res['seconds'])
+        print(f"wrote {out/'table.csv'}, {out/'sweep.csv'}, {out/'report.html'}")
     return run
 
 # %% ../nbs/20_cli.ipynb #c020

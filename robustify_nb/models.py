@@ -19,10 +19,11 @@ from safetensors.torch import save_file, load_file
 from .core import check_choice, close_matches, cache_dir, atomic_write, write_json, read_json, sha256_file, default_device, check_images
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'MODELS', 'WEIGHTS_DIR', 'TINY_CLIP_CONFIGS', 'Normalize', 'Classifier', 'num_params',
-           'CifarResNetBackbone', 'SmallCNNBackbone', 'WeightSource', 'ModelSpec', 'register_model', 'list_models',
-           'plot_model_sizes', 'save_checkpoint', 'read_weights', 'load_weights', 'embedded_manifest',
-           'resolve_weights', 'load_model', 'predict', 'accuracy', 'CLIPBackbone', 'load_clip', 'load_clip_classifier']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'MODELS', 'WEIGHTS_DIR', 'TINY_CLIP_CONFIGS', 'TINY_CLIP_TOWERS', 'Normalize',
+           'Classifier', 'num_params', 'CifarResNetBackbone', 'SmallCNNBackbone', 'WeightSource', 'ModelSpec',
+           'register_model', 'list_models', 'plot_model_sizes', 'save_checkpoint', 'read_weights', 'load_weights',
+           'embedded_manifest', 'resolve_weights', 'load_model', 'predict', 'accuracy', 'ConvTower',
+           'tiny_clip_vocabulary', 'CompactTokenizer', 'CLIPBackbone', 'load_clip', 'load_clip_classifier']
 
 # %% ../nbs/03_models.ipynb #c006
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -372,9 +373,45 @@ def accuracy(model:nn.Module, data, batch_size:int=256, device=None) -> float:
 # %% ../nbs/03_models.ipynb #c037
 TINY_CLIP_CONFIGS = {
     'tiny-vit': dict(embed_dim=64, quick_gelu=False,
-                     vision_cfg=dict(image_size=32, layers=4, width=128, patch_size=4, head_width=32, mlp_ratio=2.0),
-                     text_cfg=dict(context_length=32, vocab_size=49408, width=128, heads=4, layers=3, mlp_ratio=2.0)),
+                     vision_cfg=dict(image_size=32, layers=3, width=64, patch_size=4, head_width=32, mlp_ratio=2.0),
+                     text_cfg=dict(context_length=24, vocab_size=128, width=64, heads=2, layers=2, mlp_ratio=2.0)),
+    # the image tower of 'tiny-cnn' is a `ConvTower` (below); its open_clip vision config is a placeholder that is replaced
+    'tiny-cnn': dict(embed_dim=64, quick_gelu=False,
+                     vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8, head_width=32, mlp_ratio=1.0),
+                     text_cfg=dict(context_length=24, vocab_size=128, width=64, heads=2, layers=2, mlp_ratio=2.0)),
 }
+TINY_CLIP_TOWERS = {'tiny-cnn': dict(widths=(16, 32, 64, 128))}
+
+class ConvTower(nn.Module):
+    "A small CNN image tower for tiny CLIPs: conv-BN-ReLU stages (max-pooled between), global average pooling, a linear projection."
+    def __init__(self, widths:Sequence[int]=(16, 32, 64, 128), output_dim:int=64, image_size:int=32):
+        super().__init__()
+        layers, cin = [], 3
+        for i, w in enumerate(widths):
+            layers += [nn.Conv2d(cin, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)] + ([nn.MaxPool2d(2)] if i < len(widths) - 1 else [])
+            cin = w
+        self.body, self.proj, self.output_dim, self.image_size = nn.Sequential(*layers), nn.Linear(cin, output_dim), output_dim, (image_size, image_size)
+    def forward(self, x): return self.proj(self.body(x).mean((2, 3)))
+    def set_grad_checkpointing(self, enable=True): pass
+
+def tiny_clip_vocabulary() -> list[str]:
+    "The words a tiny CLIP knows: the vocabulary of PolyShift's captions (any other word reads as one unknown token)."
+    from robustify_nb.data import CLASSES, COLOURS, TEXTURES, BACKGROUNDS, _STYLE_WORDS
+    return sorted({*' '.join(_STYLE_WORDS.values()).split(), 'a', 'on', 'background', 'small', 'medium', 'large',
+                   *CLASSES, *COLOURS, *TEXTURES, *BACKGROUNDS})
+
+class CompactTokenizer:
+    "open_clip's BPE tokenizer with its ids mapped into a small vocabulary (pad 0, start 1, unknown 2, end `vocab_size-1`)."
+    def __init__(self, words:Sequence[str], context_length:int=24, vocab_size:int=128):
+        from open_clip.tokenizer import SimpleTokenizer
+        self.bpe, self.context_length, self.vocab_size = SimpleTokenizer(context_length=context_length), context_length, vocab_size
+        ids = sorted({i for w in words for i in self.bpe.encode(w)})
+        if len(ids) + 4 > vocab_size: raise ValueError(f"vocab_size={vocab_size} is too small for the {len(ids)} BPE tokens of the words; accepted: >= {len(ids) + 4}.")
+        self.lut = torch.full((len(self.bpe.encoder),), 2, dtype=torch.long)
+        self.lut[0], self.lut[self.bpe.sot_token_id], self.lut[self.bpe.eot_token_id] = 0, 1, vocab_size - 1
+        self.lut[torch.tensor(ids)] = torch.arange(3, 3 + len(ids))
+    def __call__(self, texts, context_length:int|None=None) -> torch.Tensor:
+        return self.lut[self.bpe(texts, context_length or self.context_length)]
 
 def _register_tiny_clip():
     import open_clip
@@ -387,11 +424,21 @@ class CLIPBackbone(nn.Module):
     def __init__(self, clip): super().__init__(); self.clip = clip
     def forward(self, x): return F.normalize(self.clip.encode_image(x), dim=-1)
 
+def _embedded_clip(name:str, tag:str) -> Path:
+    "The shipped weights file of tiny CLIP `name` with tag `tag`, its sha256 checked."
+    entries = {e['tag']: e for e in embedded_manifest().values() if e['config'].get('arch') == f'clip:{name}'}
+    check_choice('pretrained', tag, list(entries), f'embedded weights tag of {name!r} (or a weights file)')
+    p = WEIGHTS_DIR/entries[tag]['file']
+    if not p.exists(): raise FileNotFoundError(f"embedded weights {tag!r} of {name!r} missing from the package: looked for {str(p)!r}. Regenerate them with `robustify pretrain clip`.")
+    if sha256_file(p) != entries[tag]['sha256']: raise ValueError(f"embedded weights {str(p)!r} do not match the sha256 in the manifest; reinstall the package or rerun `robustify pretrain clip`.")
+    return p
+
 def load_clip(name:str, pretrained:str|Path|None=None):
     "An open_clip model (with its tokenizer) by architecture name: a tiny offline config or any open_clip name."
     open_clip = _register_tiny_clip()
     archs = open_clip.list_models()
     check_choice('name', name, archs, 'open_clip model')
+    if name in TINY_CLIP_CONFIGS and isinstance(pretrained, str) and not Path(pretrained).is_file(): pretrained = _embedded_clip(name, pretrained)
     if pretrained is not None and not Path(str(pretrained)).is_file():
         tags = open_clip.list_pretrained_tags_by_model(name)
         check_choice('pretrained', pretrained, tags, f'pretrained tag of {name!r} (or a local file)')
@@ -405,6 +452,15 @@ def load_clip(name:str, pretrained:str|Path|None=None):
                 raise FileNotFoundError(f"open_clip weights {name!r}/{pretrained!r} are not available offline: not in the Hugging Face cache "
                                         f"(repo {repo!r}), and huggingface.co cannot be reached. Run once online to cache them, or pass a local "
                                         "weights file as pretrained=<path>.")
+    if name in TINY_CLIP_CONFIGS:
+        import logging
+        logging.getLogger().disabled, was = True, logging.getLogger().disabled      # open_clip warns that no weights were loaded
+        try: model = open_clip.create_model(name)
+        finally: logging.getLogger().disabled = was
+        if name in TINY_CLIP_TOWERS: model.visual = ConvTower(output_dim=TINY_CLIP_CONFIGS[name]['embed_dim'], **TINY_CLIP_TOWERS[name])
+        if pretrained is not None: load_weights(model, read_weights(pretrained), source=f'tiny CLIP weights {str(pretrained)!r}')
+        t = TINY_CLIP_CONFIGS[name]['text_cfg']
+        return model.eval(), CompactTokenizer(tiny_clip_vocabulary(), t['context_length'], t['vocab_size'])
     model = open_clip.create_model(name, pretrained=str(pretrained) if pretrained is not None else None)
     return model, open_clip.get_tokenizer(name)
 
