@@ -404,4 +404,8 @@ d = { 'settings': { 'branch': 'main',
                                     'robustify_nb.train.cross_entropy_loss': ('train.html#cross_entropy_loss', 'robustify_nb/train.py'),
                                     'robustify_nb.train.evaluate_styles': ('train.html#evaluate_styles', 'robustify_nb/train.py'),
                                     'robustify_nb.train.plot_accuracies': ('train.html#plot_accuracies', 'robustify_nb/train.py'),
-                                    'robustify_nb.train.pretrain_student': ('train.html#pretrain_student', 'robustify_nb/train.py')}}}
+                                    'robustify_nb.train.pretrain_student': ('train.html#pretrain_student', 'robustify_nb/train.py')},
+            'robustify_nb.wiseft': { 'robustify_nb.wiseft._as_state': ('wiseft.html#_as_state', 'robustify_nb/wiseft.py'),
+                                     'robustify_nb.wiseft.check_alpha': ('wiseft.html#check_alpha', 'robustify_nb/wiseft.py'),
+                                     'robustify_nb.wiseft.check_compatible': ('wiseft.html#check_compatible', 'robustify_nb/wiseft.py'),
+                                     'robustify_nb.wiseft.interpolate': ('wiseft.html#interpolate', 'robustify_nb/wiseft.py')}}}
