@@ -21,7 +21,7 @@ from .student import MultiHeadStudent, HEADS, mc_logits, entropy
 
 # %% auto #0
 __all__ = ['UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'evaluate_many', 'linear_probe',
-           'run_experiment', 'plot_pareto', 'router_explorer', 'sample_inspector']
+           'run_experiment', 'save_experiment', 'load_router', 'plot_pareto', 'router_explorer', 'sample_inspector']
 
 # %% ../nbs/08_router.ipynb #c006
 class UncertaintyRouter(nn.Module):
@@ -159,68 +159,126 @@ def linear_probe(model:nn.Module, train, test, attribute:str='colour', epochs:in
         opt.zero_grad(); F.cross_entropy(lin(ftr), ytr).backward(); opt.step()
     return (lin(fte).argmax(1) == yte).float().mean().item()
 
-def run_experiment(n_train:int=3000, n_valid:int=500, n_test:int=500, teacher_epochs:int=2, student_epochs:int=1, full_epochs:int=3,
-                   tune=1, T:float=2.0, mc_passes:int=8, student_lr:float=0.01, full_lr:float=0.01, wiseft_alpha:float=0.5,
+def _default_teacher():
+    from robustify_nb.models import MODELS
+    return load_model('smallcnn', weights='polyshift') if 'polyshift' in MODELS['smallcnn'].tags else load_model('smallcnn')
+
+def run_experiment(base:nn.Module|None=None, # the pretrained student (default: the embedded resnet20-polyshift)
+                   teacher:nn.Module|None=None, # the small teacher before robustification (default: embedded smallcnn-polyshift)
+                   train=None, valid=None, test=None, # datasets (default: PolyShift reference train/valid/test splits)
+                   n_train:int=3000, n_valid:int=500, n_test:int=500,
+                   teacher_epochs:int=2, teacher_lr:float=0.02, # AugMix robustification of the teacher (0: use it as it is)
+                   student_epochs:int=1, student_lr:float=0.01, full_epochs:int=2, full_lr:float=0.01,
+                   tune=1, T:float=2.0, mc_passes:int=8, wiseft_alpha:float=0.5, baselines:bool=True,
                    corruptions:Sequence[str]|None=None, severities:Sequence[int]=(1, 2, 3, 4, 5), seed:int=0, probe:bool=True,
-                   progress:bool=False, log=print) -> dict:
-    "The embedded-world experiment: train teacher, student (ours), full AugMix fine-tuning and WiSE-FT; evaluate all. Returns tables and models."
-    from robustify_nb.core import seed_everything
+                   out_dir:str|Path|None=None, # checkpoints (resumable runs), the student, the report
+                   ckpt_every:int|None=None, progress:bool=False, log=print) -> dict:
+    "The method and its baselines under one clock: robustify the teacher, distil the student, fit the router, evaluate all."
+    from robustify_nb.core import seed_everything, write_json
     from robustify_nb.data import PolyShift
     from robustify_nb.corruptions import CORRUPTIONS
     from robustify_nb.teacher import train_teacher, AugMixJSD, heldout_shift
-    from robustify_nb.student import distill_student
+    from robustify_nb.student import distill_student, check_compatible, with_head_dropout, _is_dropout_head
     from robustify_nb.train import Learner
     from robustify_nb.benchmark import summarize
-    from robustify_nb.wiseft import interpolate
-    from robustify_nb.models import num_params
+    from robustify_nb.models import num_params, save_checkpoint, Classifier
     corruptions = list(corruptions or CORRUPTIONS)
-    train, valid, test = PolyShift(n_train, split='train', seed=seed), PolyShift(n_valid, split='valid', seed=seed), PolyShift(n_test, split='test', seed=seed)
-    base = load_model('resnet20', weights='polyshift')
+    out = Path(out_dir) if out_dir is not None else None
+    ck = lambda name: (out/name if out is not None else None)
+    base = base if base is not None else load_model('resnet20', weights='polyshift')
+    teacher = teacher if teacher is not None else _default_teacher()
+    check_compatible(teacher, base)
+    if isinstance(teacher, Classifier) and isinstance(teacher.head, nn.Linear) and not any(isinstance(m, nn.Dropout) for m in teacher.modules()):
+        teacher = with_head_dropout(teacher, 0.1)      # MC passes need dropout
+    train = train if train is not None else PolyShift(n_train, split='train', seed=seed)
+    valid = valid if valid is not None else PolyShift(n_valid, split='valid', seed=seed)
+    test = test if test is not None else PolyShift(n_test, split='test', seed=seed)
+    t_cost = dict(recipe='none', seconds=0.0, steps=0, images=0, epochs=0)
+    if teacher_epochs:
+        seed_everything(seed)
+        teacher, t_cost = train_teacher(train, teacher, 'augmix', epochs=teacher_epochs, lr=teacher_lr, seed=seed, progress=progress,
+                                        ckpt_dir=ck('teacher-run'), ckpt_every=ckpt_every)
+    teacher.eval(); log(f"teacher robustification (AugMix+JSD): {t_cost['seconds']} s")
     seed_everything(seed)
-    teacher, t_cost = train_teacher(train, 'smallcnn', 'augmix', epochs=teacher_epochs, seed=seed, progress=progress)
-    log(f"teacher: {t_cost['seconds']} s")
-    seed_everything(seed)
-    student, s_cost = distill_student(base, teacher, train, tune=tune, T=T, mc_passes=mc_passes, epochs=student_epochs, lr=student_lr, seed=seed, progress=progress)
-    log(f"student: {s_cost['seconds']} s, tuned fraction {s_cost['tuned_fraction']}")
-    seed_everything(seed)
-    full = copy.deepcopy(base).train()
-    for p in full.parameters(): p.requires_grad_(True)
-    am = AugMixJSD()
-    learn = Learner(full, train, loss_fn=am, augment=am.augment, lr=full_lr, batch_size=128, seed=seed, warmup=10, progress=progress)
-    learn.fit(full_epochs); full = learn.raw_model.eval(); full_s = round(learn.train_seconds, 2)
-    log(f"full AugMix fine-tuning: {full_s} s")
-    wise = copy.deepcopy(base); wise.load_state_dict(interpolate(base, full, wiseft_alpha)); wise.eval()
-    router = UncertaintyRouter(student, passes=mc_passes, seed=seed)
+    student, s_cost = distill_student(base, teacher, train, tune=tune, T=T, mc_passes=mc_passes, epochs=student_epochs, lr=student_lr,
+                                      seed=seed, progress=progress, ckpt_dir=ck('student-run'), ckpt_every=ckpt_every)
+    log(f"student distillation: {s_cost['seconds']} s, tuned fraction {s_cost['tuned_fraction']}")
+    models, secs = {'original': base, 'teacher (AugMix)': teacher}, {'original': 0.0, 'teacher (AugMix)': t_cost['seconds']}
+    full = wise = None
+    if baselines:
+        from robustify_nb.wiseft import interpolate
+        seed_everything(seed)
+        full = copy.deepcopy(base).train()
+        for p in full.parameters(): p.requires_grad_(True)
+        am = AugMixJSD()
+        learn = Learner(full, train, loss_fn=am, augment=am.augment, lr=full_lr, batch_size=128, seed=seed, warmup=10, progress=progress,
+                        ckpt_dir=ck('full-run'), ckpt_every=ckpt_every)
+        learn.fit(full_epochs); full = learn.raw_model.eval(); full_s = round(learn.train_seconds, 2)
+        log(f"full AugMix fine-tuning: {full_s} s")
+        wise = copy.deepcopy(base); wise.load_state_dict(interpolate(base, full, wiseft_alpha)); wise.eval()
+        wname = f'WiSE-FT (α={wiseft_alpha})'
+        models.update({'full AugMix fine-tuning': full, wname: wise}); secs.update({'full AugMix fine-tuning': full_s, wname: full_s})
+    router = UncertaintyRouter(student, passes=max(2, mc_passes), seed=seed)
     vstats = router_stats(router, valid, shift=lambda x, g: heldout_shift(x, g))
     thresholds = fit_thresholds(router, vstats)
     log(f"router thresholds (validation, training shifts): {thresholds}")
     t0 = time.perf_counter()
-    grid = evaluate_many({'original': base, 'teacher (AugMix)': teacher, 'full AugMix fine-tuning': full, f'WiSE-FT (α={wiseft_alpha})': wise},
-                         test, corruptions, severities, seed=seed, student=student, router=router)
+    grid = evaluate_many(models, test, corruptions, severities, seed=seed, student=student, router=router)
     log(f"evaluation: {time.perf_counter() - t0:.0f} s")
-    secs = {'original': 0.0, 'teacher (AugMix)': t_cost['seconds'], 'full AugMix fine-tuning': full_s, f'WiSE-FT (α={wiseft_alpha})': full_s,
-            **{f'head: {h}': t_cost['seconds'] + s_cost['seconds'] for h in HEADS}, 'ours (routed)': t_cost['seconds'] + s_cost['seconds'],
-            'oracle': t_cost['seconds'] + s_cost['seconds']}
-    params = {'original': num_params(base), 'teacher (AugMix)': num_params(teacher), 'full AugMix fine-tuning': num_params(full),
-              f'WiSE-FT (α={wiseft_alpha})': num_params(full)}
+    ours = t_cost['seconds'] + s_cost['seconds']
+    secs.update({**{f'head: {h}': ours for h in HEADS}, 'ours (routed)': ours, 'oracle': ours})
+    params = {k: num_params(m) for k, m in models.items()}; params['original'] = 0
     rows = []
     for m, g in grid.groupby('model', sort=False):
         s = summarize(g.drop(columns='model'), baseline=None)
         rows.append(dict(model=m, clean_acc=s.clean_acc, mean_corruption_acc=s.mean_corruption_acc, train_seconds=secs[m],
                          trained_params=params.get(m, s_cost['trainable'])))
     table = pd.DataFrame(rows)
+    if teacher_epochs: table.loc[table.model == 'teacher (AugMix)', 'trained_params'] = num_params(teacher)
     test_stats = router_stats(router, test, corruptions, severities, seed=seed)
     routing = routing_report(test_stats, router.choose(test_stats))
-    out = dict(table=table, grid=grid, routing=routing, thresholds=thresholds, teacher_cost={k: v for k, v in t_cost.items() if k != 'history'},
-               student_cost=s_cost, full_seconds=full_s, models=dict(base=base, teacher=teacher, student=student, full=full, wise=wise),
-               router=router, test_stats=test_stats, config=dict(n_train=n_train, n_valid=n_valid, n_test=n_test, teacher_epochs=teacher_epochs,
-               student_epochs=student_epochs, full_epochs=full_epochs, tune=tune, T=T, mc_passes=mc_passes, seed=seed, severities=list(severities),
-               corruptions=corruptions, torch_threads=torch.get_num_threads()))
-    if probe:
+    res = dict(table=table, grid=grid, routing=routing, thresholds=thresholds, teacher_cost={k: v for k, v in t_cost.items() if k != 'history'},
+               student_cost=s_cost, models=dict(base=base, teacher=teacher, student=student, full=full, wise=wise), router=router,
+               test_stats=test_stats, config=dict(n_train=len(train), n_valid=len(valid), n_test=len(test), teacher_epochs=teacher_epochs,
+               student_epochs=student_epochs, full_epochs=full_epochs, tune=tune, T=T, mc_passes=mc_passes, seed=seed,
+               severities=list(severities), corruptions=corruptions, torch_threads=torch.get_num_threads(), torch=torch.__version__))
+    if probe and isinstance(train, PolyShift):
         ptr, pte = PolyShift(2000, split='train', seed=seed + 1), PolyShift(1000, split='test', seed=seed + 1)
-        out['probe'] = dict(original=linear_probe(base, ptr, pte), ours=linear_probe(student, ptr, pte), full=linear_probe(full, ptr, pte))
-        log(f"linear probe (colour): {out['probe']}")
+        res['probe'] = dict(task='colour (8 classes)', original=linear_probe(base, ptr, pte), ours=linear_probe(student, ptr, pte),
+                            **({'full AugMix fine-tuning': linear_probe(full, ptr, pte)} if full is not None else {}))
+        log(f"linear probe: {res['probe']}")
+    if out is not None: save_experiment(res, out)
+    return res
+
+def save_experiment(res:dict, out:str|Path) -> Path:
+    "Write the student (with the router's thresholds), the teacher, the tables (CSV/JSON) and an HTML report to `out`."
+    from robustify_nb.models import save_checkpoint
+    from robustify_nb.core import write_json, figures_to_html
+    from robustify_nb.benchmark import plot_grid
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    r = res['router']
+    save_checkpoint(res['models']['student'], out/'student.safetensors', metrics=res['routing'],
+                    router=dict(passes=r.passes, kl_threshold=r.kl_threshold, unc_threshold=r.unc_threshold, uncertainty=r.uncertainty, seed=r.seed))
+    save_checkpoint(res['models']['teacher'], out/'teacher.safetensors', metrics=res['teacher_cost'])
+    res['table'].to_csv(out/'table.csv', index=False); res['grid'].to_csv(out/'grid.csv', index=False)
+    report = dict(table=res['table'].to_dict('records'), routing=res['routing'], thresholds=res['thresholds'], teacher_cost=res['teacher_cost'],
+                  student_cost=res['student_cost'], probe=res.get('probe'), config=res['config'])
+    write_json(out/'report.json', report)
+    g = res['grid']
+    figs = [('Mean corruption accuracy vs training wall time', plot_pareto(res['table']))]
+    for m in ('original', 'ours (routed)'):
+        if (g.model == m).any(): figs.append((f'{m}: accuracy under corruption', plot_grid(g[g.model == m].drop(columns='model'), m)))
+    figures_to_html(figs, 'robustify: teacher, multi-head student, router', out/'report.html')
     return out
+
+def load_router(path:str|Path, device=None) -> UncertaintyRouter:
+    "The `UncertaintyRouter` saved by `save_experiment` (the student checkpoint with the router's thresholds)."
+    from robustify_nb.student import load_student
+    from robustify_nb.core import read_json
+    st = load_student(path, device)
+    cfg = read_json(Path(path).with_suffix('.json')).get('router')
+    if cfg is None: raise ValueError(f"{str(path)!r} holds a student without router settings; accepted: a checkpoint written by save_experiment.")
+    return UncertaintyRouter(st, **cfg)
 
 # %% ../nbs/08_router.ipynb #c015
 def plot_pareto(table:pd.DataFrame, title:str='Mean corruption accuracy vs training wall time'):

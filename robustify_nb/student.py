@@ -18,8 +18,8 @@ from .core import check_choice, make_generator, check_images
 from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, num_params
 
 # %% auto #0
-__all__ = ['HEADS', 'backbone_chain', 'list_blocks', 'MultiHeadStudent', 'tuned_fraction', 'tuned_table', 'mc_logits', 'entropy',
-           'mc_uncertainty', 'check_compatible', 'Distiller', 'distill_student', 'load_student']
+__all__ = ['HEADS', 'backbone_chain', 'list_blocks', 'MultiHeadStudent', 'tuned_fraction', 'tuned_table', 'with_head_dropout',
+           'mc_logits', 'entropy', 'mc_uncertainty', 'check_compatible', 'Distiller', 'distill_student', 'load_student']
 
 # %% ../nbs/07_student.ipynb #c006
 def backbone_chain(backbone:nn.Module, prefix:str='backbone'):
@@ -167,6 +167,17 @@ def _drop(f, p, passes, g):
     keep = torch.rand(passes, *f.shape, generator=g, device=f.device) >= p
     return f*keep/(1 - p)
 
+def _is_dropout_head(h):
+    return isinstance(h, nn.Sequential) and len(h) == 2 and isinstance(h[0], nn.Dropout) and isinstance(h[1], nn.Linear) and h[0].p > 0
+
+def with_head_dropout(model:Classifier, p:float=0.1) -> Classifier:
+    "Give a classifier without dropout a dropout layer before its linear head (in place; same predictions in eval mode), so MC passes work."
+    if not (0 < p < 1): raise ValueError(f"p={p!r} is not accepted; accepted: a dropout probability in (0, 1).")
+    if not isinstance(model, Classifier) or not isinstance(model.head, nn.Linear):
+        raise TypeError(f"model has type {type(model).__name__} with head {type(getattr(model, 'head', None)).__name__}; accepted: a Classifier whose head is nn.Linear.")
+    model.head = nn.Sequential(nn.Dropout(p), model.head)
+    return model
+
 def _check_passes(passes):
     if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
         raise ValueError(f"passes={passes!r} is not accepted; accepted: an int >= 1 (>= 2 for an uncertainty estimate).")
@@ -182,6 +193,9 @@ def mc_logits(model:nn.Module, x:torch.Tensor, passes:int=8, generator:torch.Gen
                              "accepted: a MultiHeadStudent built with p_drop > 0, or passes=1.")
         f = model.features(x)
         return {k: model.heads[k][1](_drop(f, model.p_drop, passes, g)) for k in (which or HEADS)}
+    if isinstance(model, Classifier) and _is_dropout_head(model.head):
+        f = model.features(x)
+        return model.head[1](_drop(f, model.head[0].p, passes, g))
     if isinstance(model, Classifier) and isinstance(model.backbone, SmallCNNBackbone) and isinstance(model.head, nn.Linear):
         bb = model.backbone
         f = bb.body(model.normalize(x)).mean((2, 3))
