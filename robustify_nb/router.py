@@ -190,6 +190,8 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
     check_compatible(teacher, base)
     if isinstance(teacher, Classifier) and isinstance(teacher.head, nn.Linear) and not any(isinstance(m, nn.Dropout) for m in teacher.modules()):
         teacher = with_head_dropout(teacher, 0.1)      # MC passes need dropout
+    from robustify_nb.student import MultiHeadStudent as _MHS, Distiller as _D
+    _MHS(base, tune=tune); _D(teacher, T, mc_passes)    # refuse bad settings before any training
     train = train if train is not None else PolyShift(n_train, split='train', seed=seed)
     valid = valid if valid is not None else PolyShift(n_valid, split='valid', seed=seed)
     test = test if test is not None else PolyShift(n_test, split='test', seed=seed)

@@ -256,7 +256,6 @@ class Distiller:
             raise ValueError(f"mc_passes={mc_passes!r} is not accepted; accepted: an int >= 2 for an uncertainty gate (1: no gate).")
         check_choice('gate', gate, ['soft', 'hard'], 'gate'); check_choice('uncertainty', uncertainty, ['entropy', 'mi'], 'uncertainty')
         self.teacher, self.T, self.passes, self.gate, self.threshold, self.uncertainty = teacher.eval(), float(T), mc_passes, gate, threshold, uncertainty
-        for p in teacher.parameters(): p.requires_grad_(False)
         if mc_passes > 1: mc_logits(teacher, torch.rand(1, 3, 32, 32, device=next(teacher.parameters()).device), 2)   # refuses a teacher without dropout now
         self.weights = dict(clean=1.0, robust=1.0, combined=1.0, **(weights or {}))
         self.shift_kw, self.stats, self._seed = dict(shift_kw or {}), [], 0
