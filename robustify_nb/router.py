@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from .core import check_choice, make_generator, check_images
 from .student import MultiHeadStudent, HEADS, mc_logits, entropy
+from .models import load_model
 
 # %% auto #0
 __all__ = ['UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'evaluate_many', 'linear_probe',

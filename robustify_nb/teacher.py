@@ -253,7 +253,7 @@ def train_teacher(data, # training data (an ImageDataset)
     return learn.raw_model, cost
 
 # %% ../nbs/06_teacher.ipynb #c030
-def compare_recipes(data, test, recipes:Sequence[str]=RECIPES, model:str='smallcnn', epochs:int=3, seed:int=0,
+def compare_recipes(data, test, recipes:Sequence[str]=RECIPES, model:str='smallcnn', weights:str|None='polyshift', epochs:int=2, seed:int=0,
                     corruptions:Sequence[str]=CORRUPTIONS, severities:Sequence[int]=(1, 2, 3, 4, 5), progress:bool=False):
     "Train `model` with each recipe and summarise clean / mean corruption accuracy and training seconds: a DataFrame."
     import pandas as pd
@@ -262,7 +262,8 @@ def compare_recipes(data, test, recipes:Sequence[str]=RECIPES, model:str='smallc
     rows = []
     for r in recipes:
         seed_everything(seed)
-        m, cost = train_teacher(data, model, r, epochs=epochs, seed=seed, progress=progress)
+        from robustify_nb.models import load_model
+        m, cost = train_teacher(data, load_model(model, weights), r, epochs=epochs, lr=0.02 if weights else 0.1, seed=seed, progress=progress)
         s = summarize(evaluate_corruptions(m, test, corruptions, severities, seed=seed), baseline=None)
         rows.append(dict(recipe=r, clean_acc=s.clean_acc, mean_corruption_acc=s.mean_corruption_acc, train_seconds=cost['seconds']))
     return pd.DataFrame(rows)
