@@ -300,9 +300,11 @@ def distill_student(base:Classifier, teacher:nn.Module, data, tune=1, p_drop:flo
     dist = Distiller(teacher, T, mc_passes, gate, threshold, uncertainty, weights, shift_kw)
     learn = Learner(student, data, loss_fn=dist, augment=dist.augment, lr=lr, batch_size=batch_size, seed=seed, warmup=10,
                     ckpt_dir=ckpt_dir, ckpt_every=ckpt_every, progress=progress, **learner_kw)
+    import time
+    c0 = time.process_time()
     learn.fit(epochs)
     st = learn.raw_model.eval()
-    cost = dict(seconds=round(learn.train_seconds, 2), steps=learn.step, images=learn.step*batch_size, epochs=epochs,
+    cost = dict(seconds=round(learn.train_seconds, 2), cpu_seconds=round(time.process_time() - c0, 2), steps=learn.step, images=learn.step*batch_size, epochs=epochs,
                 trainable=num_params(st, trainable=True), tuned_fraction=round(st.tuned_fraction, 4),
                 teacher_weight=float(sum(s['teacher_weight'] for s in dist.stats)/max(1, len(dist.stats))))
     return st, cost

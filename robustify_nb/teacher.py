@@ -247,8 +247,9 @@ def train_teacher(data, # training data (an ImageDataset)
     augment, loss = make_recipe(recipe, **(recipe_kw or {}))
     learn = Learner(model, data, loss_fn=loss, augment=augment, valid=valid, lr=lr, batch_size=batch_size, seed=seed, warmup=20,
                     ckpt_dir=ckpt_dir, ckpt_every=ckpt_every, progress=progress, **learner_kw)
+    c0 = time.process_time()
     hist = learn.fit(epochs)
-    cost = dict(recipe=recipe, seconds=round(learn.train_seconds, 2), steps=learn.step, images=learn.step*batch_size,
+    cost = dict(recipe=recipe, seconds=round(learn.train_seconds, 2), cpu_seconds=round(time.process_time() - c0, 2), steps=learn.step, images=learn.step*batch_size,
                 epochs=epochs, params=num_params(learn.raw_model), history=hist.to_dict('records'))
     return learn.raw_model, cost
 
@@ -265,5 +266,5 @@ def compare_recipes(data, test, recipes:Sequence[str]=RECIPES, model:str='smallc
         from robustify_nb.models import load_model
         m, cost = train_teacher(data, load_model(model, weights), r, epochs=epochs, lr=0.02 if weights else 0.1, seed=seed, progress=progress)
         s = summarize(evaluate_corruptions(m, test, corruptions, severities, seed=seed), baseline=None)
-        rows.append(dict(recipe=r, clean_acc=s.clean_acc, mean_corruption_acc=s.mean_corruption_acc, train_seconds=cost['seconds']))
+        rows.append(dict(recipe=r, clean_acc=s.clean_acc, mean_corruption_acc=s.mean_corruption_acc, train_seconds=cost['seconds'], cpu_seconds=cost['cpu_seconds']))
     return pd.DataFrame(rows)

@@ -79,18 +79,3 @@ def test_cli_runs_writes_and_resumes(tmp_path):
 def test_cli_bad_input_exits_2(tmp_path):
     r = subprocess.run([*robustify_exe(), 'robustify', '--out', str(tmp_path), '--T', '-1'], capture_output=True, text=True, timeout=300, env=ENV)
     assert r.returncode == 2 and 'T=-1.0 is not accepted' in r.stderr, r.stderr
-
-@pytest.mark.slow
-def test_real_data_cifar10(shared, tmp_path):
-    "Student: the shared resnet56; teacher: the shared resnet20 with AugMix on the 4,000 training images; 1,000 test images under the 15 corruptions."
-    from robustify_nb.data import load_npz
-    res_dir = shared/'cifar10-resnets'
-    student = load_model('resnet56', weights=res_dir/'resnet56-4bfd9763.th')
-    teacher = load_model('resnet20', weights=res_dir/'resnet20-12fca82f.th')
-    full = load_npz(shared/'cifar10-5k'/'train_4000.npz')
-    train, valid, test = full.subset(slice(0, 3600)), full.subset(slice(3600, 4000)), load_npz(shared/'cifar10-5k'/'test_1000.npz')
-    res = run_experiment(student, teacher, train, valid, test, teacher_epochs=2, student_epochs=1, full_epochs=2, out_dir=tmp_path, probe=False)
-    print(res['table'].to_string(index=False)); print(res['routing'])
-    t = res['table'].set_index('model')
-    assert t.loc['original', 'clean_acc'] > 0.85
-    assert t.loc['oracle', 'mean_corruption_acc'] >= t.loc['ours (routed)', 'mean_corruption_acc']
