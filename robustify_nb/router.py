@@ -110,7 +110,7 @@ def routing_report(stats:dict, choice:torch.Tensor) -> dict:
     out['gap_to_oracle'] = out['oracle_acc'] - out['routed_acc']
     return out
 
-def fit_thresholds(router:UncertaintyRouter, stats:dict, kl_grid=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), unc_grid=(0.2, 0.4, 0.6, 1.0),
+def fit_thresholds(router:UncertaintyRouter, stats:dict, kl_grid=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0), unc_grid=(0.2, 0.4, 0.6, 1.0),
                    uncertainties=('entropy', 'mi')) -> dict:
     "Set the router's thresholds to the grid point with the best routed accuracy on `stats` (validation data); return it."
     best = None

@@ -22,7 +22,7 @@ from .corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
 __all__ = ['AUGMIX_OPS', 'TRAIN_SHIFTS', 'RECIPES', 'autocontrast', 'equalize', 'posterize', 'solarize', 'rotate', 'shear_x',
            'shear_y', 'translate_x', 'translate_y', 'augmix', 'plot_views', 'jsd_consistency', 'AugMixJSD',
            'spectral_pictures', 'pixmix', 'PixMixCE', 'heldout_shift', 'make_recipe', 'train_teacher',
-           'compare_recipes']
+           'compare_recipes', 'augmentation_explorer']
 
 # %% ../nbs/06_teacher.ipynb #c006
 def _affine(x, theta):
@@ -268,3 +268,30 @@ def compare_recipes(data, test, recipes:Sequence[str]=RECIPES, model:str='smallc
         s = summarize(evaluate_corruptions(m, test, corruptions, severities, seed=seed), baseline=None)
         rows.append(dict(recipe=r, clean_acc=s.clean_acc, mean_corruption_acc=s.mean_corruption_acc, train_seconds=cost['seconds'], cpu_seconds=cost['cpu_seconds']))
     return pd.DataFrame(rows)
+
+# %% ../nbs/06_teacher.ipynb #c033
+def augmentation_explorer(x:torch.Tensor, n:int=8):
+    "Widget: recipe, severity and seed controls over `n` images; the figure shows the originals and three views."
+    import ipywidgets as W, plotly.graph_objects as go
+    x = x[:n]
+    recipe = W.ToggleButtons(options=['augmix', 'pixmix', 'held-out shifts'], description='recipe')
+    sev = W.IntSlider(3, 1, 10, description='severity')
+    seed = W.IntSlider(0, 0, 100, description='seed')
+    fig = go.FigureWidget(go.Image(z=np.zeros((32*4, 32*n, 3), np.uint8)))
+    fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
+    fig.update_layout(height=4*60 + 40, margin=dict(l=0, r=0, t=30, b=0))
+    def view(g):
+        if recipe.value == 'augmix': return augmix(x, g, severity=sev.value)
+        if recipe.value == 'pixmix': return pixmix(x, g, severity=sev.value)
+        return heldout_shift(x, g, severities=[min(5, sev.value)])
+    def update(*_):
+        rows = [x] + [view(make_generator(seed.value*3 + i)) for i in range(3)]
+        box.views = rows[1:]
+        grid = torch.cat([torch.cat(list(r), 2) for r in rows], 1)
+        fig.data[0].z = (grid.permute(1, 2, 0)*255).round().byte().numpy()
+        fig.layout.title = f"{recipe.value}, severity {sev.value}: originals (top) and three views"
+    for w in (recipe, sev, seed): w.observe(update, 'value')
+    box = W.VBox([recipe, W.HBox([sev, seed]), fig])
+    box.controls, box.figure = dict(recipe=recipe, severity=sev, seed=seed), fig
+    update()
+    return box
