@@ -19,7 +19,8 @@ from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, num_param
 
 # %% auto #0
 __all__ = ['HEADS', 'backbone_chain', 'list_blocks', 'MultiHeadStudent', 'tuned_fraction', 'tuned_table', 'with_head_dropout',
-           'mc_logits', 'entropy', 'mc_uncertainty', 'check_compatible', 'Distiller', 'distill_student', 'load_student']
+           'mc_logits', 'entropy', 'mc_uncertainty', 'check_compatible', 'Distiller', 'distill_student', 'load_student',
+           'gate_explorer']
 
 # %% ../nbs/07_student.ipynb #c006
 def backbone_chain(backbone:nn.Module, prefix:str='backbone'):
@@ -324,3 +325,34 @@ def load_student(path:str|Path, device=None) -> MultiHeadStudent:
     st = MultiHeadStudent(base, tune=list(cfg['tune']) or 0, p_drop=cfg['p_drop'], freeze_bn=cfg['freeze_bn'], default_head=cfg['default_head'])
     load_weights(st, read_weights(path), source=f'checkpoint {str(path)!r}')
     return st.eval().to(default_device(device))
+
+# %% ../nbs/07_student.ipynb #c031
+def gate_explorer(teacher:nn.Module, x:torch.Tensor, y:torch.Tensor, seed:int=0):
+    "Widget: T, gate, threshold and uncertainty controls; a histogram of the teacher weight w over shifted images `x`."
+    import ipywidgets as W, plotly.graph_objects as go, numpy as np
+    from robustify_nb.teacher import heldout_shift
+    xs = heldout_shift(x, make_generator(seed))
+    T = W.FloatLogSlider(value=2.0, base=10, min=-0.5, max=1, step=0.05, description='T')
+    gate = W.ToggleButtons(options=['soft', 'hard'], description='gate')
+    thr = W.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description='threshold')
+    unc = W.ToggleButtons(options=['entropy', 'mi'], description='uncertainty')
+    fig = go.FigureWidget(go.Histogram(x=[], nbinsx=20, xbins=dict(start=0, end=1.0001, size=0.05)))
+    fig.update_layout(xaxis_title='teacher weight w', yaxis_title='shifted images', height=320, width=620)
+    info = W.HTML()
+    right = None
+    def update(*_):
+        nonlocal right
+        d = Distiller(teacher, T.value, 8, gate.value, thr.value, unc.value); d._seed = seed
+        pT, w = d.teacher_targets(xs)
+        right = (pT.argmax(1) == y).float()
+        fig.data[0].x = w.numpy()
+        trusted = w > 0.5
+        acc = lambda m: f"{100*right[m].mean().item():.0f}%" if m.any() else 'n/a'
+        info.value = (f"mean teacher weight {w.mean().item():.2f}; teacher accuracy where w > 0.5: {acc(trusted)} "
+                      f"({int(trusted.sum())} images), elsewhere: {acc(~trusted)}")
+        box.weights = w
+    for c in (T, gate, thr, unc): c.observe(update, 'value')
+    box = W.VBox([W.HBox([T, thr]), W.HBox([gate, unc]), fig, info])
+    box.controls, box.figure = dict(T=T, gate=gate, threshold=thr, uncertainty=unc), fig
+    update()
+    return box
