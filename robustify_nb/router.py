@@ -21,8 +21,9 @@ from .student import MultiHeadStudent, HEADS, mc_logits, entropy
 from .models import load_model
 
 # %% auto #0
-__all__ = ['UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'evaluate_many', 'linear_probe',
-           'run_experiment', 'save_experiment', 'load_router', 'plot_pareto', 'router_explorer', 'sample_inspector']
+__all__ = ['UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'evaluate_many', 'grid_from_stats',
+           'linear_probe', 'run_experiment', 'save_experiment', 'load_router', 'plot_pareto', 'router_explorer',
+           'sample_inspector']
 
 # %% ../nbs/08_router.ipynb #c006
 class UncertaintyRouter(nn.Module):
@@ -146,6 +147,19 @@ def evaluate_many(models:dict, data, corruptions:Sequence[str], severities:Seque
         n += len(y)
     return pd.DataFrame([dict(model=k, corruption=c, severity=s, accuracy=v/n, n=n) for (k, c, s), v in correct.items()])
 
+def grid_from_stats(stats:dict, router:UncertaintyRouter) -> pd.DataFrame:
+    "The grid rows (model, corruption, severity, accuracy, n) of each head, the routed student and the oracle from `router_stats`."
+    right = stats['probs'].argmax(-1) == stats['y'][:, None]
+    choice = router.choose(stats)
+    cols = {**{f'head: {h}': right[:, i] for i, h in enumerate(HEADS)}, 'ours (routed)': right[torch.arange(len(choice)), choice], 'oracle': right.any(1)}
+    rows = []
+    for name, r in cols.items():
+        for cond in dict.fromkeys(stats['condition']):
+            m = torch.as_tensor(stats['condition'] == cond)
+            c, _, s = cond.partition('/')
+            rows.append(dict(model=name, corruption=c, severity=int(s or 0), accuracy=r[m].float().mean().item(), n=int(m.sum())))
+    return pd.DataFrame(rows)
+
 def linear_probe(model:nn.Module, train, test, attribute:str='colour', epochs:int=100, lr:float=0.1) -> float:
     "Test accuracy of a linear classifier on frozen `model.features` predicting a PolyShift attribute."
     feats = lambda d: torch.cat([model.features(x) for x, _ in __import__('robustify_nb.models', fromlist=['_batches'])._batches(d, 500)])
@@ -229,7 +243,8 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
     thresholds = fit_thresholds(router, vstats)
     log(f"router thresholds (validation, training shifts): {thresholds}")
     t0 = time.perf_counter()
-    grid = evaluate_many(models, test, corruptions, severities, seed=seed, student=student, router=router)
+    test_stats = router_stats(router, test, corruptions, severities, seed=seed)      # the student: one pass gives heads, router, oracle
+    grid = pd.concat([evaluate_many(models, test, corruptions, severities, seed=seed), grid_from_stats(test_stats, router)], ignore_index=True)
     log(f"evaluation: {time.perf_counter() - t0:.0f} s")
     ours, ours_c = t_cost['seconds'] + s_cost['seconds'], t_cost['cpu_seconds'] + s_cost['cpu_seconds']
     secs.update({**{f'head: {h}': ours for h in HEADS}, 'ours (routed)': ours, 'oracle': ours})
@@ -242,7 +257,6 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
                          cpu_seconds=cpu[m], trained_params=params.get(m, s_cost['trainable'])))
     table = pd.DataFrame(rows)
     if teacher_epochs: table.loc[table.model == 'teacher (AugMix)', 'trained_params'] = num_params(teacher)
-    test_stats = router_stats(router, test, corruptions, severities, seed=seed)
     routing = routing_report(test_stats, router.choose(test_stats))
     res = dict(table=table, grid=grid, routing=routing, thresholds=thresholds, teacher_cost={k: v for k, v in t_cost.items() if k != 'history'},
                student_cost=s_cost, models=dict(base=base, teacher=teacher, student=student, full=full, wise=wise), router=router,
