@@ -320,7 +320,7 @@ def plot_pareto(table:pd.DataFrame, title:str='Mean corruption accuracy vs train
                       yaxis_title='mean corruption accuracy (%)', height=480, width=760)
     return fig
 
-# %% ../nbs/08_router.ipynb #c024
+# %% ../nbs/08_router.ipynb #c025
 def router_explorer(router:UncertaintyRouter, stats:dict):
     "Widget: sliders for kl_threshold and unc_threshold, an uncertainty toggle; bars of routed / head / oracle accuracy on clean and corrupted data."
     import ipywidgets as W, plotly.graph_objects as go
