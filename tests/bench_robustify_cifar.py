@@ -1,0 +1,47 @@
+"""Real data: the knowledge-transfer method on the shared CIFAR-10 files, against its baselines, in one process.
+
+Student: the shared pretrained resnet56; teacher: the shared resnet20, robustified here with AugMix + JSD on the shared
+training images (3,600 for training, 400 held out to fit the router); test: the shared 1,000 test images under the
+15 corruptions. Baselines: original student, full AugMix fine-tuning of the student, WiSE-FT (alpha 0.5), teacher
+alone, each head alone. Skips without ../shared/data.
+
+Run with `make bench` (pytest -m slow: all 5 severities) or, quicker on a CPU,
+`python tests/bench_robustify_cifar.py --severities 3 --out cifar_out`.
+"""
+import argparse, json, sys, time
+import pytest, torch
+
+def run(shared, out, severities=(1, 2, 3, 4, 5), teacher_epochs=2, student_epochs=1, full_epochs=2, seed=0, log=print):
+    from robustify_nb.core import seed_everything
+    from robustify_nb.data import load_npz
+    from robustify_nb.models import load_model
+    from robustify_nb.router import run_experiment
+    w = shared/'cifar10-resnets'
+    student = load_model('resnet56', weights=w/'resnet56-4bfd9763.th')
+    teacher = load_model('resnet20', weights=w/'resnet20-12fca82f.th')
+    full = load_npz(shared/'cifar10-5k'/'train_4000.npz')
+    train, valid, test = full.subset(slice(0, 3600)), full.subset(slice(3600, 4000)), load_npz(shared/'cifar10-5k'/'test_1000.npz')
+    seed_everything(seed)
+    return run_experiment(student, teacher, train, valid, test, teacher_epochs=teacher_epochs, student_epochs=student_epochs,
+                          full_epochs=full_epochs, severities=tuple(severities), seed=seed, out_dir=out, probe=False, log=log)
+
+@pytest.mark.slow
+def test_real_data_cifar10(shared, tmp_path):
+    res = run(shared, tmp_path)
+    print(res['table'].to_string(index=False)); print(res['routing'])
+    t = res['table'].set_index('model')
+    assert t.loc['original', 'clean_acc'] > 0.85
+    assert t.loc['oracle', 'mean_corruption_acc'] >= t.loc['ours (routed)', 'mean_corruption_acc']
+
+if __name__ == '__main__':
+    from robustify_nb.core import shared_data
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--out', default='cifar_robustify_out'); p.add_argument('--severities', nargs='*', type=int, default=[1, 2, 3, 4, 5])
+    p.add_argument('--teacher-epochs', type=int, default=2); p.add_argument('--epochs', type=int, default=1); p.add_argument('--full-epochs', type=int, default=2)
+    a = p.parse_args()
+    shared = shared_data()
+    if shared is None: sys.exit('shared/data not found beside the checkout (or $ROBUSTIFY_SHARED_DATA); nothing to run.')
+    t0 = time.time()
+    res = run(shared, a.out, a.severities, a.teacher_epochs, a.epochs, a.full_epochs, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True))
+    print(res['table'].to_string(index=False)); print(json.dumps(res['routing'], indent=1)); print(json.dumps(res['config']))
+    print(f'total {time.time() - t0:.0f} s')

@@ -1,0 +1,82 @@
+"The knowledge-transfer method (teacher, multi-head student, router): bad input, resume, CLI, and the real-data run (slow)."
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest, torch
+from robustify_nb.core import make_generator, seed_everything
+from robustify_nb.data import PolyShift
+from robustify_nb.models import load_model
+from robustify_nb.corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS
+from robustify_nb.teacher import AUGMIX_OPS, TRAIN_SHIFTS, heldout_shift
+from robustify_nb.student import MultiHeadStudent, Distiller, distill_student, check_compatible, mc_logits
+from robustify_nb.router import UncertaintyRouter, run_experiment
+from robustify_nb.train import Callback
+from conftest import robustify_exe, ROOT
+
+ENV = {**os.environ, 'PYTHONPATH': str(ROOT)}   # the subprocess imports this checkout's package
+
+@pytest.fixture(scope='module')
+def base(): return load_model('resnet20', weights='polyshift')
+
+def test_training_shifts_are_held_out():
+    assert not set(TRAIN_SHIFTS) & set(CORRUPTIONS) and set(TRAIN_SHIFTS) <= set(EXTRA_CORRUPTIONS)
+    assert not {'contrast', 'brightness', 'color', 'sharpness'} & set(AUGMIX_OPS)
+    with pytest.raises(ValueError, match='evaluation CORRUPTIONS'): heldout_shift(torch.rand(2, 3, 32, 32), corruptions=['snow'])
+
+def test_class_count_mismatch_names_both(base):
+    with pytest.raises(ValueError, match='the teacher has 5 classes but the student has 10'):
+        check_compatible(load_model('smallcnn', num_classes=5), MultiHeadStudent(base))
+    with pytest.raises(ValueError, match="teacher's classes .* student's classes"):
+        check_compatible(load_model('smallcnn'), base, list('abcdefghij'), list('abcdefghji'))
+    with pytest.raises(ValueError, match='5 classes but the student has 10'):
+        run_experiment(base, load_model('smallcnn', num_classes=5), n_train=8, n_valid=8, n_test=8, log=lambda s: None)
+
+def test_no_dropout_when_mc_passes_are_asked(base):
+    with pytest.raises(ValueError, match='no dropout'): UncertaintyRouter(MultiHeadStudent(base, p_drop=0))
+    with pytest.raises(ValueError, match='no dropout'): mc_logits(MultiHeadStudent(base, p_drop=0), torch.rand(2, 3, 32, 32), 4)
+    with pytest.raises(ValueError, match='no dropout layer'): Distiller(base, mc_passes=4)
+
+@pytest.mark.parametrize('passes', [0, 1, -3, True])
+def test_fewer_than_two_passes(base, passes):
+    with pytest.raises(ValueError, match='passes'): UncertaintyRouter(MultiHeadStudent(base), passes=passes)
+
+@pytest.mark.parametrize('T', [0, -1.0, 0.0])
+def test_temperature_must_be_positive(T):
+    with pytest.raises(ValueError, match=f'T={T!r} is not accepted'): Distiller(load_model('smallcnn'), T=T)
+
+@pytest.mark.parametrize('tune, msg', [(['backbone.layer7.0'], 'which is no block'), ('head', 'which is no block'), ([], 'names no module'), (10, 'tune=10'), (-1, 'tune=-1')])
+def test_tuned_block_spec_names_no_module(base, tune, msg):
+    with pytest.raises(ValueError, match=msg): MultiHeadStudent(base, tune=tune)
+
+class StopAt(Callback):
+    def __init__(self, n): self.n = n
+    def after_batch(self, learn): learn.stop = learn.step >= self.n
+
+def test_interrupted_distillation_resumes_to_the_same_student(base, tmp_path):
+    data, teacher = PolyShift(256, split='train'), load_model('smallcnn')
+    def run(d, stop=None):
+        seed_everything(0)
+        st, _ = distill_student(base, teacher, data, epochs=2, batch_size=64, ckpt_dir=d, ckpt_every=1, progress=False,
+                                callbacks=[StopAt(stop)] if stop else [])
+        return {k: v.clone() for k, v in st.state_dict().items()}
+    ref = run(tmp_path/'a')
+    run(tmp_path/'b', stop=5)
+    assert json.loads((tmp_path/'b'/'trainer.json').read_text())['step'] == 5
+    res = run(tmp_path/'b')
+    for k in ref: torch.testing.assert_close(res[k], ref[k], msg=k)
+
+def test_cli_runs_writes_and_resumes(tmp_path):
+    cmd = [*robustify_exe(), 'robustify', '--out', str(tmp_path/'o'), '--teacher', 'smallcnn', '--n-train', '128', '--n-valid', '32', '--n-test', '32',
+           '--teacher-epochs', '1', '--corruptions', 'gaussian_noise', '--severities', '3', '--passes', '2']
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=ENV)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.loads((tmp_path/'o'/'report.json').read_text())
+    assert {'ours (routed)', 'original', 'oracle'} <= {row['model'] for row in rep['table']}
+    assert (tmp_path/'o'/'student.safetensors').exists() and (tmp_path/'o'/'report.html').exists()
+    r2 = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=ENV)         # rerun: resumes from the finished checkpoints
+    assert r2.returncode == 0, r2.stderr[-2000:]
+    acc = lambda t: [(r['model'], r['clean_acc'], r['mean_corruption_acc']) for r in t]      # times differ: the rerun only resumes
+    assert acc(json.loads((tmp_path/'o'/'report.json').read_text())['table']) == acc(rep['table'])
+
+def test_cli_bad_input_exits_2(tmp_path):
+    r = subprocess.run([*robustify_exe(), 'robustify', '--out', str(tmp_path), '--T', '-1'], capture_output=True, text=True, timeout=300, env=ENV)
+    assert r.returncode == 2 and 'T=-1.0 is not accepted' in r.stderr, r.stderr
