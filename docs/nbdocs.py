@@ -101,11 +101,27 @@ def convert(nb:dict) -> dict:
     nb['metadata'].pop('widgets', None)
     return nb
 
+def _only_eval_what_show_doc_needs():
+    """nbdev re-executes every cell that contains an import anywhere (even inside an `if`), which reruns experiment
+    cells out of context. The executed notebooks already hold every output, so the docs evaluate only what `show_doc`
+    needs: exported cells, cells made of imports only, and show_doc calls (n_workers=0 keeps this in-process)."""
+    import ast, nbdev.processors as P
+    def _do_eval(cell):
+        if P.cell_lang(cell) != 'python' or cell.cell_type != 'code' or not cell.source: return
+        if 'nbdev_export'+'()' in cell.source: return
+        trees = cell.parsed_()
+        if not trees or cell.directives_.get('eval', '').lower() == 'false': return
+        if cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'}: return True
+        if all(isinstance(t, (ast.Import, ast.ImportFrom)) for t in trees): return True
+        if P._show_docs(trees): return True
+    P._do_eval = _do_eval
+
 def site(rerun:bool=False) -> int:
     "Build the documentation site into docs/_build/html."
     exe = ROOT/'demo_out'/'nbs'
     srcs = _executed(exe, rerun)
     from nbdev.serve import proc_nbs
+    _only_eval_what_show_doc_needs()
     shutil.rmtree(ROOT/'_proc', ignore_errors=True)
     proc = proc_nbs(str(exe), n_workers=0)
     out = DOCS/'_src'; shutil.rmtree(out, ignore_errors=True); out.mkdir(parents=True)
