@@ -22,7 +22,7 @@ from .core import check_choice, close_matches, cache_dir, atomic_write, write_js
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'MODELS', 'WEIGHTS_DIR', 'TINY_CLIP_CONFIGS', 'TINY_CLIP_TOWERS', 'Normalize',
            'Classifier', 'num_params', 'CifarResNetBackbone', 'SmallCNNBackbone', 'WeightSource', 'ModelSpec',
            'register_model', 'list_models', 'plot_model_sizes', 'save_checkpoint', 'read_weights', 'load_weights',
-           'embedded_manifest', 'resolve_weights', 'load_model', 'predict', 'accuracy', 'ConvTower',
+           'embedded_manifest', 'resolve_weights', 'load_model', 'predict', 'accuracy', 'extract_features', 'ConvTower',
            'tiny_clip_vocabulary', 'CompactTokenizer', 'CLIPBackbone', 'load_clip', 'load_clip_classifier']
 
 # %% ../nbs/03_models.ipynb #c006
@@ -369,6 +369,17 @@ def accuracy(model:nn.Module, data, batch_size:int=256, device=None) -> float:
     "Top-1 accuracy of `model` on `data` (a fraction in [0, 1])."
     logits, labels = predict(model, data, batch_size, device)
     return (logits.argmax(1) == labels).float().mean().item()
+
+@torch.no_grad()
+def extract_features(model:nn.Module, data, batch_size:int=500) -> tuple[torch.Tensor, torch.Tensor]:
+    "Features `model.features(x)` (eval mode, gathered on the CPU) and labels of every image of `data`: for linear probes and cached heads."
+    was = model.training; model.eval(); dev = next(model.parameters()).device
+    fs, ys = [], []
+    try:
+        for x, y in _batches(data, batch_size): fs.append(model.features(check_images(x.to(dev), 'images')).float().cpu()); ys.append(torch.as_tensor(y))
+    finally: model.train(was)
+    return torch.cat(fs), torch.cat(ys)
+
 
 # %% ../nbs/03_models.ipynb #c037
 TINY_CLIP_CONFIGS = {

@@ -162,8 +162,8 @@ def grid_from_stats(stats:dict, router:UncertaintyRouter) -> pd.DataFrame:
 
 def linear_probe(model:nn.Module, train, test, attribute:str='colour', epochs:int=100, lr:float=0.1) -> float:
     "Test accuracy of a linear classifier on frozen `model.features` predicting a PolyShift attribute."
-    feats = lambda d: torch.cat([model.features(x) for x, _ in __import__('robustify_nb.models', fromlist=['_batches'])._batches(d, 500)])
-    with torch.no_grad(): ftr, fte = feats(train), feats(test)
+    from robustify_nb.models import extract_features
+    ftr, fte = extract_features(model, train)[0], extract_features(model, test)[0]
     ytr, yte = train._attrs[attribute].long(), test._attrs[attribute].long()
     mu, sd = ftr.mean(0), ftr.std(0) + 1e-6
     ftr, fte = (ftr - mu)/sd, (fte - mu)/sd

@@ -18,14 +18,14 @@ import torch.nn.functional as F
 
 from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed
 from .data import CLASSES, COLOURS, IMAGE_SIZE, ImageDataset, sample_attributes, render, load_npz, CIFAR10_CLASSES
-from .models import load_model, save_checkpoint, accuracy, _batches
+from .models import load_model, save_checkpoint, accuracy, _batches, extract_features
 from .train import Learner, Callback
 
 # %% auto #0
 __all__ = ['NORMS', 'SOURCE_CLASSES', 'NEW_CLASSES', 'FAMILIES', 'TASKS', 'SOURCE_DEFAULTS', 'check_attack', 'pgd',
            'adversarial_accuracy', 'AdversarialLoss', 'adversarial_train', 'source_data', 'downsample', 'task_data',
-           'source_model', 'source_metrics', 'extract_features', 'check_task', 'linear_probe', 'fine_tune',
-           'transfer_sweep', 'best_eps', 'plot_transfer', 'plot_resolution', 'attack_explorer']
+           'source_model', 'source_metrics', 'check_task', 'linear_probe', 'fine_tune', 'transfer_sweep', 'best_eps',
+           'plot_transfer', 'plot_resolution', 'attack_explorer']
 
 # %% ../nbs/10_transfer.ipynb #c006
 NORMS = ('l2', 'linf')
@@ -255,15 +255,6 @@ def source_metrics(model) -> dict:
 
 # %% ../nbs/10_transfer.ipynb #c035
 @torch.inference_mode()
-def extract_features(model:nn.Module, data, batch_size:int=500) -> tuple[torch.Tensor, torch.Tensor]:
-    "Features `model.features(x)` (eval mode, on the CPU) and labels of `data`."
-    was = model.training; model.eval(); dev = next(model.parameters()).device
-    fs, ys = [], []
-    try:
-        for x, y in _batches(data, batch_size): fs.append(model.features(check_images(x.to(dev), 'images')).float().cpu()); ys.append(torch.as_tensor(y))
-    finally: model.train(was)
-    return torch.cat(fs), torch.cat(ys)
-
 def _num_classes(ds, arg):
     c = getattr(ds, 'classes', None)
     if c is None: raise TypeError(f"{arg} has no `classes`; accepted: an ImageDataset (or any dataset with a `classes` list).")

@@ -18,15 +18,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .core import check_choice, close_matches, make_generator, seed_everything, default_device, write_json, sha256_file
-from .models import Classifier, load_model, predict, accuracy, save_checkpoint, _batches
+from .models import Classifier, load_model, predict, accuracy, save_checkpoint, _batches, extract_features
 
 # %% auto #0
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'TEMPLATES', 'check_alpha', 'check_compatible', 'interpolate', 'short_captions',
            'CaptionedImages', 'ContrastiveCLIP', 'contrastive_loss', 'check_classnames', 'check_templates',
-           'zeroshot_head', 'zeroshot_classifier', 'zeroshot_accuracy', 'pretrain_clip', 'extract_features',
-           'finetune_e2e', 'finetune_lc', 'WiseEnsemble', 'make_domains', 'sweep', 'summarize_sweep', 'choose_alpha',
-           'wiseft_table', 'plot_id_ood', 'plot_alpha_slider', 'wise_widget', 'load_finetuned', 'parse_alphas',
-           'wiseft_experiment', 'check_targets']
+           'zeroshot_head', 'zeroshot_classifier', 'zeroshot_accuracy', 'pretrain_clip', 'finetune_e2e', 'finetune_lc',
+           'WiseEnsemble', 'make_domains', 'sweep', 'summarize_sweep', 'choose_alpha', 'wiseft_table', 'plot_id_ood',
+           'plot_alpha_slider', 'wise_widget', 'load_finetuned', 'parse_alphas', 'wiseft_experiment', 'check_targets']
 
 # %% ../nbs/09_wiseft.ipynb #c006
 def _as_state(theta, arg:str) -> Mapping[str, torch.Tensor]:
@@ -231,15 +230,6 @@ def pretrain_clip(out_dir:str|Path, # the weights folder (the package's robustif
 
 # %% ../nbs/09_wiseft.ipynb #c026
 @torch.no_grad()
-def extract_features(model:Classifier, data, batch_size:int=500) -> tuple[torch.Tensor, torch.Tensor]:
-    "Features `model.features(x)` and labels of every image of `data`, in eval mode, on the CPU."
-    was = model.training; model.eval()
-    dev = next(model.parameters()).device
-    fs, ys = [], []
-    for x, y in _batches(data, batch_size): fs.append(model.features(x.to(dev)).float().cpu()); ys.append(torch.as_tensor(y))
-    model.train(was)
-    return torch.cat(fs), torch.cat(ys)
-
 def _check_classifier(model, arg='model'):
     if not isinstance(model, nn.Module) or not callable(getattr(model, 'features', None)) or not isinstance(getattr(model, 'head', None), nn.Linear):
         what = type(model).__name__ if not isinstance(model, nn.Module) else f"{type(model).__name__} with head {type(getattr(model, 'head', None)).__name__}"
