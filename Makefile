@@ -12,7 +12,9 @@ help:
 	@echo "make demo | test | lab | docs | bench | pretrain | readme | check | lock | clean"
 
 # The environment: a virtualenv keyed on the hash of requirements.txt, outside the clone, linked as .venv.
-$(ENV_DIR)/.complete: requirements.txt
+# The stamp has no prerequisite on purpose: the directory name already encodes requirements.txt's content, and a
+# fresh clone's requirements.txt is always newer than the stamp (an mtime rule would rebuild a good cached env).
+$(ENV_DIR)/.complete:
 	@echo "creating the environment in $(ENV_DIR) (first run only; a few minutes)"
 	@rm -rf "$(ENV_DIR)"; mkdir -p "$(ENV_ROOT)"
 	$(PYTHON) -m venv "$(ENV_DIR)"
