@@ -1108,6 +1108,9 @@ def throughput(x:torch.Tensor, # the batch, on the device to time ours on
                seed:int=0):
     "Images/s of ours and of the reference per corruption (`ratio` = ours / reference), same images, same process."
     import time, pandas as pd
+    for arg, v in (('repeats', repeats), ('ref_images', ref_images)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{arg}={v!r} is not accepted; accepted: an int >= 1.")
+    check_images(x, 'x', min_size=MIN_SIZE)
     def best(f):
         ts = []
         for _ in range(repeats): t0 = time.perf_counter(); f(); sync(); ts.append(time.perf_counter() - t0)
@@ -1126,6 +1129,8 @@ def throughput(x:torch.Tensor, # the batch, on the device to time ours on
 
 def suite_throughput(df, names=CORRUPTIONS) -> dict:
     "Images/s at which every corruption in `names` is applied to each image (harmonic: total time per image), and the ratio."
+    missing = [n for n in names if n not in set(df.corruption)]
+    if missing: raise ValueError(f"df has no timings for {missing}; accepted: a `throughput` table that covers every name in `names`.")
     d = df.set_index('corruption').loc[list(names)]
     out = dict(ours=1/(1/d.ours).sum())
     if 'reference' in d: out.update(reference=1/(1/d.reference).sum(), ratio=(1/d.reference).sum()/(1/d.ours).sum())
