@@ -120,15 +120,17 @@ def _pretrain(sp):
     sp.add_argument('--out', default=None, help='weights folder (default: the package\'s robustify_nb/weights)')
     sp.add_argument('--arch', default=None, help='student architecture (default resnet20) or tiny CLIP config (default tiny-cnn)')
     sp.add_argument('--n-train', type=int, default=None, help='student: training images (default 20000); clip: images per style (default 8000)')
-    sp.add_argument('--epochs', type=int, default=8); sp.add_argument('--seed', type=int, default=0)
+    sp.add_argument('--epochs', type=int, default=None, help='student: default 8; clip: default 16')
+    sp.add_argument('--short-every', type=int, default=1, help='clip only: every k-th caption cut to style, size and class (1: all, 0: none)')
+    sp.add_argument('--seed', type=int, default=0)
     def run(args):
         from robustify_nb.models import WEIGHTS_DIR
         if args.what == 'clip':
             from robustify_nb.wiseft import pretrain_clip
-            e = pretrain_clip(args.out or WEIGHTS_DIR, args.arch or 'tiny-cnn', args.n_train or 8000, args.epochs, args.seed)
+            e = pretrain_clip(args.out or WEIGHTS_DIR, args.arch or 'tiny-cnn', args.n_train or 8000, args.epochs or 16, args.seed, short_every=args.short_every)
         else:
             from robustify_nb.train import pretrain_student
-            e = pretrain_student(args.out or WEIGHTS_DIR, args.arch or 'resnet20', args.n_train or 20_000, args.epochs, args.seed)
+            e = pretrain_student(args.out or WEIGHTS_DIR, args.arch or 'resnet20', args.n_train or 20_000, args.epochs or 8, args.seed)
         print(json.dumps(e, indent=1))
     return run
 

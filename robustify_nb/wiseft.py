@@ -91,8 +91,8 @@ def short_captions(ds) -> list[str]:
     return [f"{_STYLE_WORDS[ds.style]} a {size_word(z)} {CLASSES[l]}" for z, l in zip(ds._attrs['size'].tolist(), ds.labels.tolist())]
 
 class CaptionedImages(torch.utils.data.Dataset):
-    "PolyShift images of several styles with their tokenised captions (every `short_every`-th one shortened): items are (image, tokens)."
-    def __init__(self, tokenizer, n_per_style:int=5000, styles:Sequence[str]|None=None, split:str='train', seed:int=0, short_every:int=2):
+    "PolyShift images of several styles with tokenised captions, every `short_every`-th cut to style, size and class (1: all, 0: none): items are (image, tokens)."
+    def __init__(self, tokenizer, n_per_style:int=5000, styles:Sequence[str]|None=None, split:str='train', seed:int=0, short_every:int=1):
         from robustify_nb.data import PolyShift, STYLES
         ims, toks, labels = [], [], []
         for s in (styles or STYLES):
@@ -192,7 +192,8 @@ def zeroshot_accuracy(model:Classifier, n:int=2000, seed:int=0, split:str='test'
     return {r.style: round(r.accuracy, 4) for r in evaluate_styles(model, n=n, seed=seed, split=split, styles=styles).itertuples()}
 
 def pretrain_clip(out_dir:str|Path, # the weights folder (the package's robustify_nb/weights by default in the CLI)
-                  name:str='tiny-cnn', n_per_style:int=8000, epochs:int=8, seed:int=0, lr:float=2e-3,
+                  name:str='tiny-cnn', n_per_style:int=8000, epochs:int=16, seed:int=0, lr:float=2e-3,
+                  short_every:int=1, # every k-th caption cut to style, size and class (1: all; see the caption ablation above)
                   batch_size:int=256, tag:str='polyshift', progress:bool=True) -> dict:
     "Pretrain tiny CLIP `name` contrastively on PolyShift captions in every style; save it and its manifest entry; return the entry."
     from robustify_nb.models import load_clip, TINY_CLIP_CONFIGS, num_params
@@ -203,7 +204,7 @@ def pretrain_clip(out_dir:str|Path, # the weights folder (the package's robustif
     seed_everything(seed)
     out_dir = Path(out_dir)
     clip, tok = load_clip(name)
-    data = CaptionedImages(tok, n_per_style, split='train', seed=seed)
+    data = CaptionedImages(tok, n_per_style, split='train', seed=seed, short_every=short_every)
     run_dir = out_dir/f'.{name}-{tag}-run'
     learn = Learner(ContrastiveCLIP(clip), data, loss_fn=contrastive_loss, lr=lr, opt='adamw', weight_decay=0.05,
                     batch_size=batch_size, warmup=50, seed=seed, ckpt_dir=run_dir, ckpt_every=100, progress=progress)
@@ -219,7 +220,7 @@ def pretrain_clip(out_dir:str|Path, # the weights folder (the package's robustif
     write_json((out_dir/fname).with_suffix('.json'), dict(config=config, metrics=metrics, sha256=sha))
     entry = dict(tag=tag, file=fname, sha256=sha, config=config, seed=seed, params=num_params(clip), metrics=metrics,
                  training=dict(data=f'PolyShift captions, every style, split train, n={n_per_style} per style, seed={seed}',
-                               epochs=epochs, lr=lr, batch_size=batch_size, final_loss=round(float(hist.train_loss.iloc[-1]), 4),
+                               epochs=epochs, lr=lr, batch_size=batch_size, short_every=short_every, final_loss=round(float(hist.train_loss.iloc[-1]), 4),
                                seconds=round(learn.train_seconds, 1), torch=torch.__version__, templates=list(TEMPLATES)),
                  description=f'tiny CLIP ({name}) pretrained contrastively on PolyShift captions in every style')
     man = read_json(out_dir/'manifest.json') if (out_dir/'manifest.json').exists() else {}
