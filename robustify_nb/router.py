@@ -198,7 +198,7 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
                    n_train:int=3000, n_valid:int=500, n_test:int=500,
                    teacher_recipe:str='augmix+shifts', teacher_epochs:int=12, teacher_lr:float=0.02, # robustification of the teacher (0 epochs: use it as it is)
                    student_epochs:int=1, student_lr:float=0.01, full_epochs:int=2, full_lr:float=0.01,
-                   tune=(0, -1), T:float=2.0, mc_passes:int=8, gate:str='soft', wiseft_alpha:float=0.5, baselines:bool=True,
+                   tune=(0, 1, -1), T:float=2.0, mc_passes:int=8, gate:str='soft', wiseft_alpha:float=0.5, baselines:bool=True,
                    corruptions:Sequence[str]|None=None, severities:Sequence[int]=(1, 2, 3, 4, 5), seed:int=0, probe:bool=True,
                    out_dir:str|Path|None=None, # checkpoints (resumable runs), the student, the report
                    ckpt_every:int|None=None, progress:bool=False, log=print) -> dict:
@@ -311,7 +311,7 @@ def ablate(factors:dict|None=None, # factor -> values, one factor varied at a ti
     from robustify_nb.corruptions import CORRUPTIONS
     from robustify_nb.student import distill_student
     from robustify_nb.benchmark import summarize
-    dflt = dict(tune=(0, -1), T=2.0, mc_passes=8, gate='soft', freeze_bn=True, student_epochs=1, student_lr=0.01, teacher_epochs=12)
+    dflt = dict(tune=(0, 1, -1), T=2.0, mc_passes=8, gate='soft', freeze_bn=True, student_epochs=1, student_lr=0.01, teacher_epochs=12)
     unknown = set(defaults) - set(dflt)
     if unknown: raise ValueError(f"ablate got unknown settings {sorted(unknown)}; accepted: {sorted(dflt)} (and the named arguments).")
     dflt.update(defaults)

@@ -78,7 +78,7 @@ def _resolve_tune(model:Classifier, tune) -> list[int]:
 class MultiHeadStudent(nn.Module):
     "A frozen pretrained classifier with tuned copies of some blocks and three dropout heads: clean, robust, combined."
     def __init__(self, base:Classifier, # the pretrained student (kept unchanged: the original model)
-                 tune:int|Sequence[str|int]=(0, -1), # the last k blocks (an int), or a list of block names / indices (see `list_blocks`); default: first and last block
+                 tune:int|Sequence[str|int]=(0, 1, -1), # the last k blocks (an int), or a list of block names / indices (see `list_blocks`); default: the first two and the last block
                  p_drop:float=0.2, # dropout before each head (needed for Monte Carlo passes)
                  freeze_bn:bool=True, # keep BatchNorm statistics of the tuned blocks fixed
                  default_head:str='combined'): # the head `forward` uses
@@ -300,7 +300,7 @@ class Distiller:
         return W['clean']*l_clean + W['robust']*l_robust + W['combined']*l_comb
 
 # %% ../nbs/07_student.ipynb #c025
-def distill_student(base:Classifier, teacher:nn.Module, data, tune=(0, -1), p_drop:float=0.2, freeze_bn:bool=True, T:float=2.0, mc_passes:int=8,
+def distill_student(base:Classifier, teacher:nn.Module, data, tune=(0, 1, -1), p_drop:float=0.2, freeze_bn:bool=True, T:float=2.0, mc_passes:int=8,
                     gate:str='soft', threshold:float=0.5, uncertainty:str='entropy', weights:dict|None=None, shift_kw:dict|None=None,
                     epochs:int=1, lr:float=0.01, batch_size:int=128, seed:int=0, ckpt_dir=None, ckpt_every:int|None=None,
                     progress:bool=True, teacher_classes=None, student_classes=None, **learner_kw):
