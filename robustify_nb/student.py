@@ -95,7 +95,7 @@ class MultiHeadStudent(nn.Module):
         self.tuned = nn.ModuleDict({str(i): copy.deepcopy(ch[1][i][1]) for i in self.tuned_idx})
         for p in self.tuned.parameters(): p.requires_grad_(True)
         def make_head():
-            h = nn.Linear(base.head.in_features, base.head.out_features); h.load_state_dict(base.head.state_dict())
+            h = nn.Linear(base.head.in_features, base.head.out_features, bias=base.head.bias is not None); h.load_state_dict(base.head.state_dict())   # CLIP zero-shot heads have no bias
             return nn.Sequential(nn.Dropout(p_drop), h)
         self.heads = nn.ModuleDict({k: make_head() for k in HEADS})
         self.num_features, self.num_classes = base.num_features, base.head.out_features
