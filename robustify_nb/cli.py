@@ -295,15 +295,18 @@ def _model_arg(spec:str, what:str):
 @register_command('robustify', 'robustify a pretrained student with a small robust teacher: multi-head student, uncertainty-aware distillation and router; writes the checkpoint and a report (rerun to resume)')
 def _robustify(sp):
     sp.add_argument('--student', default='resnet20:polyshift', help='MODEL[:WEIGHTS], the pretrained student (default resnet20:polyshift)')
-    sp.add_argument('--teacher', default='smallcnn:polyshift', help='MODEL[:WEIGHTS], the small teacher, robustified with AugMix here (default smallcnn:polyshift)')
+    sp.add_argument('--teacher', default='smallcnn:polyshift', help='MODEL[:WEIGHTS], the small teacher, robustified here (default smallcnn:polyshift)')
     sp.add_argument('--out', default='robustify_out', help='output folder: checkpoints (resumable), student.safetensors, report.json/html')
     sp.add_argument('--data', default='polyshift', help="'polyshift', or a training .npz (x, y); then --test is needed")
     sp.add_argument('--test', default=None, help='test .npz (with --data FILE.npz)')
     sp.add_argument('--n-train', type=int, default=3000); sp.add_argument('--n-valid', type=int, default=500); sp.add_argument('--n-test', type=int, default=500)
-    sp.add_argument('--teacher-epochs', type=int, default=2, help='AugMix epochs for the teacher (0: use it as it is)')
+    sp.add_argument('--teacher-recipe', default='augmix+shifts', help='augmix+shifts (default), augmix, pixmix or standard')
+    sp.add_argument('--teacher-epochs', type=int, default=12, help='robustification epochs for the teacher (0: use it as it is; default 12)')
     sp.add_argument('--epochs', type=int, default=1, help='student distillation epochs')
-    sp.add_argument('--tune', default='1', help='last k blocks (an int) or comma-separated block names')
+    sp.add_argument('--lr', type=float, default=0.01, help='student learning rate')
+    sp.add_argument('--tune', default='0,1,-1', help='last k blocks (an int), or comma-separated block names or indices (default 0,1,-1: the first two and the last block)')
     sp.add_argument('--T', type=float, default=2.0, help='distillation temperature (> 0)')
+    sp.add_argument('--gate', default='soft', help="teacher gate: soft (default), hard or none (always the teacher)")
     sp.add_argument('--passes', type=int, default=8, help='Monte Carlo dropout passes (>= 2)')
     sp.add_argument('--baselines', action='store_true', help='also run full AugMix fine-tuning and WiSE-FT')
     sp.add_argument('--full-epochs', type=int, default=2)
@@ -313,7 +316,9 @@ def _robustify(sp):
     def run(args):
         from robustify_nb.router import run_experiment
         from robustify_nb.data import load_npz
-        tune = int(args.tune) if args.tune.lstrip('-').isdigit() else [t for t in args.tune.split(',') if t]
+        items = [t.strip() for t in args.tune.split(',') if t.strip()]
+        as_int = lambda t: int(t) if t.lstrip('-').isdigit() else t
+        tune = int(items[0]) if len(items) == 1 and items[0].isdigit() else [as_int(t) for t in items]
         if args.passes < 2: raise ValueError(f"--passes {args.passes} is not accepted; accepted: an int >= 2 (Monte Carlo uncertainty needs two passes).")
         student, teacher = _model_arg(args.student, 'student'), _model_arg(args.teacher, 'teacher')
         train = valid = test = None
@@ -322,7 +327,8 @@ def _robustify(sp):
             full = load_npz(args.data); n = len(full); k = max(1, n//10)
             train, valid, test = full.subset(slice(0, n - k)), full.subset(slice(n - k, n)), load_npz(args.test)
         res = run_experiment(student, teacher, train, valid, test, n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test, teacher_epochs=args.teacher_epochs,
-                             student_epochs=args.epochs, full_epochs=args.full_epochs, tune=tune, T=args.T, mc_passes=args.passes,
+                             teacher_recipe=args.teacher_recipe, student_epochs=args.epochs, student_lr=args.lr, full_epochs=args.full_epochs,
+                             tune=tune, T=args.T, mc_passes=args.passes, gate=args.gate,
                              baselines=args.baselines, corruptions=args.corruptions, severities=args.severities, seed=args.seed,
                              out_dir=args.out, ckpt_every=args.ckpt_every, probe=False, progress=True)
         print(res['table'].to_string(index=False))

@@ -22,8 +22,8 @@ from .models import load_model
 
 # %% auto #0
 __all__ = ['UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'evaluate_many', 'grid_from_stats',
-           'linear_probe', 'run_experiment', 'save_experiment', 'load_router', 'plot_pareto', 'router_explorer',
-           'sample_inspector']
+           'robustify_teacher', 'run_experiment', 'check_targets', 'ablate', 'corruption_table', 'save_experiment',
+           'load_router', 'plot_pareto', 'plot_ablation', 'router_explorer', 'sample_inspector']
 
 # %% ../nbs/08_router.ipynb #c006
 class UncertaintyRouter(nn.Module):
@@ -160,68 +160,75 @@ def grid_from_stats(stats:dict, router:UncertaintyRouter) -> pd.DataFrame:
             rows.append(dict(model=name, corruption=c, severity=int(s or 0), accuracy=r[m].float().mean().item(), n=int(m.sum())))
     return pd.DataFrame(rows)
 
-def linear_probe(model:nn.Module, train, test, attribute:str='colour', epochs:int=100, lr:float=0.1) -> float:
-    "Test accuracy of a linear classifier on frozen `model.features` predicting a PolyShift attribute."
-    from robustify_nb.models import extract_features
-    ftr, fte = extract_features(model, train)[0], extract_features(model, test)[0]
-    ytr, yte = train._attrs[attribute].long(), test._attrs[attribute].long()
-    mu, sd = ftr.mean(0), ftr.std(0) + 1e-6
-    ftr, fte = (ftr - mu)/sd, (fte - mu)/sd
-    g = torch.Generator().manual_seed(0)
-    lin = nn.Linear(ftr.shape[1], int(ytr.max()) + 1)
-    opt = torch.optim.Adam(lin.parameters(), lr=lr/10)
-    for _ in range(epochs):
-        opt.zero_grad(); F.cross_entropy(lin(ftr), ytr).backward(); opt.step()
-    return (lin(fte).argmax(1) == yte).float().mean().item()
-
 def _default_teacher():
     from robustify_nb.models import MODELS
     return load_model('smallcnn', weights='polyshift') if 'polyshift' in MODELS['smallcnn'].tags else load_model('smallcnn')
+
+def robustify_teacher(teacher:nn.Module, train, recipe:str='augmix+shifts', epochs:int=12, lr:float=0.02, seed:int=0,
+                      ckpt_dir=None, ckpt_every:int|None=None, progress:bool=False):
+    "The teacher of the experiments: `teacher` fine-tuned with `recipe` for `epochs` (0: as it is), with dropout before its head for MC passes; `(teacher, cost)`."
+    from robustify_nb.core import seed_everything
+    from robustify_nb.teacher import train_teacher
+    from robustify_nb.student import with_head_dropout
+    from robustify_nb.models import Classifier
+    if isinstance(teacher, Classifier) and isinstance(teacher.head, nn.Linear) and not any(isinstance(m, nn.Dropout) and m.p > 0 for m in teacher.modules()):
+        teacher = with_head_dropout(teacher, 0.1)      # MC passes need dropout
+    cost = dict(recipe='none', seconds=0.0, cpu_seconds=0.0, steps=0, images=0, epochs=0)
+    if epochs:
+        seed_everything(seed)
+        teacher, cost = train_teacher(train, teacher, recipe, epochs=epochs, lr=lr, seed=seed, progress=progress, ckpt_dir=ckpt_dir, ckpt_every=ckpt_every)
+        cost = {k: v for k, v in cost.items() if k != 'history'}
+    return teacher.eval(), cost
+
+def _datasets(train, valid, test, n_train, n_valid, n_test, seed):
+    from robustify_nb.data import PolyShift
+    return (train if train is not None else PolyShift(n_train, split='train', seed=seed),
+            valid if valid is not None else PolyShift(n_valid, split='valid', seed=seed),
+            test if test is not None else PolyShift(n_test, split='test', seed=seed))
+
+def _fit_router(student, valid, passes, seed):
+    "A router on `student`, its thresholds fitted on `valid` under the training shifts (never the test corruptions)."
+    from robustify_nb.teacher import heldout_shift
+    router = UncertaintyRouter(student, passes=max(2, passes), seed=seed)
+    return router, fit_thresholds(router, router_stats(router, valid, shift=lambda x, g: heldout_shift(x, g)))
 
 def run_experiment(base:nn.Module|None=None, # the pretrained student (default: the embedded resnet20-polyshift)
                    teacher:nn.Module|None=None, # the small teacher before robustification (default: embedded smallcnn-polyshift)
                    train=None, valid=None, test=None, # datasets (default: PolyShift reference train/valid/test splits)
                    n_train:int=3000, n_valid:int=500, n_test:int=500,
-                   teacher_epochs:int=2, teacher_lr:float=0.02, # AugMix robustification of the teacher (0: use it as it is)
+                   teacher_recipe:str='augmix+shifts', teacher_epochs:int=12, teacher_lr:float=0.02, # robustification of the teacher (0 epochs: use it as it is)
                    student_epochs:int=1, student_lr:float=0.01, full_epochs:int=2, full_lr:float=0.01,
-                   tune=1, T:float=2.0, mc_passes:int=8, wiseft_alpha:float=0.5, baselines:bool=True,
+                   tune=(0, 1, -1), T:float=2.0, mc_passes:int=8, gate:str='soft', wiseft_alpha:float=0.5, baselines:bool=True,
                    corruptions:Sequence[str]|None=None, severities:Sequence[int]=(1, 2, 3, 4, 5), seed:int=0, probe:bool=True,
                    out_dir:str|Path|None=None, # checkpoints (resumable runs), the student, the report
                    ckpt_every:int|None=None, progress:bool=False, log=print) -> dict:
     "The method and its baselines under one clock: robustify the teacher, distil the student, fit the router, evaluate all."
-    from robustify_nb.core import seed_everything, write_json
+    from robustify_nb.core import seed_everything
     from robustify_nb.data import PolyShift
     from robustify_nb.corruptions import CORRUPTIONS
-    from robustify_nb.teacher import train_teacher, AugMixJSD, heldout_shift
-    from robustify_nb.student import distill_student, check_compatible, with_head_dropout, _is_dropout_head
+    from robustify_nb.teacher import AugMixJSD, RECIPES
+    from robustify_nb.student import distill_student, check_compatible, MultiHeadStudent, Distiller
     from robustify_nb.train import Learner
     from robustify_nb.benchmark import summarize
-    from robustify_nb.models import num_params, save_checkpoint, Classifier
+    from robustify_nb.models import num_params
     corruptions = list(corruptions or CORRUPTIONS)
     out = Path(out_dir) if out_dir is not None else None
     ck = lambda name: (out/name if out is not None else None)
     base = base if base is not None else load_model('resnet20', weights='polyshift')
     teacher = teacher if teacher is not None else _default_teacher()
     check_compatible(teacher, base)
-    if isinstance(teacher, Classifier) and isinstance(teacher.head, nn.Linear) and not any(isinstance(m, nn.Dropout) for m in teacher.modules()):
-        teacher = with_head_dropout(teacher, 0.1)      # MC passes need dropout
-    from robustify_nb.student import MultiHeadStudent as _MHS, Distiller as _D
-    _MHS(base, tune=tune); _D(teacher, T, mc_passes)    # refuse bad settings before any training
-    train = train if train is not None else PolyShift(n_train, split='train', seed=seed)
-    valid = valid if valid is not None else PolyShift(n_valid, split='valid', seed=seed)
-    test = test if test is not None else PolyShift(n_test, split='test', seed=seed)
-    t_cost = dict(recipe='none', seconds=0.0, cpu_seconds=0.0, steps=0, images=0, epochs=0)
-    if teacher_epochs:
-        seed_everything(seed)
-        teacher, t_cost = train_teacher(train, teacher, 'augmix', epochs=teacher_epochs, lr=teacher_lr, seed=seed, progress=progress,
-                                        ckpt_dir=ck('teacher-run'), ckpt_every=ckpt_every)
-    teacher.eval(); log(f"teacher robustification (AugMix+JSD): {t_cost['seconds']} s ({t_cost['cpu_seconds']} CPU s)")
+    check_choice('teacher_recipe', teacher_recipe, RECIPES, 'teacher recipe')
+    MultiHeadStudent(base, tune=tune); Distiller(robustify_teacher(copy.deepcopy(teacher), None, epochs=0)[0], T, mc_passes, gate)   # refuse bad settings before any training
+    train, valid, test = _datasets(train, valid, test, n_train, n_valid, n_test, seed)
+    teacher, t_cost = robustify_teacher(teacher, train, teacher_recipe, teacher_epochs, teacher_lr, seed, ck('teacher-run'), ckpt_every, progress)
+    tname = f'teacher ({teacher_recipe})' if teacher_epochs else 'teacher'
+    log(f"teacher robustification ({t_cost['recipe']}, {teacher_epochs} epochs): {t_cost['seconds']} s ({t_cost['cpu_seconds']} CPU s)")
     seed_everything(seed)
-    student, s_cost = distill_student(base, teacher, train, tune=tune, T=T, mc_passes=mc_passes, epochs=student_epochs, lr=student_lr,
+    student, s_cost = distill_student(base, teacher, train, tune=tune, T=T, mc_passes=mc_passes, gate=gate, epochs=student_epochs, lr=student_lr,
                                       seed=seed, progress=progress, ckpt_dir=ck('student-run'), ckpt_every=ckpt_every)
     log(f"student distillation: {s_cost['seconds']} s ({s_cost['cpu_seconds']} CPU s), tuned fraction {s_cost['tuned_fraction']}")
-    models, secs = {'original': base, 'teacher (AugMix)': teacher}, {'original': 0.0, 'teacher (AugMix)': t_cost['seconds']}
-    cpu = {'original': 0.0, 'teacher (AugMix)': t_cost['cpu_seconds']}
+    models, secs = {'original': base, tname: teacher}, {'original': 0.0, tname: t_cost['seconds']}
+    cpu = {'original': 0.0, tname: t_cost['cpu_seconds']}
     full = wise = None
     if baselines:
         from robustify_nb.wiseft import interpolate
@@ -238,38 +245,120 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
         wname = f'WiSE-FT (α={wiseft_alpha})'
         models.update({'full AugMix fine-tuning': full, wname: wise}); secs.update({'full AugMix fine-tuning': full_s, wname: full_s})
         cpu.update({'full AugMix fine-tuning': full_c, wname: full_c})
-    router = UncertaintyRouter(student, passes=max(2, mc_passes), seed=seed)
-    vstats = router_stats(router, valid, shift=lambda x, g: heldout_shift(x, g))
-    thresholds = fit_thresholds(router, vstats)
+    router, thresholds = _fit_router(student, valid, mc_passes, seed)
     log(f"router thresholds (validation, training shifts): {thresholds}")
     t0 = time.perf_counter()
     test_stats = router_stats(router, test, corruptions, severities, seed=seed)      # the student: one pass gives heads, router, oracle
     grid = pd.concat([evaluate_many(models, test, corruptions, severities, seed=seed), grid_from_stats(test_stats, router)], ignore_index=True)
     log(f"evaluation: {time.perf_counter() - t0:.0f} s")
+    REUSED = 'ours (routed), teacher reused'
+    grid = pd.concat([grid, grid[grid.model == 'ours (routed)'].assign(model=REUSED)], ignore_index=True)
     ours, ours_c = t_cost['seconds'] + s_cost['seconds'], t_cost['cpu_seconds'] + s_cost['cpu_seconds']
-    secs.update({**{f'head: {h}': ours for h in HEADS}, 'ours (routed)': ours, 'oracle': ours})
-    cpu.update({**{f'head: {h}': ours_c for h in HEADS}, 'ours (routed)': ours_c, 'oracle': ours_c})
+    secs.update({**{f'head: {h}': ours for h in HEADS}, 'ours (routed)': ours, 'oracle': ours, REUSED: s_cost['seconds']})
+    cpu.update({**{f'head: {h}': ours_c for h in HEADS}, 'ours (routed)': ours_c, 'oracle': ours_c, REUSED: s_cost['cpu_seconds']})
     params = {k: num_params(m) for k, m in models.items()}; params['original'] = 0
+    if teacher_epochs == 0: params[tname] = 0
     rows = []
     for m, g in grid.groupby('model', sort=False):
         s = summarize(g.drop(columns='model'), baseline=None)
         rows.append(dict(model=m, clean_acc=s.clean_acc, mean_corruption_acc=s.mean_corruption_acc, train_seconds=secs[m],
-                         cpu_seconds=cpu[m], trained_params=params.get(m, s_cost['trainable'])))
+                         cpu_seconds=cpu[m], trained_params=params.get(m, s_cost['trainable']), **{k: s[k] for k in s.index if k.endswith('_acc') and k not in ('clean_acc', 'mean_corruption_acc')}))
     table = pd.DataFrame(rows)
-    if teacher_epochs: table.loc[table.model == 'teacher (AugMix)', 'trained_params'] = num_params(teacher)
     routing = routing_report(test_stats, router.choose(test_stats))
-    res = dict(table=table, grid=grid, routing=routing, thresholds=thresholds, teacher_cost={k: v for k, v in t_cost.items() if k != 'history'},
+    res = dict(table=table, grid=grid, routing=routing, thresholds=thresholds, teacher_cost=t_cost,
                student_cost=s_cost, models=dict(base=base, teacher=teacher, student=student, full=full, wise=wise), router=router,
-               test_stats=test_stats, config=dict(n_train=len(train), n_valid=len(valid), n_test=len(test), teacher_epochs=teacher_epochs,
-               student_epochs=student_epochs, full_epochs=full_epochs, tune=tune, T=T, mc_passes=mc_passes, seed=seed,
-               severities=list(severities), corruptions=corruptions, torch_threads=torch.get_num_threads(), torch=torch.__version__))
+               test_stats=test_stats, config=dict(n_train=len(train), n_valid=len(valid), n_test=len(test), teacher_recipe=teacher_recipe,
+               teacher_epochs=teacher_epochs, student_epochs=student_epochs, student_lr=student_lr, full_epochs=full_epochs, tune=student.config['tune'],
+               T=T, mc_passes=mc_passes, gate=gate, seed=seed, severities=list(severities), corruptions=corruptions,
+               torch_threads=torch.get_num_threads(), torch=torch.__version__))
     if probe and isinstance(train, PolyShift):
-        ptr, pte = PolyShift(2000, split='train', seed=seed + 1), PolyShift(1000, split='test', seed=seed + 1)
-        res['probe'] = dict(task='colour (8 classes)', original=linear_probe(base, ptr, pte), ours=linear_probe(student, ptr, pte),
-                            **({'full AugMix fine-tuning': linear_probe(full, ptr, pte)} if full is not None else {}))
-        log(f"linear probe: {res['probe']}")
+        from robustify_nb.transfer import linear_probe, task_data      # the transfer chapter's probe and embedded tasks
+        res['probe'] = {}
+        for task in ('family', 'shape-colour'):
+            ptr, pte = task_data(task, 'train', 2000, seed), task_data(task, 'test', 1000, seed)
+            res['probe'][task] = dict(original=linear_probe(base, ptr, pte), ours=linear_probe(student, ptr, pte),
+                                      **({'full AugMix fine-tuning': linear_probe(full, ptr, pte)} if full is not None else {}))
+        log(f"linear probes: {res['probe']}")
     if out is not None: save_experiment(res, out)
     return res
+
+def check_targets(res:dict) -> pd.DataFrame:
+    "The issue's targets against a `run_experiment` result: one row per target with the measured value, the bound and met/missed."
+    t = res['table'].set_index('model')
+    o, ours = t.loc['original'], t.loc['ours (routed)']
+    rows = [dict(target='clean ≥ original − 0.5 points', value=100*ours.clean_acc, bound=100*o.clean_acc - 0.5),
+            dict(target='mean corruption ≥ original + 10 points', value=100*ours.mean_corruption_acc, bound=100*o.mean_corruption_acc + 10)]
+    if 'full AugMix fine-tuning' in t.index:
+        f = t.loc['full AugMix fine-tuning']
+        rows.append(dict(target='mean corruption ≥ full AugMix fine-tuning − 1 point', value=100*ours.mean_corruption_acc, bound=100*f.mean_corruption_acc - 1))
+        for m, label in (('ours (routed)', 'teacher included'), ('ours (routed), teacher reused', 'teacher reused')):
+            for col in ('train_seconds', 'cpu_seconds'):
+                rows.append(dict(target=f'{col.replace("_", " ")} ≤ 25% of full fine-tuning ({label}), %', value=100*t.loc[m, col]/max(f[col], 1e-9), bound=25.0, lower=True))
+    r = res['routing']
+    rows.append(dict(target='routing within 1 point of the oracle (clean + corrupted test images)', value=100*r['gap_to_oracle'], bound=1.0, lower=True))
+    df = pd.DataFrame(rows)
+    low = df.pop('lower').eq(True) if 'lower' in df else pd.Series(False, index=df.index)
+    df['met'] = [(v <= b) if l else (v >= b) for v, b, l in zip(df.value, df.bound, low)]
+    return df.round(2)
+
+def ablate(factors:dict|None=None, # factor -> values, one factor varied at a time around `defaults` (default: T, gate, mc_passes, tune)
+           base:nn.Module|None=None, teacher:nn.Module|None=None, train=None, valid=None, test=None,
+           n_train:int=3000, n_valid:int=500, n_test:int=200, corruptions:Sequence[str]|None=None, severities:Sequence[int]=(1, 3, 5),
+           teacher_recipe:str='augmix+shifts', teacher_lr:float=0.02, seed:int=0, log=print, progress:bool=False,
+           **defaults) -> pd.DataFrame:
+    "Ablations of the method's knobs: the teacher is robustified once per `teacher_epochs`; per setting the student is distilled, routed (thresholds fitted on validation) and evaluated."
+    from robustify_nb.core import seed_everything
+    from robustify_nb.corruptions import CORRUPTIONS
+    from robustify_nb.student import distill_student
+    from robustify_nb.benchmark import summarize
+    dflt = dict(tune=(0, 1, -1), T=2.0, mc_passes=8, gate='soft', freeze_bn=True, student_epochs=1, student_lr=0.01, teacher_epochs=12)
+    unknown = set(defaults) - set(dflt)
+    if unknown: raise ValueError(f"ablate got unknown settings {sorted(unknown)}; accepted: {sorted(dflt)} (and the named arguments).")
+    dflt.update(defaults)
+    factors = dict(T=(1.0, 2.0, 4.0), gate=('none', 'soft', 'hard'), mc_passes=(2, 8, 16), tune=(1, (0, -1), (0, 1, -1)),
+                   freeze_bn=(True, False), teacher_epochs=(0, 4, 12)) if factors is None else dict(factors)
+    for f in factors:
+        if f not in dflt: raise ValueError(f"factors names {f!r}; accepted: {sorted(dflt)}.")
+    corruptions = list(corruptions or CORRUPTIONS)
+    base = base if base is not None else load_model('resnet20', weights='polyshift')
+    train, valid, test = _datasets(train, valid, test, n_train, n_valid, n_test, seed)
+    teacher0, teachers = teacher if teacher is not None else _default_teacher(), {}
+    def teacher_for(epochs):
+        if epochs not in teachers:
+            teachers[epochs] = robustify_teacher(copy.deepcopy(teacher0), train, teacher_recipe, epochs, teacher_lr, seed, progress=progress)
+            log(f"teacher ({epochs} epochs): {teachers[epochs][1]['seconds']} s")
+        return teachers[epochs]
+    done, rows = {}, []
+    for f, values in factors.items():
+        for v in values:
+            s = {**dflt, f: v}
+            key = repr(sorted((k, tuple(x) if isinstance(x, list) else x) for k, x in s.items()))
+            if key not in done:
+                teacher, t_cost = teacher_for(s['teacher_epochs'])
+                seed_everything(seed)
+                st, cost = distill_student(base, teacher, train, tune=s['tune'], T=s['T'], mc_passes=s['mc_passes'], gate=s['gate'], freeze_bn=s['freeze_bn'],
+                                           epochs=s['student_epochs'], lr=s['student_lr'], seed=seed, progress=progress)
+                router, _ = _fit_router(st, valid, s['mc_passes'], seed)
+                ts = router_stats(router, test, corruptions, severities, seed=seed)
+                summ = {m: summarize(g.drop(columns='model'), baseline=None) for m, g in grid_from_stats(ts, router).groupby('model', sort=False)}
+                rep = routing_report(ts, router.choose(ts))
+                done[key] = dict(clean_acc=summ['ours (routed)'].clean_acc, mean_corruption_acc=summ['ours (routed)'].mean_corruption_acc,
+                                 robust_head_corruption_acc=summ['head: robust'].mean_corruption_acc, oracle_corruption_acc=summ['oracle'].mean_corruption_acc,
+                                 gap_to_oracle=rep['gap_to_oracle'], teacher_weight=cost['teacher_weight'], tuned_fraction=cost['tuned_fraction'],
+                                 student_seconds=cost['seconds'], student_cpu_seconds=cost['cpu_seconds'], teacher_cpu_seconds=t_cost['cpu_seconds'])
+                log(f"{f}={v!r}: {done[key]['mean_corruption_acc']:.4f} under corruption, {done[key]['clean_acc']:.4f} clean")
+            rows.append(dict(factor=f, value=str(v), default=(v == dflt[f] or (isinstance(v, (list, tuple)) and tuple(v) == tuple(dflt[f]))), **done[key]))
+    return pd.DataFrame(rows)
+
+def corruption_table(grid:pd.DataFrame, models:Sequence[str]|None=None) -> pd.DataFrame:
+    "Mean accuracy over severities per corruption (rows, with the category) and model (columns), from a grid of `run_experiment`."
+    from robustify_nb.corruptions import CATEGORIES
+    g = grid[grid.severity > 0]
+    if models is not None: g = g[g.model.isin(list(models))]
+    t = g.pivot_table(index='corruption', columns='model', values='accuracy', aggfunc='mean', sort=False)
+    cat = {c: k for k, v in CATEGORIES.items() for c in v}
+    t.insert(0, 'category', [cat.get(c, 'other') for c in t.index])
+    return t[['category'] + [m for m in (models or dict.fromkeys(g.model)) if m in t.columns]]
 
 def save_experiment(res:dict, out:str|Path) -> Path:
     "Write the student (with the router's thresholds), the teacher, the tables (CSV/JSON) and an HTML report to `out`."
@@ -318,6 +407,23 @@ def plot_pareto(table:pd.DataFrame, title:str='Mean corruption accuracy vs train
         go.Scatter(x=[r.train_seconds for r in front], y=[r.acc for r in front], mode='lines', line=dict(dash='dot'), name='Pareto front')])
     fig.update_layout(title=title, xaxis_title='training wall time (s)' if x == 'train_seconds' else 'training time (CPU seconds of the process)',
                       yaxis_title='mean corruption accuracy (%)', height=480, width=760)
+    return fig
+
+# %% ../nbs/08_router.ipynb #a002
+def plot_ablation(df:pd.DataFrame, y:str='mean_corruption_acc', title:str='Ablations (one factor at a time; the default is darker)'):
+    "Bars of `y` (%) for each value of each factor of an `ablate` table, one panel per factor."
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    factors = list(dict.fromkeys(df.factor))
+    fig = make_subplots(1, len(factors), subplot_titles=factors, shared_yaxes=True, horizontal_spacing=0.03)
+    for i, f in enumerate(factors):
+        d = df[df.factor == f]
+        fig.add_trace(go.Bar(x=d.value.astype(str), y=100*d[y], marker_color=['#1f4e79' if v else '#9dc3e6' for v in d['default']],
+                             text=[f'{100*v:.1f}' for v in d[y]], textposition='outside', showlegend=False,
+                             customdata=d.student_seconds, hovertemplate='%{x}: %{y:.1f}%, student %{customdata:.0f} s'), 1, i + 1)
+    lo = 100*df[y].min()
+    fig.update_yaxes(range=[max(0, lo - 5), min(100, 100*df[y].max() + 3)], title_text=y.replace('_', ' ') + ' (%)', row=1, col=1)
+    fig.update_layout(title=title, height=380, width=max(500, 230*len(factors)))
     return fig
 
 # %% ../nbs/08_router.ipynb #c025

@@ -18,9 +18,9 @@ from .core import check_choice, make_generator, check_images
 from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, num_params
 
 # %% auto #0
-__all__ = ['HEADS', 'backbone_chain', 'list_blocks', 'MultiHeadStudent', 'tuned_fraction', 'tuned_table', 'with_head_dropout',
-           'mc_logits', 'entropy', 'mc_uncertainty', 'check_compatible', 'Distiller', 'distill_student', 'load_student',
-           'gate_explorer']
+__all__ = ['HEADS', 'GATES', 'backbone_chain', 'list_blocks', 'MultiHeadStudent', 'tuned_fraction', 'tuned_table',
+           'with_head_dropout', 'mc_logits', 'entropy', 'mc_uncertainty', 'check_compatible', 'Distiller',
+           'distill_student', 'load_student', 'gate_explorer']
 
 # %% ../nbs/07_student.ipynb #c006
 def backbone_chain(backbone:nn.Module, prefix:str='backbone'):
@@ -63,6 +63,10 @@ def _resolve_tune(model:Classifier, tune) -> list[int]:
     if not tune: raise ValueError(f"tune=[] names no module; accepted: an int k >= 0 or a non-empty list of block names from {names}.")
     idx = []
     for t in tune:
+        if isinstance(t, int) and not isinstance(t, bool):         # a block index; negative counts from the end
+            if not -len(names) <= t < len(names):
+                raise ValueError(f"tune contains the block index {t}, outside this backbone's {len(names)} blocks; accepted: -{len(names)} to {len(names) - 1}, or block names {names}.")
+            idx.append(t % len(names)); continue
         if t not in names:
             from robustify_nb.core import close_matches
             hint = close_matches(t, names)
@@ -74,7 +78,7 @@ def _resolve_tune(model:Classifier, tune) -> list[int]:
 class MultiHeadStudent(nn.Module):
     "A frozen pretrained classifier with tuned copies of some blocks and three dropout heads: clean, robust, combined."
     def __init__(self, base:Classifier, # the pretrained student (kept unchanged: the original model)
-                 tune:int|Sequence[str]=1, # the last k blocks, or a list of block names (see `list_blocks`)
+                 tune:int|Sequence[str|int]=(0, 1, -1), # the last k blocks (an int), or a list of block names / indices (see `list_blocks`); default: the first two and the last block
                  p_drop:float=0.2, # dropout before each head (needed for Monte Carlo passes)
                  freeze_bn:bool=True, # keep BatchNorm statistics of the tuned blocks fixed
                  default_head:str='combined'): # the head `forward` uses
@@ -91,7 +95,7 @@ class MultiHeadStudent(nn.Module):
         self.tuned = nn.ModuleDict({str(i): copy.deepcopy(ch[1][i][1]) for i in self.tuned_idx})
         for p in self.tuned.parameters(): p.requires_grad_(True)
         def make_head():
-            h = nn.Linear(base.head.in_features, base.head.out_features); h.load_state_dict(base.head.state_dict())
+            h = nn.Linear(base.head.in_features, base.head.out_features, bias=base.head.bias is not None); h.load_state_dict(base.head.state_dict())   # CLIP zero-shot heads have no bias
             return nn.Sequential(nn.Dropout(p_drop), h)
         self.heads = nn.ModuleDict({k: make_head() for k in HEADS})
         self.num_features, self.num_classes = base.num_features, base.head.out_features
@@ -100,19 +104,23 @@ class MultiHeadStudent(nn.Module):
         self.train(False)
 
 # %% ../nbs/07_student.ipynb #c012
-def _run_chain(self, x, original:bool=False):
-    "Features of the tuned chain (and of the original chain when `original`), sharing the frozen prefix."
+def _n_original(x, original) -> int:
+    return len(x) if original is True else min(len(x), int(original or 0))
+
+def _run_chain(self, x, original:bool|int=False):
+    "Features of the tuned chain (and of the original chain for all images, or the first `original` ones), sharing the frozen prefix."
     stem, blocks, tail = backbone_chain(self.base.backbone)
     first = self.tuned_idx[0] if self.tuned_idx else len(blocks)
+    n = _n_original(x, original)
     with torch.no_grad():
         h = stem(self.base.normalize(x))
         for _, b in blocks[:first]: h = b(h)
-    ho, hn = h, h
+    ho, hn = h[:n], h
     for i in range(first, len(blocks)):
         hn = self.tuned[str(i)](hn) if i in self.tuned_idx else blocks[i][1](hn)
-        if original:
+        if n:
             with torch.no_grad(): ho = blocks[i][1](ho)
-    return tail(hn), (tail(ho) if original else None)
+    return tail(hn), (tail(ho) if n else None)
 
 MultiHeadStudent._run_chain = _run_chain
 def _features(self, x): return self._run_chain(x)[0] if backbone_chain(self.base.backbone) else self.base.features(x)
@@ -127,14 +135,14 @@ MultiHeadStudent.head = _head
 def _forward(self, x): return self.head(self.features(x))
 MultiHeadStudent.forward = _forward
 
-def _forward_all(self, x, original:bool=False) -> dict:
-    "Logits of every head (and of the original model if `original`): a dict of (N, C) tensors."
+def _forward_all(self, x, original:bool|int=False) -> dict:
+    "Logits of every head (and of the original model if `original`: on all images, or on the first `original` ones): a dict of (N, C) tensors."
     if backbone_chain(self.base.backbone): f, fo = self._run_chain(x, original)
     else: f, fo = self.base.features(x), None
     out = {k: h(f) for k, h in self.heads.items()}
     if original:
         if fo is None:
-            with torch.no_grad(): fo = self.base.features(x)
+            with torch.no_grad(): fo = self.base.features(x[:_n_original(x, original)])
         with torch.no_grad(): out['original'] = self.base.head(fo)
     return out
 MultiHeadStudent.forward_all = _forward_all
@@ -242,12 +250,14 @@ def check_compatible(teacher:nn.Module, student:nn.Module, teacher_classes:Seque
         raise ValueError(f"the teacher's classes {list(teacher_classes)[:4]}... and the student's classes {list(student_classes)[:4]}... differ "
                          f"(first differences at index, teacher, student: {diff}); accepted: the same class order.")
 
+GATES = ('soft', 'hard', 'none')
+
 class Distiller:
     "The multi-head objective: `augment` appends shifted images; calling it on (model, x, y) gives the loss."
     def __init__(self, teacher:nn.Module, # a robust teacher (in eval mode; never trained here)
                  T:float=2.0, # distillation temperature (> 0)
                  mc_passes:int=8, # teacher MC dropout passes (>= 2; 1 disables the gate: w = 1)
-                 gate:str='soft', # 'soft' (w = 1 - u) or 'hard' (w = u < threshold)
+                 gate:str='soft', # 'soft' (w = 1 - u), 'hard' (w = u < threshold) or 'none' (w = 1: always the teacher)
                  threshold:float=0.5, # for the hard gate
                  uncertainty:str='entropy', # 'entropy' or 'mi'
                  weights:dict|None=None, # loss weight per head, default 1 each
@@ -255,7 +265,7 @@ class Distiller:
         if isinstance(T, bool) or not isinstance(T, (int, float)) or T <= 0: raise ValueError(f"T={T!r} is not accepted; accepted: a temperature > 0.")
         if isinstance(mc_passes, bool) or not isinstance(mc_passes, int) or mc_passes < 1:
             raise ValueError(f"mc_passes={mc_passes!r} is not accepted; accepted: an int >= 2 for an uncertainty gate (1: no gate).")
-        check_choice('gate', gate, ['soft', 'hard'], 'gate'); check_choice('uncertainty', uncertainty, ['entropy', 'mi'], 'uncertainty')
+        check_choice('gate', gate, GATES, 'gate'); check_choice('uncertainty', uncertainty, ['entropy', 'mi'], 'uncertainty')
         self.teacher, self.T, self.passes, self.gate, self.threshold, self.uncertainty = teacher.eval(), float(T), mc_passes, gate, threshold, uncertainty
         if mc_passes > 1: mc_logits(teacher, torch.rand(1, 3, 32, 32, device=next(teacher.parameters()).device), 2)   # refuses a teacher without dropout now
         self.weights = dict(clean=1.0, robust=1.0, combined=1.0, **(weights or {}))
@@ -269,7 +279,7 @@ class Distiller:
         g = make_generator(self._seed, xs.device)
         lt = mc_logits(self.teacher, xs, self.passes, g)
         pT = F.softmax(lt.float()/self.T, -1).mean(0)
-        if self.passes == 1: return pT, torch.ones(len(xs), device=xs.device)
+        if self.passes == 1 or self.gate == 'none': return pT, torch.ones(len(xs), device=xs.device)
         u = mc_uncertainty(lt)[self.uncertainty]
         w = (1 - u).clamp(0, 1) if self.gate == 'soft' else (u < self.threshold).float()
         return pT, w
@@ -279,7 +289,7 @@ class Distiller:
         return (w*kl + (1 - w)*F.cross_entropy(logits.float(), y, reduction='none')).mean()
     def __call__(self, model, x, y):
         B = len(y); T = self.T
-        out = model.forward_all(x, original=True)
+        out = model.forward_all(x, original=B)        # the anchor needs the original model on the clean half only
         pT, w = self.teacher_targets(x[B:])
         anchor = F.softmax(out['original'][:B].float()/T, -1)
         l_clean = F.kl_div(F.log_softmax(out['clean'][:B].float()/T, -1), anchor, reduction='batchmean')*T*T
@@ -290,13 +300,13 @@ class Distiller:
         return W['clean']*l_clean + W['robust']*l_robust + W['combined']*l_comb
 
 # %% ../nbs/07_student.ipynb #c025
-def distill_student(base:Classifier, teacher:nn.Module, data, tune=1, p_drop:float=0.2, T:float=2.0, mc_passes:int=8,
+def distill_student(base:Classifier, teacher:nn.Module, data, tune=(0, 1, -1), p_drop:float=0.2, freeze_bn:bool=True, T:float=2.0, mc_passes:int=8,
                     gate:str='soft', threshold:float=0.5, uncertainty:str='entropy', weights:dict|None=None, shift_kw:dict|None=None,
                     epochs:int=1, lr:float=0.01, batch_size:int=128, seed:int=0, ckpt_dir=None, ckpt_every:int|None=None,
                     progress:bool=True, teacher_classes=None, student_classes=None, **learner_kw):
     "Build a `MultiHeadStudent` on `base`, distil `teacher` into it on `data` (+ held-out shifts); return `(student, cost)`."
     from robustify_nb.train import Learner
-    student = MultiHeadStudent(base, tune=tune, p_drop=p_drop)
+    student = MultiHeadStudent(base, tune=tune, p_drop=p_drop, freeze_bn=freeze_bn)
     check_compatible(teacher, student, teacher_classes, student_classes or getattr(data, 'classes', None) if teacher_classes else None)
     dist = Distiller(teacher, T, mc_passes, gate, threshold, uncertainty, weights, shift_kw)
     learn = Learner(student, data, loss_fn=dist, augment=dist.augment, lr=lr, batch_size=batch_size, seed=seed, warmup=10,

@@ -141,18 +141,23 @@ def plot_views(x:torch.Tensor, views:Sequence[torch.Tensor], names:Sequence[str]
 # %% ../nbs/06_teacher.ipynb #c016
 def jsd_consistency(*logits:torch.Tensor) -> torch.Tensor:
     "Jensen–Shannon divergence between the softmax distributions of several logit tensors (mean over the batch)."
-    ps = [F.softmax(l.float(), 1) for l in logits]
-    m = torch.clamp(sum(ps)/len(ps), 1e-7, 1).log()
-    return sum(F.kl_div(m, p, reduction='batchmean') for p in ps)/len(ps)
+    lps = [F.log_softmax(l.float(), 1) for l in logits]      # log-probabilities: no log(0) when a softmax underflows
+    m = torch.clamp(sum(lp.exp() for lp in lps)/len(lps), 1e-7, 1).log()
+    return sum((lp.exp()*(lp - m)).sum(1).mean() for lp in lps)/len(lps)
 
 class AugMixJSD:
     "AugMix for the `Learner`: `augment` makes `[clean, view, view]`, the loss is CE(clean) + lam·JSD (or CE on one view if not `jsd`)."
-    def __init__(self, lam:float=12.0, jsd:bool=True, severity:int=3, width:int=3, depth:int=-1, alpha:float=1.0):
+    def __init__(self, lam:float=12.0, jsd:bool=True, severity:int=3, width:int=3, depth:int=-1, alpha:float=1.0,
+                 shifts:float=0.0): # probability that a view is a held-out training shift (`heldout_shift`) instead of an AugMix view
         if not lam >= 0: raise ValueError(f"lam={lam!r} is not accepted; accepted: a number >= 0.")
-        self.lam, self.jsd, self.kw = lam, jsd, dict(severity=severity, width=width, depth=depth, alpha=alpha)
+        if not 0 <= shifts <= 1: raise ValueError(f"shifts={shifts!r} is not accepted; accepted: a probability in [0, 1].")
+        self.lam, self.jsd, self.shifts, self.kw = lam, jsd, shifts, dict(severity=severity, width=width, depth=depth, alpha=alpha)
+    def view(self, x, g):
+        "One augmented view of the batch."
+        return heldout_shift(x, g, p_augmix=1 - self.shifts) if self.shifts > 0 else augmix(x, g, **self.kw)
     def augment(self, x, y, g):
-        if not self.jsd: return augmix(x, g, **self.kw), y
-        return torch.cat([x, augmix(x, g, **self.kw), augmix(x, g, **self.kw)]), y
+        if not self.jsd: return self.view(x, g), y
+        return torch.cat([x, self.view(x, g), self.view(x, g)]), y
     def __call__(self, model, x, y):
         if not self.jsd: return F.cross_entropy(model(x), y)
         lc, l1, l2 = model(x).chunk(3)
@@ -225,12 +230,13 @@ def heldout_shift(x:torch.Tensor, generator:torch.Generator|None=None,
     return out
 
 # %% ../nbs/06_teacher.ipynb #c025
-RECIPES = ('augmix', 'pixmix', 'standard')
+RECIPES = ('augmix', 'augmix+shifts', 'pixmix', 'standard')
 
 def make_recipe(recipe:str, **kw):
-    "The `(augment, loss_fn)` pair of a recipe: 'augmix' (AugMix + JSD), 'pixmix' (PixMix-style + CE) or 'standard' (CE, no augmentation)."
+    "The `(augment, loss_fn)` pair of a recipe: 'augmix' (AugMix + JSD), 'augmix+shifts' (JSD over AugMix views and held-out shifts, half each), 'pixmix' (PixMix-style + CE) or 'standard' (CE)."
     check_choice('recipe', recipe, RECIPES, 'teacher recipe')
     if recipe == 'augmix': r = AugMixJSD(**kw); return r.augment, r
+    if recipe == 'augmix+shifts': r = AugMixJSD(**{'shifts': 0.5, **kw}); return r.augment, r
     if recipe == 'pixmix': r = PixMixCE(**kw); return r.augment, r
     from robustify_nb.train import cross_entropy_loss
     return None, cross_entropy_loss

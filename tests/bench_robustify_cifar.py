@@ -1,17 +1,18 @@
 """Real data: the knowledge-transfer method on the shared CIFAR-10 files, against its baselines, in one process.
 
-Student: the shared pretrained resnet56; teacher: the shared resnet20, robustified here with AugMix + JSD on the shared
-training images (3,600 for training, 400 held out to fit the router); test: the shared 1,000 test images under the
+Student: the shared pretrained resnet56; teacher: the shared resnet20, robustified here with AugMix + JSD (half of the
+views held-out training shifts: the 'augmix+shifts' recipe) on the shared training images (3,600 for training, 400 held
+out to fit the router); test: the shared 1,000 test images under the
 15 corruptions. Baselines: original student, full AugMix fine-tuning of the student, WiSE-FT (alpha 0.5), teacher
 alone, each head alone. Skips without ../shared/data.
 
 Run with `make bench` (pytest -m slow: all 5 severities) or, quicker on a CPU,
-`python tests/bench_robustify_cifar.py --severities 3 --out cifar_out`.
+`python tests/bench_robustify_cifar.py --severities 3 --out cifar_out` (about 20 minutes on one CPU thread).
 """
 import argparse, json, sys, time
 import pytest, torch
 
-def run(shared, out, severities=(1, 2, 3, 4, 5), teacher_epochs=2, student_epochs=1, full_epochs=2, seed=0, log=print):
+def run(shared, out, severities=(1, 2, 3, 4, 5), teacher_epochs=3, student_epochs=1, full_epochs=2, seed=0, log=print, teacher_recipe='augmix+shifts'):
     from robustify_nb.core import seed_everything
     from robustify_nb.data import load_npz
     from robustify_nb.models import load_model
@@ -22,7 +23,7 @@ def run(shared, out, severities=(1, 2, 3, 4, 5), teacher_epochs=2, student_epoch
     full = load_npz(shared/'cifar10-5k'/'train_4000.npz')
     train, valid, test = full.subset(slice(0, 3600)), full.subset(slice(3600, 4000)), load_npz(shared/'cifar10-5k'/'test_1000.npz')
     seed_everything(seed)
-    return run_experiment(student, teacher, train, valid, test, teacher_epochs=teacher_epochs, student_epochs=student_epochs,
+    return run_experiment(student, teacher, train, valid, test, teacher_recipe=teacher_recipe, teacher_epochs=teacher_epochs, student_epochs=student_epochs,
                           full_epochs=full_epochs, severities=tuple(severities), seed=seed, out_dir=out, probe=False, log=log)
 
 @pytest.mark.slow
@@ -37,11 +38,15 @@ if __name__ == '__main__':
     from robustify_nb.core import shared_data
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--out', default='cifar_robustify_out'); p.add_argument('--severities', nargs='*', type=int, default=[1, 2, 3, 4, 5])
-    p.add_argument('--teacher-epochs', type=int, default=2); p.add_argument('--epochs', type=int, default=1); p.add_argument('--full-epochs', type=int, default=2)
+    p.add_argument('--teacher-epochs', type=int, default=3); p.add_argument('--teacher-recipe', default='augmix+shifts'); p.add_argument('--epochs', type=int, default=1); p.add_argument('--full-epochs', type=int, default=2)
     a = p.parse_args()
     shared = shared_data()
     if shared is None: sys.exit('shared/data not found beside the checkout (or $ROBUSTIFY_SHARED_DATA); nothing to run.')
     t0 = time.time()
-    res = run(shared, a.out, a.severities, a.teacher_epochs, a.epochs, a.full_epochs, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True))
-    print(res['table'].to_string(index=False)); print(json.dumps(res['routing'], indent=1)); print(json.dumps(res['config']))
+    torch.set_num_threads(1)
+    res = run(shared, a.out, a.severities, a.teacher_epochs, a.epochs, a.full_epochs, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True),
+              teacher_recipe=a.teacher_recipe)
+    from robustify_nb.router import check_targets, corruption_table
+    print(res['table'].to_string(index=False)); print(check_targets(res).to_string(index=False))
+    print(corruption_table(res['grid']).round(3).to_string()); print(json.dumps(res['routing'], indent=1)); print(json.dumps(res['config']))
     print(f'total {time.time() - t0:.0f} s')

@@ -39,11 +39,18 @@ def test_no_dropout_when_mc_passes_are_asked(base):
 def test_fewer_than_two_passes(base, passes):
     with pytest.raises(ValueError, match='passes'): UncertaintyRouter(MultiHeadStudent(base), passes=passes)
 
+def test_gate_and_ablation_settings_are_checked():
+    from robustify_nb.router import ablate
+    with pytest.raises(ValueError, match="gate='always'"): Distiller(load_model('smallcnn'), gate='always')
+    with pytest.raises(ValueError, match="factors names 'lr'"): ablate(dict(lr=(0.1,)))
+    with pytest.raises(ValueError, match='unknown settings'): ablate(temperature=3.0)
+
 @pytest.mark.parametrize('T', [0, -1.0, 0.0])
 def test_temperature_must_be_positive(T):
     with pytest.raises(ValueError, match=f'T={T!r} is not accepted'): Distiller(load_model('smallcnn'), T=T)
 
-@pytest.mark.parametrize('tune, msg', [(['backbone.layer7.0'], 'which is no block'), ('head', 'which is no block'), ([], 'names no module'), (10, 'tune=10'), (-1, 'tune=-1')])
+@pytest.mark.parametrize('tune, msg', [(['backbone.layer7.0'], 'which is no block'), ('head', 'which is no block'), ([], 'names no module'), (10, 'tune=10'), (-1, 'tune=-1'),
+                                       ([0, 9], 'block index 9'), ([-10], 'block index -10')])
 def test_tuned_block_spec_names_no_module(base, tune, msg):
     with pytest.raises(ValueError, match=msg): MultiHeadStudent(base, tune=tune)
 
