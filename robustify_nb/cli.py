@@ -127,10 +127,10 @@ def _pretrain(sp):
         from robustify_nb.models import WEIGHTS_DIR
         if args.what == 'clip':
             from robustify_nb.wiseft import pretrain_clip
-            e = pretrain_clip(args.out or WEIGHTS_DIR, args.arch or 'tiny-cnn', args.n_train or 8000, args.epochs or 16, args.seed, short_every=args.short_every)
+            e = pretrain_clip(args.out or WEIGHTS_DIR, args.arch or 'tiny-cnn', 8000 if args.n_train is None else args.n_train, 16 if args.epochs is None else args.epochs, args.seed, short_every=args.short_every)
         else:
             from robustify_nb.train import pretrain_student
-            e = pretrain_student(args.out or WEIGHTS_DIR, args.arch or 'resnet20', args.n_train or 20_000, args.epochs or 8, args.seed)
+            e = pretrain_student(args.out or WEIGHTS_DIR, args.arch or 'resnet20', 20_000 if args.n_train is None else args.n_train, 8 if args.epochs is None else args.epochs, args.seed)
         print(json.dumps(e, indent=1))
     return run
 

@@ -44,3 +44,11 @@ def test_bench_on_polyshift(tmp_path):
     r = run('bench', '--model', 'resnet20', '--weights', 'polyshift', '--n', '64', '--corruptions', 'snow', '--severities', '1', '5', '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert {'grid.csv', 'summary.csv', 'styles.csv', 'report.html'} <= {p.name for p in tmp_path.iterdir()}
+
+@pytest.mark.parametrize('args, msg', [(['--epochs', '0'], 'epochs=0 is not accepted'),          # 0 is not "use the default"
+                                       (['--short-every', '-1'], 'short_every=-1 is not accepted'),
+                                       (['--n-train', '0'], 'n_per_style=0 is not accepted')])
+def test_pretrain_clip_bad_input(tmp_path, args, msg):
+    r = run('pretrain', 'clip', '--out', str(tmp_path), '--n-train', '64', *args)   # 256 pairs: one batch
+    assert r.returncode == 2 and msg in r.stderr, r.stderr
+    assert not list(tmp_path.glob('*.safetensors'))                                                 # nothing written
