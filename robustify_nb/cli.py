@@ -304,6 +304,9 @@ def _robustify(sp):
     sp.add_argument('--teacher-epochs', type=int, default=12, help='robustification epochs for the teacher (0: use it as it is; default 12)')
     sp.add_argument('--epochs', type=int, default=1, help='student distillation epochs')
     sp.add_argument('--lr', type=float, default=0.01, help='student learning rate')
+    sp.add_argument('--student-fraction', type=float, default=0.5, help='fraction of the training images the student is distilled on (default 0.5)')
+    sp.add_argument('--batch-size', type=int, default=64, help='student batch size (default 64)')
+    sp.add_argument('--p-pixmix', type=float, default=0.6, help="share of the student's shifted images that are PixMix views (default 0.6)")
     sp.add_argument('--tune', default='0,1,-1', help='last k blocks (an int), or comma-separated block names or indices (default 0,1,-1: the first two and the last block)')
     sp.add_argument('--T', type=float, default=2.0, help='distillation temperature (> 0)')
     sp.add_argument('--gate', default='soft', help="teacher gate: soft (default), hard or none (always the teacher)")
@@ -328,6 +331,7 @@ def _robustify(sp):
             train, valid, test = full.subset(slice(0, n - k)), full.subset(slice(n - k, n)), load_npz(args.test)
         res = run_experiment(student, teacher, train, valid, test, n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test, teacher_epochs=args.teacher_epochs,
                              teacher_recipe=args.teacher_recipe, student_epochs=args.epochs, student_lr=args.lr, full_epochs=args.full_epochs,
+                             student_fraction=args.student_fraction, student_batch_size=args.batch_size, p_pixmix=args.p_pixmix,
                              tune=tune, T=args.T, mc_passes=args.passes, gate=args.gate,
                              baselines=args.baselines, corruptions=args.corruptions, severities=args.severities, seed=args.seed,
                              out_dir=args.out, ckpt_every=args.ckpt_every, probe=False, progress=True)

@@ -186,6 +186,15 @@ def _datasets(train, valid, test, n_train, n_valid, n_test, seed):
             valid if valid is not None else PolyShift(n_valid, split='valid', seed=seed),
             test if test is not None else PolyShift(n_test, split='test', seed=seed))
 
+def _check_fraction(f):
+    if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
+        raise ValueError(f"student_fraction={f!r} is not accepted; accepted: a fraction in (0, 1] of the training images.")
+
+def _first(data, fraction):
+    "The first `fraction` of a dataset (all of it for 1)."
+    n = max(1, round(len(data)*fraction))
+    return data if n >= len(data) else data.subset(slice(0, n))
+
 def _fit_router(student, valid, passes, seed):
     "A router on `student`, its thresholds fitted on `valid` under the training shifts (never the test corruptions)."
     from robustify_nb.teacher import heldout_shift
@@ -198,6 +207,8 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
                    n_train:int=3000, n_valid:int=500, n_test:int=500,
                    teacher_recipe:str='augmix+shifts', teacher_epochs:int=12, teacher_lr:float=0.02, # robustification of the teacher (0 epochs: use it as it is)
                    student_epochs:int=1, student_lr:float=0.01, full_epochs:int=2, full_lr:float=0.01,
+                   student_fraction:float=0.5, student_batch_size:int=64, # the student is distilled on this fraction of `train` (the first images), in batches of this size
+                   p_pixmix:float=0.6, # share of the student's shifted images that are PixMix views
                    tune=(0, 1, -1), T:float=2.0, mc_passes:int=8, gate:str='soft', wiseft_alpha:float=0.5, baselines:bool=True,
                    corruptions:Sequence[str]|None=None, severities:Sequence[int]=(1, 2, 3, 4, 5), seed:int=0, probe:bool=True,
                    out_dir:str|Path|None=None, # checkpoints (resumable runs), the student, the report
@@ -218,13 +229,15 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
     teacher = teacher if teacher is not None else _default_teacher()
     check_compatible(teacher, base)
     check_choice('teacher_recipe', teacher_recipe, RECIPES, 'teacher recipe')
-    MultiHeadStudent(base, tune=tune); Distiller(robustify_teacher(copy.deepcopy(teacher), None, epochs=0)[0], T, mc_passes, gate)   # refuse bad settings before any training
+    MultiHeadStudent(base, tune=tune); Distiller(robustify_teacher(copy.deepcopy(teacher), None, epochs=0)[0], T, mc_passes, gate, p_pixmix=p_pixmix)   # refuse bad settings before any training
+    _check_fraction(student_fraction)
     train, valid, test = _datasets(train, valid, test, n_train, n_valid, n_test, seed)
     teacher, t_cost = robustify_teacher(teacher, train, teacher_recipe, teacher_epochs, teacher_lr, seed, ck('teacher-run'), ckpt_every, progress)
     tname = f'teacher ({teacher_recipe})' if teacher_epochs else 'teacher'
     log(f"teacher robustification ({t_cost['recipe']}, {teacher_epochs} epochs): {t_cost['seconds']} s ({t_cost['cpu_seconds']} CPU s)")
     seed_everything(seed)
-    student, s_cost = distill_student(base, teacher, train, tune=tune, T=T, mc_passes=mc_passes, gate=gate, epochs=student_epochs, lr=student_lr,
+    student, s_cost = distill_student(base, teacher, _first(train, student_fraction), tune=tune, T=T, mc_passes=mc_passes, gate=gate, epochs=student_epochs, lr=student_lr,
+                                      batch_size=student_batch_size, p_pixmix=p_pixmix,
                                       seed=seed, progress=progress, ckpt_dir=ck('student-run'), ckpt_every=ckpt_every)
     log(f"student distillation: {s_cost['seconds']} s ({s_cost['cpu_seconds']} CPU s), tuned fraction {s_cost['tuned_fraction']}")
     models, secs = {'original': base, tname: teacher}, {'original': 0.0, tname: t_cost['seconds']}
@@ -268,7 +281,8 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
     res = dict(table=table, grid=grid, routing=routing, thresholds=thresholds, teacher_cost=t_cost,
                student_cost=s_cost, models=dict(base=base, teacher=teacher, student=student, full=full, wise=wise), router=router,
                test_stats=test_stats, config=dict(n_train=len(train), n_valid=len(valid), n_test=len(test), teacher_recipe=teacher_recipe,
-               teacher_epochs=teacher_epochs, student_epochs=student_epochs, student_lr=student_lr, full_epochs=full_epochs, tune=student.config['tune'],
+               teacher_epochs=teacher_epochs, student_epochs=student_epochs, student_lr=student_lr, student_fraction=student_fraction,
+               student_batch_size=student_batch_size, student_images=s_cost['images'], p_pixmix=p_pixmix, full_epochs=full_epochs, tune=student.config['tune'],
                T=T, mc_passes=mc_passes, gate=gate, seed=seed, severities=list(severities), corruptions=corruptions,
                torch_threads=torch.get_num_threads(), torch=torch.__version__))
     if probe and isinstance(train, PolyShift):
@@ -311,14 +325,16 @@ def ablate(factors:dict|None=None, # factor -> values, one factor varied at a ti
     from robustify_nb.corruptions import CORRUPTIONS
     from robustify_nb.student import distill_student
     from robustify_nb.benchmark import summarize
-    dflt = dict(tune=(0, 1, -1), T=2.0, mc_passes=8, gate='soft', freeze_bn=True, student_epochs=1, student_lr=0.01, teacher_epochs=12)
+    dflt = dict(tune=(0, 1, -1), T=2.0, mc_passes=8, gate='soft', freeze_bn=True, p_pixmix=0.6, student_fraction=0.5, student_batch_size=64,
+                student_epochs=1, student_lr=0.01, teacher_epochs=12)
     unknown = set(defaults) - set(dflt)
     if unknown: raise ValueError(f"ablate got unknown settings {sorted(unknown)}; accepted: {sorted(dflt)} (and the named arguments).")
     dflt.update(defaults)
     factors = dict(T=(1.0, 2.0, 4.0), gate=('none', 'soft', 'hard'), mc_passes=(2, 8, 16), tune=(1, (0, -1), (0, 1, -1)),
-                   freeze_bn=(True, False), teacher_epochs=(0, 4, 12)) if factors is None else dict(factors)
+                   freeze_bn=(True, False), p_pixmix=(0.0, 0.3, 0.6), student_fraction=(0.5, 1.0), teacher_epochs=(0, 4, 12)) if factors is None else dict(factors)
     for f in factors:
         if f not in dflt: raise ValueError(f"factors names {f!r}; accepted: {sorted(dflt)}.")
+    for v in [dflt['student_fraction'], *factors.get('student_fraction', ())]: _check_fraction(v)
     corruptions = list(corruptions or CORRUPTIONS)
     base = base if base is not None else load_model('resnet20', weights='polyshift')
     train, valid, test = _datasets(train, valid, test, n_train, n_valid, n_test, seed)
@@ -336,7 +352,8 @@ def ablate(factors:dict|None=None, # factor -> values, one factor varied at a ti
             if key not in done:
                 teacher, t_cost = teacher_for(s['teacher_epochs'])
                 seed_everything(seed)
-                st, cost = distill_student(base, teacher, train, tune=s['tune'], T=s['T'], mc_passes=s['mc_passes'], gate=s['gate'], freeze_bn=s['freeze_bn'],
+                st, cost = distill_student(base, teacher, _first(train, s['student_fraction']), tune=s['tune'], T=s['T'], mc_passes=s['mc_passes'], gate=s['gate'],
+                                           freeze_bn=s['freeze_bn'], p_pixmix=s['p_pixmix'], batch_size=s['student_batch_size'],
                                            epochs=s['student_epochs'], lr=s['student_lr'], seed=seed, progress=progress)
                 router, _ = _fit_router(st, valid, s['mc_passes'], seed)
                 ts = router_stats(router, test, corruptions, severities, seed=seed)

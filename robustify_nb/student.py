@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .core import check_choice, make_generator, check_images
-from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, num_params
+from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, CLIPBackbone, ConvTower, num_params
 
 # %% auto #0
 __all__ = ['HEADS', 'GATES', 'backbone_chain', 'list_blocks', 'MultiHeadStudent', 'tuned_fraction', 'tuned_table',
@@ -33,6 +33,10 @@ def backbone_chain(backbone:nn.Module, prefix:str='backbone'):
         mods = list(backbone.body)
         blocks = [(f'{prefix}.body.{i}', nn.Sequential(*mods[i:i+4])) for i in range(0, len(mods), 4)]
         return (lambda x: x), blocks, lambda h: h.mean((2, 3))
+    if isinstance(backbone, CLIPBackbone) and isinstance(getattr(backbone.clip, 'visual', None), ConvTower):   # the tiny CLIPs' image tower
+        t = backbone.clip.visual; mods = list(t.body)
+        blocks = [(f'{prefix}.clip.visual.body.{i}', nn.Sequential(*mods[i:i+4])) for i in range(0, len(mods), 4)]
+        return (lambda x: x), blocks, lambda h: F.normalize(t.proj(h.mean((2, 3))), dim=-1)
     try: from torchvision.models import ResNet
     except ImportError: ResNet = ()
     if ResNet and isinstance(backbone, ResNet):
@@ -261,7 +265,8 @@ class Distiller:
                  threshold:float=0.5, # for the hard gate
                  uncertainty:str='entropy', # 'entropy' or 'mi'
                  weights:dict|None=None, # loss weight per head, default 1 each
-                 shift_kw:dict|None=None): # keyword arguments of `heldout_shift`
+                 shift_kw:dict|None=None, # more keyword arguments of `heldout_shift`
+                 p_pixmix:float=0.6): # probability that a shifted image is a PixMix view (see the ablation in the router chapter)
         if isinstance(T, bool) or not isinstance(T, (int, float)) or T <= 0: raise ValueError(f"T={T!r} is not accepted; accepted: a temperature > 0.")
         if isinstance(mc_passes, bool) or not isinstance(mc_passes, int) or mc_passes < 1:
             raise ValueError(f"mc_passes={mc_passes!r} is not accepted; accepted: an int >= 2 for an uncertainty gate (1: no gate).")
@@ -269,7 +274,9 @@ class Distiller:
         self.teacher, self.T, self.passes, self.gate, self.threshold, self.uncertainty = teacher.eval(), float(T), mc_passes, gate, threshold, uncertainty
         if mc_passes > 1: mc_logits(teacher, torch.rand(1, 3, 32, 32, device=next(teacher.parameters()).device), 2)   # refuses a teacher without dropout now
         self.weights = dict(clean=1.0, robust=1.0, combined=1.0, **(weights or {}))
-        self.shift_kw, self.stats, self._seed = dict(shift_kw or {}), [], 0
+        if isinstance(p_pixmix, bool) or not isinstance(p_pixmix, (int, float)) or not 0 <= p_pixmix <= 1:
+            raise ValueError(f"p_pixmix={p_pixmix!r} is not accepted; accepted: a probability in [0, 1].")
+        self.shift_kw, self.stats, self._seed = {'p_pixmix': float(p_pixmix), **(shift_kw or {})}, [], 0
     def augment(self, x, y, g):
         from robustify_nb.teacher import heldout_shift
         self._seed = int(torch.randint(0, 2**62, (1,), generator=g, device=g.device).item())
@@ -301,14 +308,14 @@ class Distiller:
 
 # %% ../nbs/07_student.ipynb #c025
 def distill_student(base:Classifier, teacher:nn.Module, data, tune=(0, 1, -1), p_drop:float=0.2, freeze_bn:bool=True, T:float=2.0, mc_passes:int=8,
-                    gate:str='soft', threshold:float=0.5, uncertainty:str='entropy', weights:dict|None=None, shift_kw:dict|None=None,
+                    gate:str='soft', threshold:float=0.5, uncertainty:str='entropy', weights:dict|None=None, shift_kw:dict|None=None, p_pixmix:float=0.6,
                     epochs:int=1, lr:float=0.01, batch_size:int=128, seed:int=0, ckpt_dir=None, ckpt_every:int|None=None,
                     progress:bool=True, teacher_classes=None, student_classes=None, **learner_kw):
     "Build a `MultiHeadStudent` on `base`, distil `teacher` into it on `data` (+ held-out shifts); return `(student, cost)`."
     from robustify_nb.train import Learner
     student = MultiHeadStudent(base, tune=tune, p_drop=p_drop, freeze_bn=freeze_bn)
     check_compatible(teacher, student, teacher_classes, student_classes or getattr(data, 'classes', None) if teacher_classes else None)
-    dist = Distiller(teacher, T, mc_passes, gate, threshold, uncertainty, weights, shift_kw)
+    dist = Distiller(teacher, T, mc_passes, gate, threshold, uncertainty, weights, shift_kw, p_pixmix)
     learn = Learner(student, data, loss_fn=dist, augment=dist.augment, lr=lr, batch_size=batch_size, seed=seed, warmup=10,
                     ckpt_dir=ckpt_dir, ckpt_every=ckpt_every, progress=progress, **learner_kw)
     import time

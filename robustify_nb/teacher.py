@@ -209,9 +209,13 @@ TRAIN_SHIFTS = EXTRA_CORRUPTIONS    # speckle_noise, gaussian_blur, spatter, sat
 
 def heldout_shift(x:torch.Tensor, generator:torch.Generator|None=None,
                   corruptions:Sequence[str]=TRAIN_SHIFTS, # training corruptions (refused if among the evaluation CORRUPTIONS unless allow_test)
-                  severities:Sequence[int]=(1, 2, 3, 4, 5), p_augmix:float=0.3, allow_test:bool=False) -> torch.Tensor:
-    "A shifted copy of each image: one training corruption at a random severity, or an AugMix view with probability `p_augmix`."
+                  severities:Sequence[int]=(1, 2, 3, 4, 5), p_augmix:float=0.3, allow_test:bool=False,
+                  p_pixmix:float=0.0, # probability that an image gets a PixMix view instead (drawn after the rest, so 0 leaves the others unchanged)
+                 ) -> torch.Tensor:
+    "A shifted copy of each image: one training corruption at a random severity, or an AugMix view with probability `p_augmix`; then a PixMix view with probability `p_pixmix`."
     check_images(x, 'x')
+    for name, v in (('p_augmix', p_augmix), ('p_pixmix', p_pixmix)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1: raise ValueError(f"{name}={v!r} is not accepted; accepted: a probability in [0, 1].")
     for c in corruptions:
         check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
         if c in CORRUPTIONS and not allow_test:
@@ -227,6 +231,9 @@ def heldout_shift(x:torch.Tensor, generator:torch.Generator|None=None,
         if len(sel): out[sel] = corrupt(x[sel], c, s, generator=g)
     sel = use_am.nonzero()[:, 0]
     if len(sel): out[sel] = augmix(x[sel], g)
+    if p_pixmix > 0:
+        sel = (torch.rand(N, generator=g, device=dev) < p_pixmix).nonzero()[:, 0]
+        if len(sel): out[sel] = pixmix(x[sel], g)
     return out
 
 # %% ../nbs/06_teacher.ipynb #c025
