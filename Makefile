@@ -23,7 +23,8 @@ $(ENV_DIR)/.complete:
 
 env: $(ENV_DIR)/.complete
 	@ln -sfn "$(ENV_DIR)" .venv
-	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . >/dev/null
+	@# pip run by the environment's own python, so the `robustify` script's shebang names the shared environment, not this clone
+	@"$(ENV_DIR)/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . >/dev/null
 	@$(BIN)/python -c "import robustify_nb, torch, torchvision; print('environment ready:', '$(ENV_DIR)', 'torch', torch.__version__)"
 
 demo: env
