@@ -208,8 +208,9 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
                    teacher_recipe:str='augmix+shifts', teacher_epochs:int=12, teacher_lr:float=0.02, # robustification of the teacher (0 epochs: use it as it is)
                    student_epochs:int=1, student_lr:float=0.01, full_epochs:int=2, full_lr:float=0.01,
                    student_fraction:float=0.5, student_batch_size:int=64, # the student is distilled on this fraction of `train` (the first images), in batches of this size
+                   student_opt:str='sgd', # the student's optimiser: 'sgd' or 'adamw' (scale-free steps: for students whose logits are scaled, like a CLIP zero-shot head)
                    p_pixmix:float=0.6, # share of the student's shifted images that are PixMix views
-                   tune=(0, 1, -1), T:float=2.0, mc_passes:int=8, gate:str='soft', wiseft_alpha:float=0.5, baselines:bool=True,
+                   tune=(0, 1, -1), T:float=2.0, mc_passes:int=8, gate:str='soft', freeze_bn:bool=True, wiseft_alpha:float=0.5, baselines:bool=True,
                    corruptions:Sequence[str]|None=None, severities:Sequence[int]=(1, 2, 3, 4, 5), seed:int=0, probe:bool=True,
                    out_dir:str|Path|None=None, # checkpoints (resumable runs), the student, the report
                    ckpt_every:int|None=None, progress:bool=False, log=print) -> dict:
@@ -230,14 +231,14 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
     check_compatible(teacher, base)
     check_choice('teacher_recipe', teacher_recipe, RECIPES, 'teacher recipe')
     MultiHeadStudent(base, tune=tune); Distiller(robustify_teacher(copy.deepcopy(teacher), None, epochs=0)[0], T, mc_passes, gate, p_pixmix=p_pixmix)   # refuse bad settings before any training
-    _check_fraction(student_fraction)
+    _check_fraction(student_fraction); check_choice('student_opt', student_opt, ['sgd', 'adamw'], 'optimiser')
     train, valid, test = _datasets(train, valid, test, n_train, n_valid, n_test, seed)
     teacher, t_cost = robustify_teacher(teacher, train, teacher_recipe, teacher_epochs, teacher_lr, seed, ck('teacher-run'), ckpt_every, progress)
     tname = f'teacher ({teacher_recipe})' if teacher_epochs else 'teacher'
     log(f"teacher robustification ({t_cost['recipe']}, {teacher_epochs} epochs): {t_cost['seconds']} s ({t_cost['cpu_seconds']} CPU s)")
     seed_everything(seed)
     student, s_cost = distill_student(base, teacher, _first(train, student_fraction), tune=tune, T=T, mc_passes=mc_passes, gate=gate, epochs=student_epochs, lr=student_lr,
-                                      batch_size=student_batch_size, p_pixmix=p_pixmix,
+                                      batch_size=student_batch_size, p_pixmix=p_pixmix, freeze_bn=freeze_bn, opt=student_opt,
                                       seed=seed, progress=progress, ckpt_dir=ck('student-run'), ckpt_every=ckpt_every)
     log(f"student distillation: {s_cost['seconds']} s ({s_cost['cpu_seconds']} CPU s), tuned fraction {s_cost['tuned_fraction']}")
     models, secs = {'original': base, tname: teacher}, {'original': 0.0, tname: t_cost['seconds']}
@@ -281,9 +282,9 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
     res = dict(table=table, grid=grid, routing=routing, thresholds=thresholds, teacher_cost=t_cost,
                student_cost=s_cost, models=dict(base=base, teacher=teacher, student=student, full=full, wise=wise), router=router,
                test_stats=test_stats, config=dict(n_train=len(train), n_valid=len(valid), n_test=len(test), teacher_recipe=teacher_recipe,
-               teacher_epochs=teacher_epochs, student_epochs=student_epochs, student_lr=student_lr, student_fraction=student_fraction,
+               teacher_epochs=teacher_epochs, student_epochs=student_epochs, student_lr=student_lr, student_fraction=student_fraction, student_opt=student_opt,
                student_batch_size=student_batch_size, student_images=s_cost['images'], p_pixmix=p_pixmix, full_epochs=full_epochs, tune=student.config['tune'],
-               T=T, mc_passes=mc_passes, gate=gate, seed=seed, severities=list(severities), corruptions=corruptions,
+               T=T, mc_passes=mc_passes, gate=gate, freeze_bn=freeze_bn, seed=seed, severities=list(severities), corruptions=corruptions,
                torch_threads=torch.get_num_threads(), torch=torch.__version__))
     if probe and isinstance(train, PolyShift):
         from robustify_nb.transfer import linear_probe, task_data      # the transfer chapter's probe and embedded tasks
