@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['COMMANDS', 'register_command', 'build_parser', 'main', 'find_notebooks', 'notebook_figures', 'run_demo']
+__all__ = ['COMMANDS', 'register_command', 'build_parser', 'main', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo']
 
 # %% ../nbs/20_cli.ipynb #c006
 COMMANDS = {}
@@ -292,6 +292,12 @@ def _model_arg(spec:str, what:str):
     name, _, weights = spec.partition(':')
     return load_model(name, weights or None)
 
+def parse_tune(text:str):
+    "A `tune` spec from the shell: '2' -> 2 (the last two blocks); '0,1,-1' -> [0, 1, -1] (block indices); names stay names."
+    items = [t.strip() for t in str(text).split(',') if t.strip()]
+    as_int = lambda t: int(t) if t.lstrip('-').isdigit() else t
+    return int(items[0]) if len(items) == 1 and items[0].isdigit() else [as_int(t) for t in items]
+
 @register_command('robustify', 'robustify a pretrained student with a small robust teacher: multi-head student, uncertainty-aware distillation and router; writes the checkpoint and a report (rerun to resume)')
 def _robustify(sp):
     sp.add_argument('--student', default='resnet20:polyshift', help='MODEL[:WEIGHTS], the pretrained student (default resnet20:polyshift)')
@@ -307,6 +313,8 @@ def _robustify(sp):
     sp.add_argument('--student-fraction', type=float, default=0.5, help='fraction of the training images the student is distilled on (default 0.5)')
     sp.add_argument('--batch-size', type=int, default=64, help='student batch size (default 64)')
     sp.add_argument('--p-pixmix', type=float, default=0.6, help="share of the student's shifted images that are PixMix views (default 0.6)")
+    sp.add_argument('--student-opt', default='sgd', help='student optimiser: sgd (default) or adamw (for students with scaled logits, such as a CLIP zero-shot head)')
+    sp.add_argument('--thaw-bn', action='store_true', help="let the tuned blocks' BatchNorm statistics follow the batches (default: frozen)")
     sp.add_argument('--tune', default='0,1,-1', help='last k blocks (an int), or comma-separated block names or indices (default 0,1,-1: the first two and the last block)')
     sp.add_argument('--T', type=float, default=2.0, help='distillation temperature (> 0)')
     sp.add_argument('--gate', default='soft', help="teacher gate: soft (default), hard or none (always the teacher)")
@@ -319,9 +327,7 @@ def _robustify(sp):
     def run(args):
         from robustify_nb.router import run_experiment
         from robustify_nb.data import load_npz
-        items = [t.strip() for t in args.tune.split(',') if t.strip()]
-        as_int = lambda t: int(t) if t.lstrip('-').isdigit() else t
-        tune = int(items[0]) if len(items) == 1 and items[0].isdigit() else [as_int(t) for t in items]
+        tune = parse_tune(args.tune)
         if args.passes < 2: raise ValueError(f"--passes {args.passes} is not accepted; accepted: an int >= 2 (Monte Carlo uncertainty needs two passes).")
         student, teacher = _model_arg(args.student, 'student'), _model_arg(args.teacher, 'teacher')
         train = valid = test = None
@@ -332,6 +338,7 @@ def _robustify(sp):
         res = run_experiment(student, teacher, train, valid, test, n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test, teacher_epochs=args.teacher_epochs,
                              teacher_recipe=args.teacher_recipe, student_epochs=args.epochs, student_lr=args.lr, full_epochs=args.full_epochs,
                              student_fraction=args.student_fraction, student_batch_size=args.batch_size, p_pixmix=args.p_pixmix,
+                             student_opt=args.student_opt, freeze_bn=not args.thaw_bn,
                              tune=tune, T=args.T, mc_passes=args.passes, gate=args.gate,
                              baselines=args.baselines, corruptions=args.corruptions, severities=args.severities, seed=args.seed,
                              out_dir=args.out, ckpt_every=args.ckpt_every, probe=False, progress=True)

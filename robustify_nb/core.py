@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['close_matches', 'check_choice', 'default_device', 'make_generator', 'seed_everything', 'cache_dir', 'shared_data',
-           'atomic_write', 'write_json', 'read_json', 'sha256_file', 'check_images', 'to_float_images',
+__all__ = ['close_matches', 'check_choice', 'check_fraction', 'default_device', 'make_generator', 'seed_everything', 'cache_dir',
+           'shared_data', 'atomic_write', 'write_json', 'read_json', 'sha256_file', 'check_images', 'to_float_images',
            'use_plotly_mimetype', 'figures_to_html']
 
 # %% ../nbs/00_core.ipynb #c006
@@ -38,6 +38,12 @@ def check_choice(arg:str, # the argument's name, as the caller wrote it
     if hint: msg += f" Did you mean {' or '.join(map(repr, hint))}?"
     msg += f" Accepted: {', '.join(map(str, options))}."
     raise ValueError(msg)
+
+def check_fraction(arg:str, value, low_open:bool=False, what:str='a probability'):
+    "Return `value` as a float if it is a number in [0, 1] (in (0, 1] with `low_open`), else raise a `ValueError` naming the argument and the value."
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (0 < value <= 1 if low_open else 0 <= value <= 1)
+    if not ok: raise ValueError(f"{arg}={value!r} is not accepted; accepted: {what} in {'(0, 1]' if low_open else '[0, 1]'}.")
+    return float(value)
 
 # %% ../nbs/00_core.ipynb #c009
 def default_device(device:str|torch.device|None=None # None: CUDA if available, else CPU

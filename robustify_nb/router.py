@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, make_generator, check_images
+from .core import check_choice, check_fraction, make_generator, check_images
 from .student import MultiHeadStudent, HEADS, mc_logits, entropy
 from .models import load_model
 
@@ -186,20 +186,29 @@ def _datasets(train, valid, test, n_train, n_valid, n_test, seed):
             valid if valid is not None else PolyShift(n_valid, split='valid', seed=seed),
             test if test is not None else PolyShift(n_test, split='test', seed=seed))
 
-def _check_fraction(f):
-    if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
-        raise ValueError(f"student_fraction={f!r} is not accepted; accepted: a fraction in (0, 1] of the training images.")
+def _check_student_settings(n_train:int, student_fraction, student_batch_size, p_pixmix=0.0, student_opt='sgd'):
+    "Refuse the student's data settings before any training: the fraction, the batch size against the images it leaves, p_pixmix, the optimiser."
+    check_fraction('student_fraction', student_fraction, low_open=True, what='a fraction of the training images')
+    check_fraction('p_pixmix', p_pixmix); check_choice('student_opt', student_opt, ['sgd', 'adamw'], 'optimiser')
+    if isinstance(student_batch_size, bool) or not isinstance(student_batch_size, int) or student_batch_size < 1:
+        raise ValueError(f"student_batch_size={student_batch_size!r} is not accepted; accepted: an int >= 1.")
+    n = _n_first(n_train, student_fraction)
+    if student_batch_size > n:
+        raise ValueError(f"student_batch_size={student_batch_size} is larger than the {n} images that student_fraction={student_fraction} leaves of {n_train}; "
+                         f"accepted: student_batch_size <= {n}, or a larger student_fraction.")
+
+def _n_first(n:int, fraction:float) -> int: return min(n, max(1, round(n*fraction)))
 
 def _first(data, fraction):
     "The first `fraction` of a dataset (all of it for 1)."
-    n = max(1, round(len(data)*fraction))
+    n = _n_first(len(data), fraction)
     return data if n >= len(data) else data.subset(slice(0, n))
 
 def _fit_router(student, valid, passes, seed):
     "A router on `student`, its thresholds fitted on `valid` under the training shifts (never the test corruptions)."
     from robustify_nb.teacher import heldout_shift
     router = UncertaintyRouter(student, passes=max(2, passes), seed=seed)
-    return router, fit_thresholds(router, router_stats(router, valid, shift=lambda x, g: heldout_shift(x, g)))
+    return router, fit_thresholds(router, router_stats(router, valid, shift=heldout_shift))
 
 def run_experiment(base:nn.Module|None=None, # the pretrained student (default: the embedded resnet20-polyshift)
                    teacher:nn.Module|None=None, # the small teacher before robustification (default: embedded smallcnn-polyshift)
@@ -230,9 +239,9 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
     teacher = teacher if teacher is not None else _default_teacher()
     check_compatible(teacher, base)
     check_choice('teacher_recipe', teacher_recipe, RECIPES, 'teacher recipe')
-    MultiHeadStudent(base, tune=tune); Distiller(robustify_teacher(copy.deepcopy(teacher), None, epochs=0)[0], T, mc_passes, gate, p_pixmix=p_pixmix)   # refuse bad settings before any training
-    _check_fraction(student_fraction); check_choice('student_opt', student_opt, ['sgd', 'adamw'], 'optimiser')
+    MultiHeadStudent(base, tune=tune, freeze_bn=freeze_bn); Distiller(robustify_teacher(copy.deepcopy(teacher), None, epochs=0)[0], T, mc_passes, gate)   # refuse bad settings before any training
     train, valid, test = _datasets(train, valid, test, n_train, n_valid, n_test, seed)
+    _check_student_settings(len(train), student_fraction, student_batch_size, p_pixmix, student_opt)
     teacher, t_cost = robustify_teacher(teacher, train, teacher_recipe, teacher_epochs, teacher_lr, seed, ck('teacher-run'), ckpt_every, progress)
     tname = f'teacher ({teacher_recipe})' if teacher_epochs else 'teacher'
     log(f"teacher robustification ({t_cost['recipe']}, {teacher_epochs} epochs): {t_cost['seconds']} s ({t_cost['cpu_seconds']} CPU s)")
@@ -316,7 +325,7 @@ def check_targets(res:dict) -> pd.DataFrame:
     df['met'] = [(v <= b) if l else (v >= b) for v, b, l in zip(df.value, df.bound, low)]
     return df.round(2)
 
-def ablate(factors:dict|None=None, # factor -> values, one factor varied at a time around `defaults` (default: T, gate, mc_passes, tune)
+def ablate(factors:dict|None=None, # factor -> values, one factor varied at a time around `defaults` (default: T, gate, mc_passes, tune, freeze_bn, p_pixmix, student_fraction, teacher_epochs)
            base:nn.Module|None=None, teacher:nn.Module|None=None, train=None, valid=None, test=None,
            n_train:int=3000, n_valid:int=500, n_test:int=200, corruptions:Sequence[str]|None=None, severities:Sequence[int]=(1, 3, 5),
            teacher_recipe:str='augmix+shifts', teacher_lr:float=0.02, seed:int=0, log=print, progress:bool=False,
@@ -324,7 +333,7 @@ def ablate(factors:dict|None=None, # factor -> values, one factor varied at a ti
     "Ablations of the method's knobs: the teacher is robustified once per `teacher_epochs`; per setting the student is distilled, routed (thresholds fitted on validation) and evaluated."
     from robustify_nb.core import seed_everything
     from robustify_nb.corruptions import CORRUPTIONS
-    from robustify_nb.student import distill_student
+    from robustify_nb.student import distill_student, Distiller
     from robustify_nb.benchmark import summarize
     dflt = dict(tune=(0, 1, -1), T=2.0, mc_passes=8, gate='soft', freeze_bn=True, p_pixmix=0.6, student_fraction=0.5, student_batch_size=64,
                 student_epochs=1, student_lr=0.01, teacher_epochs=12)
@@ -335,11 +344,16 @@ def ablate(factors:dict|None=None, # factor -> values, one factor varied at a ti
                    freeze_bn=(True, False), p_pixmix=(0.0, 0.3, 0.6), student_fraction=(0.5, 1.0), teacher_epochs=(0, 4, 12)) if factors is None else dict(factors)
     for f in factors:
         if f not in dflt: raise ValueError(f"factors names {f!r}; accepted: {sorted(dflt)}.")
-    for v in [dflt['student_fraction'], *factors.get('student_fraction', ())]: _check_fraction(v)
     corruptions = list(corruptions or CORRUPTIONS)
     base = base if base is not None else load_model('resnet20', weights='polyshift')
     train, valid, test = _datasets(train, valid, test, n_train, n_valid, n_test, seed)
     teacher0, teachers = teacher if teacher is not None else _default_teacher(), {}
+    t_check = robustify_teacher(copy.deepcopy(teacher0), None, epochs=0)[0]     # with MC dropout, for the checks below
+    for f, values in factors.items():                  # every setting refused before any training
+        for v in values:
+            s = {**dflt, f: v}
+            _check_student_settings(len(train), s['student_fraction'], s['student_batch_size'], s['p_pixmix'])
+            MultiHeadStudent(base, tune=s['tune'], freeze_bn=s['freeze_bn']); Distiller(t_check, s['T'], s['mc_passes'], s['gate'])
     def teacher_for(epochs):
         if epochs not in teachers:
             teachers[epochs] = robustify_teacher(copy.deepcopy(teacher0), train, teacher_recipe, epochs, teacher_lr, seed, progress=progress)

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, make_generator, check_images
+from .core import check_choice, check_fraction, make_generator, check_images
 from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, CLIPBackbone, ConvTower, num_params
 
 # %% auto #0
@@ -90,6 +90,7 @@ class MultiHeadStudent(nn.Module):
         if not isinstance(base, Classifier): raise TypeError(f"base has type {type(base).__name__}; accepted: a robustify_nb.models.Classifier (e.g. load_model('resnet20', weights='polyshift')).")
         if not isinstance(base.head, nn.Linear): raise TypeError(f"base.head is a {type(base.head).__name__}; accepted: a classifier whose head is nn.Linear.")
         if not (0 <= p_drop < 1): raise ValueError(f"p_drop={p_drop!r} is not accepted; accepted: a number in [0, 1).")
+        if not isinstance(freeze_bn, bool): raise TypeError(f"freeze_bn={freeze_bn!r} has type {type(freeze_bn).__name__}; accepted: True or False.")
         check_choice('default_head', default_head, HEADS, 'head')
         self.base, self.p_drop, self.freeze_bn, self.default_head = base, float(p_drop), freeze_bn, default_head
         for p in base.parameters(): p.requires_grad_(False)
@@ -274,9 +275,7 @@ class Distiller:
         self.teacher, self.T, self.passes, self.gate, self.threshold, self.uncertainty = teacher.eval(), float(T), mc_passes, gate, threshold, uncertainty
         if mc_passes > 1: mc_logits(teacher, torch.rand(1, 3, 32, 32, device=next(teacher.parameters()).device), 2)   # refuses a teacher without dropout now
         self.weights = dict(clean=1.0, robust=1.0, combined=1.0, **(weights or {}))
-        if isinstance(p_pixmix, bool) or not isinstance(p_pixmix, (int, float)) or not 0 <= p_pixmix <= 1:
-            raise ValueError(f"p_pixmix={p_pixmix!r} is not accepted; accepted: a probability in [0, 1].")
-        self.shift_kw, self.stats, self._seed = {'p_pixmix': float(p_pixmix), **(shift_kw or {})}, [], 0
+        self.shift_kw, self.stats, self._seed = {'p_pixmix': check_fraction('p_pixmix', p_pixmix), **(shift_kw or {})}, [], 0
     def augment(self, x, y, g):
         from robustify_nb.teacher import heldout_shift
         self._seed = int(torch.randint(0, 2**62, (1,), generator=g, device=g.device).item())

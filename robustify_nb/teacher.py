@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_images, make_generator
+from .core import check_choice, check_fraction, check_images, make_generator
 from .corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
 
 # %% auto #0
@@ -150,7 +150,7 @@ class AugMixJSD:
     def __init__(self, lam:float=12.0, jsd:bool=True, severity:int=3, width:int=3, depth:int=-1, alpha:float=1.0,
                  shifts:float=0.0): # probability that a view is a held-out training shift (`heldout_shift`) instead of an AugMix view
         if not lam >= 0: raise ValueError(f"lam={lam!r} is not accepted; accepted: a number >= 0.")
-        if not 0 <= shifts <= 1: raise ValueError(f"shifts={shifts!r} is not accepted; accepted: a probability in [0, 1].")
+        check_fraction('shifts', shifts)
         self.lam, self.jsd, self.shifts, self.kw = lam, jsd, shifts, dict(severity=severity, width=width, depth=depth, alpha=alpha)
     def view(self, x, g):
         "One augmented view of the batch."
@@ -214,8 +214,7 @@ def heldout_shift(x:torch.Tensor, generator:torch.Generator|None=None,
                  ) -> torch.Tensor:
     "A shifted copy of each image: one training corruption at a random severity, or an AugMix view with probability `p_augmix`; then a PixMix view with probability `p_pixmix`."
     check_images(x, 'x')
-    for name, v in (('p_augmix', p_augmix), ('p_pixmix', p_pixmix)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1: raise ValueError(f"{name}={v!r} is not accepted; accepted: a probability in [0, 1].")
+    check_fraction('p_augmix', p_augmix); check_fraction('p_pixmix', p_pixmix)
     for c in corruptions:
         check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
         if c in CORRUPTIONS and not allow_test:
