@@ -28,6 +28,12 @@ NOTEBOOKS = {
              "x, y = PolyShift(32, split='test').tensors()\ng = gate_explorer(load_model('smallcnn', weights='polyshift'), x, y)\ng",
              "print(json.dumps(dict(gate=g.controls['gate'].value, T=g.controls['T'].value, threshold=g.controls['threshold'].value, "
              "disabled=g.controls['threshold'].disabled, top=g.targets.max(1).values.mean().item(), w=g.weights.mean().item())))"),
+    'wiseft': (SETUP + "\nimport copy\nfrom robustify_nb.wiseft import zeroshot_classifier, WiseEnsemble, wise_widget\n"
+               "zs = zeroshot_classifier('tiny-cnn', 'polyshift'); ft = copy.deepcopy(zs)\n"
+               "with torch.no_grad():\n    for p in ft.parameters(): p.add_(0.05*torch.randn_like(p))    # a stand-in for the fine-tuned θ1\n"
+               "w = wise_widget(WiseEnsemble(zs, ft), n=100)\nw",
+               "print(json.dumps(dict(alpha=w.controls['alpha'].value, used=w.alpha, scores=w.scores, "
+               "marker=[w.figure.data[2].x[0], w.figure.data[2].y[0]], curve=w.curve)))"),
 }
 
 def _free_port():
@@ -162,5 +168,27 @@ def test_gate_explorer_controls_do_what_they_say(lab, browser):
     xr = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range")
     assert xr[0] <= 0 and xr[1] >= 1, xr                                                   # the whole [0, 1] of w is on the axis
     print(f"\ngate explorer: T {t_T:.3f} s, gate {t_gate:.3f} s from input to page")
+    assert nb.errors == [], nb.errors
+    page.close()
+
+PLOT = "() => { const g = document.querySelectorAll('.js-plotly-plot')[0]; return {marker: [g._fullData[2].x[0], g._fullData[2].y[0]], bars: Array.from(g._fullData[0].y), curve: g._fullData[1].x.length, xr: g._fullLayout.xaxis2.range}; }"
+
+def test_wiseft_widget_first_render_and_alpha(lab, browser):
+    nb = Notebook(browser, lab, 'wiseft'); page = nb.page
+    page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullData && g._fullData[1].x.length > 0; }")
+    first, s = page.evaluate(PLOT), nb.kernel_state()
+    assert first['marker'] == pytest.approx(s['marker']) and first['marker'][0] == pytest.approx(s['scores']['reference'])   # first render right
+    xs = [c[0] for c in s['curve']]
+    assert first['xr'][0] <= min(xs) and first['xr'][1] >= max(xs) and first['xr'][1] - first['xr'][0] <= max(xs) - min(xs) + 10.01, first
+    latencies = []
+    for keys in (['ArrowRight'], ['ArrowLeft'], ['ArrowLeft'], ['ArrowLeft']):
+        before = page.evaluate(PLOT)['bars']
+        latencies.append(nb.timed(lambda: nb.slider_keys('α', *keys), f"(b) => JSON.stringify(({PLOT})().bars) !== JSON.stringify(b)", arg=before))
+    page.wait_for_timeout(300)
+    now, s = page.evaluate(PLOT), nb.kernel_state()
+    assert s['alpha'] == pytest.approx(0.4) and s['used'] == pytest.approx(0.4) and float(nb.readout('α')) == pytest.approx(0.4)
+    assert now['marker'] == pytest.approx(s['marker']) and tuple(s['marker']) in {tuple(c) for c in s['curve']}   # the marker sits on the curve
+    assert now['bars'] == pytest.approx(list(s['scores'].values()))
+    print(f"\nWiSE-FT α widget: seconds from key press to page {[round(t, 3) for t in latencies]}")
     assert nb.errors == [], nb.errors
     page.close()
