@@ -34,6 +34,15 @@ NOTEBOOKS = {
                "w = wise_widget(WiseEnsemble(zs, ft), n=100)\nw",
                "print(json.dumps(dict(alpha=w.controls['alpha'].value, used=w.alpha, scores=w.scores, "
                "marker=[w.figure.data[2].x[0], w.figure.data[2].y[0]], curve=w.curve)))"),
+    'corruption': (SETUP + "\nfrom robustify_nb.corruptions import corruption_explorer\n"
+                   "ex = corruption_explorer(load_model('resnet20', weights='polyshift'), PolyShift(256, 'reference', 'test'))\nex",
+                   "print(json.dumps(dict(name=ex.controls['name'].value, severity=ex.controls['severity'].value, accuracy=ex.accuracy, title=ex.figure.layout.title.text)))"),
+    'router': (SETUP + "\nfrom robustify_nb.student import MultiHeadStudent\nfrom robustify_nb.router import UncertaintyRouter, router_stats, router_explorer\n"
+               "rt = UncertaintyRouter(MultiHeadStudent(load_model('resnet20', weights='polyshift'), tune=(-1,)), passes=2)\n"
+               "ex = router_explorer(rt, router_stats(rt, PolyShift(32, split='test'), ['gaussian_noise'], (3,)))\nex",
+               "print(json.dumps(dict(kl=ex.controls['kl_threshold'].value, share=ex.results['corrupted']['share_clean'])))"),
+    'styles': (SETUP + "\nfrom robustify_nb.data import style_browser, CLASSES\nb = style_browser(n=8)\nb",
+               "print(json.dumps(dict(cls=b.controls['cls'].value, labels=b.labels.tolist(), width=len(b.figure.data[0].z[0]))))"),
 }
 
 def _free_port():
@@ -44,6 +53,8 @@ def lab(tmp_path_factory):
     if not Path(CHROMIUM).exists(): pytest.fail(f"chromium not found at {CHROMIUM}: run `make browsers` (Debian's chromium; CI installs it as root)")
     d = tmp_path_factory.mktemp('lab')
     for name, (widget, state) in NOTEBOOKS.items(): _write_nb(d/f'{name}.ipynb', _code(widget), _code(state))
+    tracker = d/'.settings'/'@jupyterlab'/'notebook-extension'/'tracker.jupyterlab-settings'
+    tracker.parent.mkdir(parents=True); tracker.write_text(json.dumps({'windowingMode': 'none'}))   # every cell in the page
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1', JUPYTER_CONFIG_DIR=str(d/'.jupyter'), JUPYTERLAB_SETTINGS_DIR=str(d/'.settings'),
                JUPYTERLAB_WORKSPACES_DIR=str(d/'.workspaces'), ROBUSTIFY_HOME=str(d/'cache'))
@@ -80,7 +91,7 @@ class Notebook:
         self.errors = []
         page.on('console', lambda m: self.errors.append(m.text) if m.type == 'error' else None)
         page.on('pageerror', lambda e: self.errors.append(f'page error: {e}'))
-        page.goto(f'{lab}/lab/tree/{name}.ipynb', wait_until='domcontentloaded')
+        page.goto(f'{lab}/lab/workspaces/{name}/tree/{name}.ipynb?reset', wait_until='domcontentloaded')   # a workspace of its own: no other notebook restored
         page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=60_000)
         select = page.locator('.jp-Dialog').get_by_role('button', name='Select', exact=True)   # a fresh server asks which kernel
         try: select.wait_for(timeout=10_000); select.click()
@@ -103,10 +114,11 @@ class Notebook:
     def kernel_state(self) -> dict:
         "Run the state cell (the second) again, as a person does (click it, Ctrl+Enter), and read the JSON it prints."
         cell = self.page.locator('.jp-Notebook .jp-Cell').nth(1)
-        cell.locator('.jp-InputArea-editor').click()
-        self.page.keyboard.press('Control+Enter')
-        self.wait_idle()
-        try: return json.loads(cell.locator('.jp-OutputArea-output').last.inner_text(timeout=20_000))
+        try:
+            cell.locator('.jp-InputArea-editor').click(timeout=20_000)
+            self.page.keyboard.press('Control+Enter')
+            self.wait_idle()
+            return json.loads(cell.locator('.jp-OutputArea-output').last.inner_text(timeout=20_000))
         except Exception:
             shot = Path(os.environ.get('TMPDIR', '/tmp'))/'widget-state.png'; self.page.screenshot(path=str(shot))
             raise AssertionError(f"the state cell printed nothing (screenshot {shot}); outputs: {self.outputs()}; console: {self.errors}")
@@ -190,5 +202,46 @@ def test_wiseft_widget_first_render_and_alpha(lab, browser):
     assert now['marker'] == pytest.approx(s['marker']) and tuple(s['marker']) in {tuple(c) for c in s['curve']}   # the marker sits on the curve
     assert now['bars'] == pytest.approx(list(s['scores'].values()))
     print(f"\nWiSE-FT α widget: seconds from key press to page {[round(t, 3) for t in latencies]}")
+    assert nb.errors == [], nb.errors
+    page.close()
+
+def _labels_cut(page) -> list[str]:
+    "Widget labels the page shows cut off (with an ellipsis): wider than their box."
+    return page.evaluate("() => Array.from(document.querySelectorAll('.widget-label, .widget-label-basic')).filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
+
+def test_corruption_explorer_severity_steps(lab, browser):
+    nb = Notebook(browser, lab, 'corruption'); page = nb.page
+    title = "() => document.querySelector('.js-plotly-plot')._fullLayout.title.text"
+    latencies = []
+    for key in ('ArrowRight', 'ArrowRight', 'ArrowLeft'):                               # 4, 5, then 4 again (seen before)
+        before = page.evaluate(title)
+        latencies.append(nb.timed(lambda: nb.slider_keys('severity', key), f"(b) => ({title})() !== b", arg=before))
+    page.wait_for_timeout(300)
+    s = nb.kernel_state()
+    assert s['severity'] == 4 and nb.readout('severity') == '4' and page.evaluate(title) == s['title'] and 'severity 4' in s['title'], s
+    print(f"\ncorruption explorer: seconds from key press to page {[round(t, 3) for t in latencies]}")
+    assert _labels_cut(page) == [] and nb.errors == [], (_labels_cut(page), nb.errors)
+    page.close()
+
+def test_router_explorer_labels_and_thresholds(lab, browser):
+    nb = Notebook(browser, lab, 'router'); page = nb.page
+    assert _labels_cut(page) == [], _labels_cut(page)                                   # "KL threshold", not "KL thresh…"
+    s0 = nb.kernel_state()
+    nb.slider_keys('KL threshold', *['End'])                                             # all the way up: the heads always "agree"
+    page.wait_for_timeout(1500)
+    s1 = nb.kernel_state()
+    assert s1['kl'] == pytest.approx(10.0) and float(nb.readout('KL threshold')) == pytest.approx(10.0, rel=0.02), s1
+    assert s1['share'] >= s0['share'], (s0, s1)
+    assert nb.errors == [], nb.errors
+    page.close()
+
+def test_style_browser_class_filter_fills_the_strip(lab, browser):
+    nb = Notebook(browser, lab, 'styles'); page = nb.page
+    page.locator('.widget-dropdown select').select_option('heart')
+    page.wait_for_timeout(1000)
+    s = nb.kernel_state()
+    assert s['cls'] == 'heart' and len(s['labels']) == 8 and len(set(s['labels'])) == 1 and s['width'] == 8*32, s
+    shown = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData[0].z[0].length")
+    assert shown == 8*32, shown                                                          # eight tiles, none blank
     assert nb.errors == [], nb.errors
     page.close()
