@@ -192,25 +192,25 @@ def _corruption_throughput(dev, n:int, names, ref_images:int, repeats:int):
     s = suite_throughput(throughput(x, names, reference=True, ref_images=ref_images, repeats=repeats), names)
     return s['ratio'], 'x', f"224 px, {len(names)} corruptions: ours on {dev} {s['ours']:.1f} img/s ({n} images), reference on the CPU {s['reference']:.2f} img/s ({ref_images} images)"
 
-def _alpha_latency(dev, n:int, repeats:int):
+def _alpha_latency(dev, n:int, repeats:int, arch:str='ViT-B-32', size:int=224):
     import copy, statistics
     from robustify_nb.wiseft import zeroshot_classifier, WiseEnsemble
-    zs = zeroshot_classifier('ViT-B-32', pretrained=None, device=dev)       # the real architecture, random weights (no download)
+    zs = zeroshot_classifier(arch, pretrained=None, device=dev)             # the real architecture, random weights (no download)
     ft = copy.deepcopy(zs); g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in ft.parameters(): p.add_(1e-3*torch.randn(p.shape, generator=g).to(p))   # a stand-in "fine-tuned" θ1: every weight moves
-    ens, (x, y) = WiseEnsemble(zs, ft), _images(n, 224, 'sketch')
+    ens, (x, y) = WiseEnsemble(zs, ft), _images(n, size, 'sketch')
     x, y = x.to(dev), y.to(dev)
     ens.logits(0.5, x); _sync(dev)                                         # warm-up
     ts = []
     for a in torch.linspace(0.05, 0.95, repeats).tolist():
         t0 = time.perf_counter(); (ens.logits(a, x).argmax(1) == y).float().mean().item(); _sync(dev); ts.append(time.perf_counter() - t0)
-    return 1000*statistics.median(ts), 'ms', f"ViT-B-32 (open_clip), {n} images at 224 px: re-interpolate all weights + re-score, median of {repeats} α changes"
+    return 1000*statistics.median(ts), 'ms', f"{arch} (open_clip), {n} images at {size} px: re-interpolate all weights + re-score, median of {repeats} α changes"
 
 # %% ../nbs/20_cli.ipynb #g003
 def gpu_check(device:str|None=None, # None: the CUDA GPU if there is one; without one, a one-line message and nothing runs
               force:bool=False, # run on a `device` that is not CUDA too (a dry run of the same code)
-              quick:bool=False, # tiny sizes: a few images, two corruptions, short repeats (with `force`, for tests)
+              quick:bool=False, # tiny sizes (with `force`, for tests): a few images, two corruptions, the tiny ViT instead of ViT-B-32
               notebooks:Sequence[str]=GPU_CHECK_NOTEBOOKS, # chapters whose quick cells run (parts of their file names)
               nbs:str|Path|None=None, # the notebook folder (default: nbs/ of this checkout)
               out:str|Path|None='gpu_check.json', # where the table is written as JSON (None: not written)
@@ -236,11 +236,12 @@ def gpu_check(device:str|None=None, # None: the CUDA GPU if there is one; withou
             paths += hit
     print(f"check-gpu on {dev} ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'dry run'}){', quick sizes' if quick else ''}", flush=True)
     rows, t0 = [], time.perf_counter()
-    for p in paths: _check_row(rows, f'notebook {p.stem}', lambda p=p: _run_notebook(p, 300 if quick else 600))
-    _check_row(rows, 'mixed-precision epoch', lambda: _mixed_precision_epoch(dev, 512 if quick else 20_000))
+    for p in paths: _check_row(rows, f'notebook {p.stem}', lambda p=p: _run_notebook(p, 300 if quick else 240))
+    _check_row(rows, 'mixed-precision epoch', lambda: _mixed_precision_epoch(dev, 256 if quick else 20_000))
     names = ('gaussian_noise', 'contrast') if quick else CORRUPTIONS
     _check_row(rows, 'corruption throughput 224 px', lambda: _corruption_throughput(dev, 4 if quick else 256, names, 2 if quick else 8, 1 if quick else 2))
-    _check_row(rows, 'alpha change ViT-B-32', lambda: _alpha_latency(dev, 4 if quick else 1000, 2 if quick else 5))
+    arch = ('tiny-vit', 32) if quick else ('ViT-B-32', 224)
+    _check_row(rows, f'alpha change {arch[0]}', lambda: _alpha_latency(dev, 4 if quick else 1000, 2 if quick else 5, *arch))
     table = pd.DataFrame(rows)
     with pd.option_context('display.max_colwidth', 120, 'display.width', 250): print(table.to_string(index=False))
     total = round(time.perf_counter() - t0, 1)
