@@ -17,9 +17,11 @@ from robustify_nb.data import PolyShift
 from robustify_nb.models import load_model
 from robustify_nb.train import Learner, Callback
 out, die_at, stop_at, every = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-class Die(Callback):          # a process that dies mid-epoch, without any goodbye
+class Die(Callback):          # a process that dies (die_at > 0) or hangs (die_at < 0) mid-epoch, without any goodbye
     def after_batch(self, learn):
-        if learn.rank == 1 and learn.step == die_at: os._exit(3)
+        if learn.rank == 1 and learn.step == abs(die_at):
+            if die_at > 0: os._exit(3)
+            import time; time.sleep(300)
 class Stop(Callback):
     def after_batch(self, learn): learn.stop = learn.step >= stop_at > 0
 seed_everything(0)
@@ -137,38 +139,59 @@ def test_every_training_job_is_data_parallel(tmp_path):
     assert j0 == j1, (j0, j1)                     # gradients averaged: identical weights (a rank training alone would diverge)
     assert (j0['teacher']['steps'], j0['student']['steps'], j0['adversarial']['steps']) == (4, 2, 2)   # 256/32/2, 128/32/2
 
+def _intact(ckpt, step):
+    "The checkpoint folder names one complete checkpoint at `step`, written by 2 processes, that loads."
+    from robustify_nb.models import read_weights
+    meta = json.loads((ckpt/'trainer.json').read_text())
+    assert (meta['step'], meta['processes'], meta['step_in_epoch']) == (step, 2, step), meta
+    assert len(read_weights(ckpt/meta['weights'])) > 0 and len(load_file(ckpt/meta['state'])) > 0
+
 def test_dead_process_stops_the_other_and_the_checkpoint_survives(tmp_path):
-    from robustify_nb.data import PolyShift
-    from robustify_nb.models import load_model
-    from robustify_nb.train import Learner
     t0 = time.perf_counter()
     r = script(tmp_path, 2, die_at=6, timeout=180)
     assert r.returncode != 0 and time.perf_counter() - t0 < 150
-    assert 'exitcode' in r.stderr and 'rank' in r.stderr, r.stderr[-3000:]             # torchrun names the failed rank
-    meta = json.loads((tmp_path/'ckpt'/'trainer.json').read_text())
-    assert (meta['step'], meta['processes'], meta['step_in_epoch']) == (4, 2, 4)        # the last complete checkpoint
+    assert re.search(r'Root Cause.*\n(.*\n){2,3}\s*rank\s*: 1 .*\n\s*exitcode\s*: 3', r.stderr), r.stderr[-3000:]   # torchrun names the dead rank
+    _intact(tmp_path/'ckpt', 4)
+
+def test_hung_process_times_out_with_a_clear_message_then_resumes_with_one(tmp_path, monkeypatch):
+    from robustify_nb.data import PolyShift
+    from robustify_nb.models import load_model
+    from robustify_nb.train import Learner
+    monkeypatch.setenv('ROBUSTIFY_DIST_TIMEOUT', '10')
+    t0 = time.perf_counter()
+    r = script(tmp_path, 2, die_at=-6, timeout=180)           # rank 1 sleeps at step 6; rank 0 waits 10 s in its next all-reduce
+    assert r.returncode != 0 and time.perf_counter() - t0 < 150
+    assert re.search(r"process 0 of 2 stopped at step 6 \(epoch 0\): a collective operation failed, another process has probably died or hung "
+                     r"longer than 10 s; the last complete checkpoint in '[^']*ckpt' is at step 4; rerun the same command to resume", r.stderr), r.stderr[-3000:]
+    _intact(tmp_path/'ckpt', 4)
     # resume it in ONE process: the 8 global batches done are re-split; the epoch's other 23 batches follow
     L = Learner(load_model('smallcnn'), PolyShift(2000, 'reference', 'train', 0), lr=0.05, batch_size=64, seed=0, ckpt_dir=tmp_path/'ckpt', progress=False)
     L.fit(1)
     assert L.step == 31 and L.history[-1]['step'] == 31 and not list((tmp_path/'ckpt').glob('.*.tmp'))
 
-def test_bad_launches_say_why(tmp_path):
+def test_bad_launches_say_why(tmp_path, capsys):
+    from robustify_nb.cli import main
+    from robustify_nb.data import PolyShift
+    from robustify_nb.models import load_model
+    from robustify_nb.train import Learner, Callback
     # more processes than batches
     r = torchrun(2, '--no-python', *robustify_exe(), 'train', tmp_path/'a', '--epochs', '1', '--n-train', '100', '--batch-size', '64')
     assert r.returncode != 0 and '2 processes but only 1 batch of 64 in the 100 training examples' in r.stderr, r.stderr[-2000:]
     assert not (tmp_path/'a'/'trainer.json').exists()
     # a mid-epoch checkpoint of one process after 3 batches cannot be split over 2
-    r = script(tmp_path, 1, stop_at=3, every=3)
-    assert r.returncode == 0, r.stderr[-2000:]
+    class Stop(Callback):
+        def after_batch(self, learn): learn.stop = learn.step >= 3
+    Learner(load_model('smallcnn'), PolyShift(2000, 'reference', 'train', 0), lr=0.05, batch_size=64, seed=0, ckpt_dir=tmp_path/'ckpt', ckpt_every=3,
+            progress=False, callbacks=[Stop()]).fit(1)
     before = (tmp_path/'ckpt'/'trainer.json').read_text()
     assert json.loads(before)['step'] == 3
     r = script(tmp_path, 2)
     assert r.returncode != 0 and 'written by 1 process after 3 batches of epoch 0, which 2 processes cannot split evenly' in r.stderr, r.stderr[-2000:]
     assert (tmp_path/'ckpt'/'trainer.json').read_text() == before                      # nothing overwritten
     # fp16 on a CPU: refused (Accelerate would silently train in fp32)
-    r = subprocess.run(robustify_exe() + ['train', str(tmp_path/'b'), '--mixed-precision', 'fp16', '--epochs', '1', '--n-train', '200'],
-                       capture_output=True, text=True, timeout=120, env=_env(), cwd=ROOT)
-    if not torch.cuda.is_available(): assert r.returncode == 2 and "mixed_precision='fp16' needs a CUDA device" in r.stderr, r.stderr
+    if not torch.cuda.is_available():
+        assert main(['train', str(tmp_path/'b'), '--mixed-precision', 'fp16', '--epochs', '1', '--n-train', '200']) == 2
+        assert "mixed_precision='fp16' needs a CUDA device" in capsys.readouterr().err
 
 def test_nothing_assumes_a_cuda_device_number():
     pat = re.compile(r"\.cuda\(|cuda:0|device_ids=\[0\]|set_device\(0\)|device\(0\)")
