@@ -217,3 +217,10 @@ def test_check_gpu_dry_run_on_the_cpu_runs_every_check(tmp_path):
     assert 'logits bfloat16' in rows['mixed-precision epoch']['detail'] and rows['mixed-precision epoch']['value'] > 0
     assert rows['corruption throughput 224 px']['value'] > 0 and rows['alpha change tiny-vit']['value'] > 0
     assert 'alpha change tiny-vit' in r.stdout and 'checks passed' in r.stdout
+
+def test_default_device_is_this_process_gpu_under_a_launcher(monkeypatch):
+    from robustify_nb.core import default_device
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True); monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setenv('LOCAL_RANK', '1'); assert default_device() == torch.device('cuda', 1)      # not GPU 0 for every process
+    monkeypatch.setenv('LOCAL_RANK', '3'); assert default_device() == torch.device('cuda', 1)      # 2 GPUs, 4 processes per node
+    monkeypatch.delenv('LOCAL_RANK'); assert default_device() == torch.device('cuda')
