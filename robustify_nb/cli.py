@@ -226,6 +226,7 @@ def gpu_check(device:str|None=None, # None: the CUDA GPU if there is one; withou
         device = 'cpu'
     dev = default_device(device)
     if dev.type != 'cuda' and not force: raise ValueError(f"device={device!r} is not a CUDA device; accepted: 'cuda', 'cuda:N', or force=True (--force) for a dry run.")
+    if dev.type == 'cuda' and dev.index is not None: torch.cuda.set_device(dev)     # the Learner (Accelerate) trains on the current GPU
     paths = []
     if notebooks:
         from robustify_nb.cli import find_notebooks
