@@ -6,7 +6,7 @@ Docs: https://robustify-nb.github.io/robustify-nb/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #c003
 from __future__ import annotations
-import hashlib, math, socket, contextlib, functools, json
+import hashlib, math, socket, contextlib, functools, json, os
 from pathlib import Path
 from typing import Sequence, Mapping
 
@@ -23,7 +23,7 @@ __all__ = ['CLASSES', 'STYLES', 'COLOURS', 'TEXTURES', 'BACKGROUNDS', 'SPLITS', 
            'IMAGE_EXTENSIONS', 'META_DIR', 'IMAGENET_KINDS', 'DATA_KINDS', 'sample_attributes', 'render', 'size_word',
            'captions', 'ImageDataset', 'PolyShift', 'gallery', 'style_browser', 'load_npz', 'load_cifar10c',
            'load_cifar101', 'cifar10', 'FolderDataset', 'image_folder', 'imagenet_meta', 'imagenet_folder',
-           'ProjectedModel', 'CorruptionSets', 'detect_layout', 'load_dataset']
+           'ProjectedModel', 'CorruptionSets', 'detect_layout', 'load_dataset', 'write_imagenet_c']
 
 # %% ../nbs/01_data.ipynb #c006
 CLASSES = ('circle', 'triangle', 'square', 'star', 'cross', 'ring', 'crescent', 'heart', 'clover', 'semicircle')
@@ -621,10 +621,10 @@ class CorruptionSets:
     def __repr__(self): return f"CorruptionSets({str(self.root)!r}, {self.kind}, {len(self.corruptions)} corruptions, {len(self.cells)} cells)"
 
 def _folder_of_any_kind(root:Path, image_size, classes, name=None):
-    "A class-folder tree: ImageNet wnid folders get the ImageNet index and names (224 px by default), others are plain folders."
+    "A cell of a corrupted tree, at its own size unless `image_size`: wnid folders get the ImageNet index and names."
     subs = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith('.')] if root.is_dir() else []
     if subs and classes is None and set(subs) <= set(imagenet_meta()['wnids']):
-        ds = imagenet_folder(root, 'imagenet', image_size if image_size is not None else 224)
+        ds = imagenet_folder(root, 'imagenet', image_size)               # ImageNet-C ships 224 px: read as it is
     else: ds = FolderDataset(root, image_size, classes=classes)
     if name: ds.name = name
     return ds
@@ -673,3 +673,52 @@ def load_dataset(spec:str, # 'polyshift[:style]', a path, or KIND:PATH (KIND one
         if classes is not None: raise ValueError(f"classes is not accepted for {kind}: its class names come from the ImageNet index (imagenet_meta()); accepted: classes=None.")
         return imagenet_folder(path, kind, 224 if image_size is None else image_size)
     return FolderDataset(path, image_size, classes=classes)
+
+# %% ../nbs/01_data.ipynb #d055
+def write_imagenet_c(data:FolderDataset, # an image folder (all images of one size, or read at `image_size`)
+                     out, # the output folder
+                     corruptions:Sequence[str]|None=None, # default: the 15 benchmark corruptions
+                     severities:Sequence[int]=(1, 2, 3, 4, 5), seed:int=0, batch_size:int=64,
+                     preset:str|None=None, # 'imagenet' or 'cifar'; None: by image size
+                     quality:int=85, progress:bool=False) -> dict:
+    "Write `data` corrupted as an ImageNet-C tree under `out`, resumably; returns counts and throughput."
+    import time
+    from PIL import Image
+    from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
+    from robustify_nb.benchmark import _cell_seed
+    from robustify_nb.core import make_generator, read_json, write_json
+    if not isinstance(data, FolderDataset): raise TypeError(f"data has type {type(data).__name__}; accepted: a FolderDataset (image_folder / load_dataset of a folder).")
+    names = list(CORRUPTIONS if corruptions is None else corruptions)
+    for c in names: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
+    for s in severities:
+        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5: raise ValueError(f"severities contains {s!r}; accepted: ints from 1 to 5.")
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    settings = dict(source=str(data.root), image_size=data.image_size, seed=seed, batch_size=batch_size, preset=preset, quality=quality)
+    if (out/'corrupt.json').exists():
+        old = read_json(out/'corrupt.json')
+        diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+        if diff: raise ValueError(f"{str(out)!r} was written with other settings ({', '.join(f'{k}: {a!r} then, {b!r} now' for k, (a, b) in diff.items())}); "
+                                  "accepted: the same settings to resume, or a new output folder.")
+    write_json(out/'corrupt.json', settings | dict(corruptions=names, severities=list(severities)))
+    rel = [Path(data.folders[int(y)])/(f.stem + '.JPEG') for f, y in zip(data.files, data.labels)]
+    written = skipped = 0; t0 = time.perf_counter()
+    starts = range(0, len(data), batch_size)
+    if progress:
+        from tqdm.auto import tqdm; starts = tqdm(starts, desc='corrupt', unit='batch', leave=False)
+    for b, i in enumerate(starts):
+        idx = range(i, min(i + batch_size, len(data)))
+        todo = [(c, s) for c in names for s in severities if not all((out/c/str(s)/rel[j]).exists() for j in idx)]
+        skipped += (len(names)*len(severities) - len(todo))*len(idx)
+        if not todo: continue
+        x = torch.stack([data[j][0] for j in idx])
+        for c, s in todo:
+            xc = corrupt(x, c, s, make_generator(_cell_seed(seed, c, s, b)), preset)
+            arr = (xc*255).round().byte().permute(0, 2, 3, 1).numpy()
+            for k, j in enumerate(idx):
+                dst = out/c/str(s)/rel[j]
+                if dst.exists(): continue
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dst.with_name(f'.{dst.name}.tmp')
+                Image.fromarray(arr[k]).save(tmp, format='JPEG', quality=quality); os.replace(tmp, dst); written += 1
+    secs = time.perf_counter() - t0
+    return dict(written=written, skipped=skipped, seconds=round(secs, 2), images_per_second=round(written/secs, 1) if secs > 0 else None)
