@@ -144,7 +144,7 @@ def evaluate_corruption_sets(model:nn.Module, sets, # a `CorruptionSets` (from `
     "The corruption grid of `model` on a corrupted benchmark on disk: same table as `evaluate_corruptions`."
     if not hasattr(sets, 'cells') or not hasattr(sets, 'severities'):
         raise TypeError(f"sets has type {type(sets).__name__}; accepted: a CorruptionSets from load_dataset (a CIFAR-10-C folder or an ImageNet-C tree).")
-    names = sets.corruptions if corruptions is None else list(corruptions)
+    names = sets.corruptions if corruptions is None else [check_choice('corruptions', c, sets.corruptions, 'corruption on disk') for c in corruptions]
     cells = [(c, s) for c in names for s in (sets.severities(c) if severities is None else severities)]
     for c, s in cells: sets[c, s] if (c, s) not in sets else None                 # a cell not on disk: named before any work
     rows = [dict(corruption='clean', severity=0, accuracy=accuracy(model, clean, batch_size), n=len(clean))] if clean is not None else []
