@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['COMMANDS', 'register_command', 'build_parser', 'main', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo']
+__all__ = ['COMMANDS', 'DATA_HELP', 'register_command', 'build_parser', 'main', 'parse_tune', 'find_notebooks',
+           'notebook_figures', 'run_demo']
 
 # %% ../nbs/20_cli.ipynb #c006
 COMMANDS = {}
@@ -135,32 +136,46 @@ def _pretrain(sp):
     return run
 
 # %% ../nbs/20_cli.ipynb #c018
-def _load_any(data:str, n:int, size:int|None=None):
-    "A dataset from 'polyshift', an .npz file or an image folder."
-    from robustify_nb.data import PolyShift, load_npz, image_folder
-    if data == 'polyshift': return PolyShift(n, 'reference', 'test')
-    p = Path(data)
-    if p.suffix == '.npz': return load_npz(p)
-    if p.is_dir(): return image_folder(p, image_size=size or 224)
-    raise FileNotFoundError(f"--data {data!r}: no such .npz file or folder; accepted: 'polyshift', an .npz with x and y, or an image folder.")
+#: --data of every job: any layout `load_dataset` reads
+DATA_HELP = ("'polyshift[:style]', an .npz (x, y), an image folder (native size), a CIFAR-10-C folder, an ImageNet-C tree, "
+             "an ImageNet-R/-A/-Sketch/-V2 folder, or KIND:PATH (e.g. objectnet:/data/objectnet-1.0); see robustify_nb.data.load_dataset")
 
-@register_command('corrupt', 'write a corrupted copy of a dataset (.npz or image folder) in the CIFAR-10-C layout')
+def _load_any(data:str, n:int, size:int|None=None, **kw):
+    "A dataset of any layout, through `robustify_nb.data.load_dataset` (`--data` of every job)."
+    from robustify_nb.data import load_dataset
+    return load_dataset(data, image_size=size, n=n, **kw)
+
+def _in_memory(ds, n:int|None, what:str, seed:int=0):
+    "Training or evaluation images in memory: an `ImageDataset` as it is, `n` images of a folder drawn at random (seeded) and decoded."
+    from robustify_nb.data import FolderDataset, ImageDataset
+    if isinstance(ds, FolderDataset): return ds.load(n, seed)
+    if isinstance(ds, ImageDataset): return ds
+    raise ValueError(f"{what} is a {type(ds).__name__}; accepted here: an .npz, an image folder or 'polyshift' (a corrupted benchmark is for bench).")
+
+@register_command('corrupt', 'write a corrupted copy of a dataset: an image folder as an ImageNet-C tree (resumable), an .npz or PolyShift in the CIFAR-10-C layout')
 def _corrupt(sp):
-    sp.add_argument('data', help="an .npz with x (N,H,W,3 uint8) and y, an image folder, or 'polyshift'")
-    sp.add_argument('out', help='output folder: <corruption>.npy per corruption and labels.npy')
+    sp.add_argument('data', help="an image folder (-> <out>/<corruption>/<severity>/<class>/<file>.JPEG, rerun to resume), an .npz with x and y, or 'polyshift' (-> CIFAR-10-C .npy files)")
+    sp.add_argument('out', help='output folder')
     sp.add_argument('--corruptions', nargs='*', default=None, help='names (default: the 15 benchmark corruptions)')
     sp.add_argument('--preset', default=None, help="'imagenet' or 'cifar' (default: by image size)")
     sp.add_argument('--seed', type=int, default=0); sp.add_argument('--batch-size', type=int, default=256)
     sp.add_argument('--n', type=int, default=10_000, help="images when data is 'polyshift'")
-    sp.add_argument('--size', type=int, default=None, help='image size for image folders (default 224)')
+    sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
+    sp.add_argument('--severities', type=int, nargs='*', default=[1, 2, 3, 4, 5], help='image folders: severities to write (default 1-5)')
     def run(args):
         import numpy as np
         from robustify_nb.corruptions import corrupt, CORRUPTIONS
         from robustify_nb.core import make_generator
         from robustify_nb.benchmark import _cell_seed
         from robustify_nb.models import _batches
+        from robustify_nb.data import FolderDataset, ImageDataset, write_imagenet_c
         ds = _load_any(args.data, args.n, args.size)
         names = args.corruptions or list(CORRUPTIONS)
+        if isinstance(ds, FolderDataset):
+            print(f"{ds!r} -> ImageNet-C tree {args.out}", flush=True)
+            r = write_imagenet_c(ds, args.out, names, args.severities, args.seed, min(args.batch_size, 64), args.preset, progress=True)
+            print(f"wrote {r['written']} images ({r['skipped']} already there) in {r['seconds']} s: {r['images_per_second']} images/s"); return
+        if not isinstance(ds, ImageDataset): raise ValueError(f"data {args.data!r} is a {type(ds).__name__}; accepted: an image folder, an .npz or 'polyshift' (not an already corrupted benchmark).")
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         first = ds[0][0]; N, (H, W) = len(ds), first.shape[-2:]
@@ -182,8 +197,9 @@ def _corrupt(sp):
 @register_command('bench', 'evaluate a model under the corruption grid (and PolyShift styles): CSV tables + HTML report')
 def _bench(sp):
     sp.add_argument('--model', required=True); sp.add_argument('--weights', default=None)
-    sp.add_argument('--data', default='polyshift', help="'polyshift', an .npz file, an image folder, or a CIFAR-10-C folder (with labels.npy)")
-    sp.add_argument('--clean', default=None, help='for a CIFAR-10-C folder: the clean test set (.npz) for the clean row')
+    sp.add_argument('--data', default='polyshift', help=DATA_HELP)
+    sp.add_argument('--clean', default=None, help='for a CIFAR-10-C folder or ImageNet-C tree: the clean test set (any layout) for the clean row')
+    sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
     sp.add_argument('--out', default='bench_out'); sp.add_argument('--n', type=int, default=1000, help="PolyShift images (default 1000)")
     sp.add_argument('--severities', type=int, nargs='*', default=[1, 2, 3, 4, 5])
     sp.add_argument('--corruptions', nargs='*', default=None)
@@ -196,16 +212,18 @@ def _bench(sp):
         from robustify_nb.benchmark import evaluate_corruptions, evaluate_cifar10c, summarize, plot_grid, plot_categories
         from robustify_nb.corruptions import CORRUPTIONS
         from robustify_nb.core import figures_to_html
-        from robustify_nb.data import load_npz
+        from robustify_nb.data import CorruptionSets, ProjectedModel
+        from robustify_nb.benchmark import evaluate_corruption_sets
         from robustify_nb.train import evaluate_styles, plot_accuracies
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         names = args.corruptions or list(CORRUPTIONS)
         model = load_model(args.model, args.weights)
-        c10c = Path(args.data).is_dir() and (Path(args.data)/'labels.npy').exists()
+        data = _load_any(args.data, args.n, args.size)
+        c10c = isinstance(data, CorruptionSets)
         def grid_of(m):
-            if c10c: return evaluate_cifar10c(m, args.data, names, args.severities, clean=load_npz(args.clean) if args.clean else None)
-            return evaluate_corruptions(m, ds, names, args.severities, seed=args.seed, preset=args.preset, progress=True)
-        ds = None if c10c else _load_any(args.data, args.n)
+            if c10c: return evaluate_corruption_sets(m, data, args.corruptions, args.severities, clean=_load_any(args.clean, args.n, args.size) if args.clean else None, progress=True)
+            return evaluate_corruptions(ProjectedModel(m, ds) if hasattr(ds, 'project_logits') else m, ds, names, args.severities, seed=args.seed, preset=args.preset, progress=True)
+        ds = None if c10c else data
         grid = grid_of(model)
         if args.baseline_model: base = grid_of(load_model(args.baseline_model, args.baseline_weights))
         else: base = 'alexnet' if (ds is not None and min(ds[0][0].shape[-2:]) >= 224) else None
@@ -303,8 +321,9 @@ def _robustify(sp):
     sp.add_argument('--student', default='resnet20:polyshift', help='MODEL[:WEIGHTS], the pretrained student (default resnet20:polyshift)')
     sp.add_argument('--teacher', default='smallcnn:polyshift', help='MODEL[:WEIGHTS], the small teacher, robustified here (default smallcnn:polyshift)')
     sp.add_argument('--out', default='robustify_out', help='output folder: checkpoints (resumable), student.safetensors, report.json/html')
-    sp.add_argument('--data', default='polyshift', help="'polyshift', or a training .npz (x, y); then --test is needed")
-    sp.add_argument('--test', default=None, help='test .npz (with --data FILE.npz)')
+    sp.add_argument('--data', default='polyshift', help="'polyshift', or the training data in any layout (" + DATA_HELP + "); then --test is needed")
+    sp.add_argument('--test', default=None, help='the test data, any layout (with --data)')
+    sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
     sp.add_argument('--n-train', type=int, default=3000); sp.add_argument('--n-valid', type=int, default=500); sp.add_argument('--n-test', type=int, default=500)
     sp.add_argument('--teacher-recipe', default='augmix+shifts', help='augmix+shifts (default), augmix, pixmix or standard')
     sp.add_argument('--teacher-epochs', type=int, default=12, help='robustification epochs for the teacher (0: use it as it is; default 12)')
@@ -326,15 +345,16 @@ def _robustify(sp):
     sp.add_argument('--seed', type=int, default=0); sp.add_argument('--ckpt-every', type=int, default=20)
     def run(args):
         from robustify_nb.router import run_experiment
-        from robustify_nb.data import load_npz
         tune = parse_tune(args.tune)
         if args.passes < 2: raise ValueError(f"--passes {args.passes} is not accepted; accepted: an int >= 2 (Monte Carlo uncertainty needs two passes).")
         student, teacher = _model_arg(args.student, 'student'), _model_arg(args.teacher, 'teacher')
         train = valid = test = None
         if args.data != 'polyshift':
-            if not args.test: raise ValueError(f"--data {args.data!r} needs --test FILE.npz; accepted: 'polyshift', or --data and --test .npz files.")
-            full = load_npz(args.data); n = len(full); k = max(1, n//10)
-            train, valid, test = full.subset(slice(0, n - k)), full.subset(slice(n - k, n)), load_npz(args.test)
+            if not args.test: raise ValueError(f"--data {args.data!r} needs --test DATA; accepted: 'polyshift', or both --data and --test.")
+            full = _in_memory(_load_any(args.data, args.n_train, args.size, split='train'), args.n_train + args.n_valid, '--data', args.seed)
+            n = len(full); k = max(1, n//10)
+            train, valid = full.subset(slice(0, n - k)), full.subset(slice(n - k, n))
+            test = _in_memory(_load_any(args.test, args.n_test, args.size), args.n_test, '--test', args.seed)
         res = run_experiment(student, teacher, train, valid, test, n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test, teacher_epochs=args.teacher_epochs,
                              teacher_recipe=args.teacher_recipe, student_epochs=args.epochs, student_lr=args.lr, full_epochs=args.full_epochs,
                              student_fraction=args.student_fraction, student_batch_size=args.batch_size, p_pixmix=args.p_pixmix,

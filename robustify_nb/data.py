@@ -20,10 +20,10 @@ from .core import check_choice, to_float_images, cache_dir
 
 # %% auto #0
 __all__ = ['CLASSES', 'STYLES', 'COLOURS', 'TEXTURES', 'BACKGROUNDS', 'SPLITS', 'IMAGE_SIZE', 'CIFAR10_CLASSES',
-           'IMAGE_EXTENSIONS', 'META_DIR', 'IMAGENET_KINDS', 'DATA_KINDS', 'sample_attributes', 'render', 'size_word',
-           'captions', 'ImageDataset', 'PolyShift', 'gallery', 'style_browser', 'load_npz', 'load_cifar10c',
-           'load_cifar101', 'cifar10', 'FolderDataset', 'image_folder', 'imagenet_meta', 'imagenet_folder',
-           'ProjectedModel', 'CorruptionSets', 'detect_layout', 'load_dataset', 'write_imagenet_c']
+           'IMAGE_EXTENSIONS', 'META_DIR', 'IMAGENET_KINDS', 'DATA_KINDS', 'WISEFT_DATASETS', 'sample_attributes',
+           'render', 'size_word', 'captions', 'ImageDataset', 'PolyShift', 'gallery', 'style_browser', 'load_npz',
+           'load_cifar10c', 'load_cifar101', 'cifar10', 'FolderDataset', 'image_folder', 'imagenet_meta',
+           'imagenet_folder', 'ProjectedModel', 'CorruptionSets', 'detect_layout', 'load_dataset', 'write_imagenet_c']
 
 # %% ../nbs/01_data.ipynb #c006
 CLASSES = ('circle', 'triangle', 'square', 'star', 'cross', 'ring', 'crescent', 'heart', 'clover', 'semicircle')
@@ -521,11 +521,11 @@ class FolderDataset(Dataset):
         if self.logit_groups is not None: return torch.stack([logits[:, g].amax(1) for g in self.logit_groups], 1)
         return logits[:, self.logit_indices] if self.logit_indices is not None else logits
 
-    def load(self, n:int|None=None, name:str|None=None) -> ImageDataset:
-        "The first `n` images (default all) decoded into an in-memory uint8 `ImageDataset` (for training jobs)."
-        idx = range(len(self) if n is None else min(int(n), len(self)))
-        x = torch.stack([(self[i][0]*255).round().to(torch.uint8) for i in idx])
-        return ImageDataset(x, self.labels[:len(idx)], self.classes, name or self.name)
+    def load(self, n:int|None=None, seed:int=0, name:str|None=None) -> ImageDataset:
+        "All images, or `n` of them drawn at random (seeded; files are sorted by class), decoded into an in-memory uint8 `ImageDataset`."
+        idx = torch.arange(len(self)) if n is None or n >= len(self) else torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:int(n)]
+        x = torch.stack([(self[i][0]*255).round().to(torch.uint8) for i in idx.tolist()])
+        return ImageDataset(x, self.labels[idx], self.classes, name or self.name)
 
     def __repr__(self):
         size = f'native {self.native_size[0]}x{self.native_size[1]}' if self.native_size else f'resized to {self.image_size}'
@@ -564,7 +564,7 @@ def imagenet_folder(root, # the dataset's class-folder root, as it ships
                     image_size:int|None=224, resize:int|None=None) -> FolderDataset:
     "An ImageNet-family folder with its classes' names and the projection of 1,000-way logits onto them."
     check_choice('kind', kind, IMAGENET_KINDS, 'ImageNet-family dataset')
-    meta = imagenet_meta(); wnids, names = meta['wnids'], meta['classnames']
+    meta = imagenet_meta(); wnids, names = meta['wnids'], meta['classnames_distinct']   # distinct: one head row per class
     root = _need(Path(root), f'{kind} folder', 'Pass the folder holding its class sub-folders.')
     subs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith('.'))
     if kind == 'objectnet':
@@ -653,13 +653,32 @@ def detect_layout(path) -> str:
     if names and all(n.isdigit() and int(n) < 1000 and n == str(int(n)) for n in names) and len(names) > 10: return 'imagenet-v2'
     return 'folder'
 
-def load_dataset(spec:str, # 'polyshift[:style]', a path, or KIND:PATH (KIND one of DATA_KINDS)
+#: The dataset names of the WiSE-FT authors' scripts (mlfoundations/wise-ft `--train-dataset/--eval-datasets`) and where
+#: their datasets.md puts each under `--data-location`: (kind, candidate sub-paths for train, for evaluation).
+WISEFT_DATASETS = {'ImageNet': ('imagenet', ['imagenet/train'], ['imagenet/val_in_folder', 'imagenet/val']),
+    'ImageNetV2': ('imagenet-v2', [], ['imagenetv2-matched-frequency-format-val', 'ImageNetV2-matched-frequency']),
+    'ImageNetR': ('imagenet-r', [], ['imagenet-r']), 'ImageNetA': ('imagenet-a', [], ['imagenet-a']),
+    'ImageNetSketch': ('imagenet-sketch', [], ['sketch']), 'ObjectNet': ('objectnet', [], ['objectnet-1.0'])}
+
+def _wiseft_path(name:str, location, train:bool) -> str:
+    kind, tr, ev = WISEFT_DATASETS[name]
+    if location is None: raise ValueError(f"dataset {name!r} is a WiSE-FT dataset name and needs a data location (--data-location DIR); accepted: a path, or the name with a location.")
+    cands = [Path(location)/c for c in (tr if train else ev)]
+    if not cands: raise ValueError(f"{name} has no training split; accepted as training data: {[k for k, v in WISEFT_DATASETS.items() if v[1]]}, or a path.")
+    for c in cands:
+        if c.exists(): return f'{kind}:{c}'
+    raise FileNotFoundError(f"{name} not found: looked for {', '.join(repr(str(c)) for c in cands)}. Download it as the WiSE-FT authors' datasets.md says, into the data location.")
+
+def load_dataset(spec:str, # 'polyshift[:style]', a path, KIND:PATH (KIND one of DATA_KINDS), or a WiSE-FT name with `location`
                  image_size:int|None=None, # None: native for plain folders, 224 for the ImageNet family
                  classes:Sequence[str]|Mapping|None=None, # display names: one per class or {folder: name}
-                 n:int=1000, split:str='test', seed:int=0): # PolyShift only: images, split and seed
+                 n:int=1000, split:str='test', seed:int=0, # PolyShift only: images, split and seed
+                 location=None): # the folder holding the datasets named as in WISEFT_DATASETS ('ImageNetR', ...)
     "A dataset (or `CorruptionSets`) from any layout the field ships; see the table above."
     if not isinstance(spec, (str, Path)): raise TypeError(f"spec={spec!r} has type {type(spec).__name__}; accepted: a string such as 'polyshift', 'data.npz' or 'imagenet-r:/data/imagenet-r'.")
-    spec = str(spec); kind, sep, rest = spec.partition(':')
+    spec = str(spec)
+    if spec in WISEFT_DATASETS: spec = _wiseft_path(spec, location, split == 'train')
+    kind, sep, rest = spec.partition(':')
     if kind == 'polyshift': return PolyShift(n, rest or 'reference', split, seed)
     if sep and kind in DATA_KINDS: path = Path(rest)
     elif sep and len(kind) > 1 and '/' not in kind and '\\' not in kind:
