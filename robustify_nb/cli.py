@@ -201,7 +201,7 @@ def _bench(sp):
     sp.add_argument('--clean', default=None, help='for a CIFAR-10-C folder or ImageNet-C tree: the clean test set (any layout) for the clean row')
     sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
     sp.add_argument('--out', default='bench_out'); sp.add_argument('--n', type=int, default=1000, help="PolyShift images (default 1000)")
-    sp.add_argument('--severities', type=int, nargs='*', default=[1, 2, 3, 4, 5])
+    sp.add_argument('--severities', type=int, nargs='*', default=None, help='default 1-5 (a corrupted benchmark on disk: the severities it holds)')
     sp.add_argument('--corruptions', nargs='*', default=None)
     sp.add_argument('--baseline-model', default=None, help='baseline for mCE (default: AlexNet errors for 224 px data, none otherwise)')
     sp.add_argument('--baseline-weights', default=None)
@@ -222,7 +222,7 @@ def _bench(sp):
         c10c = isinstance(data, CorruptionSets)
         def grid_of(m):
             if c10c: return evaluate_corruption_sets(m, data, args.corruptions, args.severities, clean=_load_any(args.clean, args.n, args.size) if args.clean else None, progress=True)
-            return evaluate_corruptions(ProjectedModel(m, ds) if hasattr(ds, 'project_logits') else m, ds, names, args.severities, seed=args.seed, preset=args.preset, progress=True)
+            return evaluate_corruptions(ProjectedModel(m, ds) if hasattr(ds, 'project_logits') else m, ds, names, args.severities or [1, 2, 3, 4, 5], seed=args.seed, preset=args.preset, progress=True)
         ds = None if c10c else data
         grid = grid_of(model)
         if args.baseline_model: base = grid_of(load_model(args.baseline_model, args.baseline_weights))
@@ -269,6 +269,39 @@ def _transfer(sp):
     return run
 
 # %% ../nbs/20_cli.ipynb #c019a
+def _split_list(items): return [s for it in (items or []) for s in str(it).split(',') if s]
+
+def _wiseft_data(args):
+    "(train, evaluation sets, class names) of `robustify wiseft`'s own-data flags; (None, None, names) for PolyShift."
+    from robustify_nb.wiseft import classnames_for
+    from robustify_nb.data import imagenet_meta
+    cn = args.classnames
+    if cn == 'openai': cn = imagenet_meta()['classnames_distinct']
+    elif cn and Path(cn).is_file(): cn = [l.strip() for l in Path(cn).read_text().splitlines() if l.strip()]
+    elif cn: cn = [c.strip() for c in cn.split(',') if c.strip()]
+    if args.train_dataset is None:
+        if args.eval_datasets: raise ValueError("--eval-datasets needs --train-dataset; accepted: both, or neither (PolyShift).")
+        from robustify_nb.data import PolyShift
+        return None, None, (classnames_for(PolyShift(1), cn) if cn else None)
+    kw = dict(location=args.data_location)
+    full = _in_memory(_load_any(args.train_dataset, args.n_train, args.size, split='train', **kw), args.n_train + args.n, '--train-dataset', args.seed)
+    names = classnames_for(full, cn)
+    evals = _split_list(args.eval_datasets)
+    if len(evals) < 2: raise ValueError(f"--eval-datasets {evals} is not accepted; accepted: the in-distribution test set first, then at least one shifted set.")
+    k = min(args.n, max(1, len(full)//10))
+    train, held = full.subset(slice(0, len(full) - k)), full.subset(slice(len(full) - k, len(full)))
+    domains = {'heldout': held.tensors()}
+    for i, spec in enumerate(evals):
+        ds = _load_any(spec, args.n, args.size, **kw)
+        proj = getattr(ds, 'project_logits', None)
+        own = list(getattr(ds, 'classes', []))
+        if own != list(full.classes) and not (proj is not None and len(full.classes) == len(imagenet_meta()['wnids'])):
+            raise ValueError(f"evaluation set {spec!r} has classes {own[:3]}... ({len(own)}) but the training data has {list(full.classes)[:3]}... "
+                             f"({len(full.classes)}); accepted: the same classes, or an ImageNet-family set with ImageNet training data.")
+        x, y = _in_memory(ds, args.n, spec, args.seed).tensors()
+        domains['reference' if i == 0 else Path(spec.partition(':')[2] or spec).name or spec] = (x, y, proj)
+    return train, domains, names
+
 @register_command('wiseft', 'WiSE-FT: sweep alpha between a zero-shot CLIP and its fine-tuned copy; write Table 1 and the ID-OOD figure')
 def _wiseft(sp):
     sp.add_argument('--zero-shot', default='tiny-cnn:polyshift', help="open_clip NAME[:PRETRAINED] (default tiny-cnn:polyshift, the embedded tiny CLIP)")
@@ -279,26 +312,36 @@ def _wiseft(sp):
     sp.add_argument('--n', type=int, default=500, help='images per evaluation set (default 500)')
     sp.add_argument('--corruptions', nargs='*', default=None); sp.add_argument('--severity', type=int, default=3)
     sp.add_argument('--seed', type=int, default=0)
+    g = sp.add_argument_group('own data (the flags of the WiSE-FT authors\' src/wise_ft.py)')
+    g.add_argument('--train-dataset', default=None, help="training data, any layout (" + DATA_HELP + "), or a WiSE-FT name (ImageNet) under --data-location; default: PolyShift's reference style")
+    g.add_argument('--eval-datasets', nargs='+', default=None, help="evaluation sets (comma- or space-separated): the first is the in-distribution test set, the others the shifts, e.g. ImageNet,ImageNetV2,ImageNetR,ImageNetA,ImageNetSketch,ObjectNet or paths")
+    g.add_argument('--data-location', default=None, help="folder holding the datasets named as in the WiSE-FT scripts (imagenet/, imagenet-r/, sketch/, objectnet-1.0/, ...)")
+    g.add_argument('--template', default=None, help="prompt templates: openai_imagenet (the CLIP paper's 80; openai_imagenet_template too), simple, polyshift, or a file with one template per line (default: polyshift on PolyShift, else openai_imagenet)")
+    g.add_argument('--classnames', default=None, help="class names for the zero-shot head: the training data's own (default), 'openai' (ImageNet, CLIP's names), a file with one name per line, or a comma list")
+    g.add_argument('--alpha', type=float, nargs='+', default=None, help='alphas as a list (overrides --alphas), as in the WiSE-FT scripts')
+    g.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
     def run(args):
         from robustify_nb.wiseft import (zeroshot_classifier, load_finetuned, parse_alphas, wiseft_experiment, plot_id_ood,
-                                         plot_alpha_slider, check_targets)
+                                         plot_alpha_slider, check_targets, get_templates, TEMPLATES)
         from robustify_nb.core import figures_to_html
-        alphas = parse_alphas(args.alphas)
+        alphas = parse_alphas(','.join(map(str, args.alpha))) if args.alpha else parse_alphas(args.alphas)
         name, _, tag = args.zero_shot.partition(':')
-        zs = zeroshot_classifier(name, tag or None)
+        train, domains, names = _wiseft_data(args)
+        templates = get_templates(args.template or ('polyshift' if train is None else 'openai_imagenet'))
+        zs = zeroshot_classifier(name, tag or None, classnames=names, templates=templates)
         fts, todo = {}, []
         for f in args.finetuned:
             if f.lower() in ('e2e', 'lc'): todo.append(f.upper())
             else: fts[Path(f).stem] = load_finetuned(zs, f)
         variants = set(todo) | set(fts)
         res = wiseft_experiment(zs, n_train=args.n_train, n_eval=args.n, alphas=alphas, corruptions=args.corruptions,
-                                severity=args.severity, seed=args.seed, finetuned=fts, progress=True, variants=variants)
+                                severity=args.severity, seed=args.seed, finetuned=fts, progress=True, variants=variants, train=train, domains=domains)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         res['table'].to_csv(out/'table.csv')
         pd_sweeps = [df.assign(variant=k) for k, df in res['sweeps'].items()]
         __import__('pandas').concat(pd_sweeps).to_csv(out/'sweep.csv', index=False)
         figs = [('ID vs OOD', plot_id_ood(res['sweeps']))] + [(f'alpha slider ({k})', plot_alpha_slider(df, k)) for k, df in res['sweeps'].items()]
-        figures_to_html(figs, f'robustify wiseft: {args.zero_shot}', out/'report.html')
+        figures_to_html(figs, f'robustify wiseft: {args.zero_shot}' + (f' on {args.train_dataset}' if args.train_dataset else ''), out/'report.html')
         print(res['table'].to_string()); print(check_targets(res['table']).to_string()); print(res['seconds'])
         print(f"wrote {out/'table.csv'}, {out/'sweep.csv'}, {out/'report.html'}")
     return run

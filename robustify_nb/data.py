@@ -735,7 +735,7 @@ def write_imagenet_c(data:FolderDataset, # an image folder (all images of one si
             arr = (xc*255).round().byte().permute(0, 2, 3, 1).numpy()
             for k, j in enumerate(idx):
                 dst = out/c/str(s)/rel[j]
-                if dst.exists(): continue
+                if dst.exists(): skipped += 1; continue
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 tmp = dst.with_name(f'.{dst.name}.tmp')
                 Image.fromarray(arr[k]).save(tmp, format='JPEG', quality=quality); os.replace(tmp, dst); written += 1
