@@ -34,7 +34,7 @@ def test_bench_on_a_folder_of_32px_pngs_reads_them_pixel_for_pixel(shared, tmp_p
     assert r.returncode == 0, r.stderr[-2000:]
     clean = pd.read_csv(tmp_path/'b'/'summary.csv', index_col=0)['value']['clean_acc']
     expect = accuracy(load_model('resnet20', str(w)), z)
-    assert abs(clean - expect) < 1e-9 and clean > 0.8, (clean, expect)
+    assert abs(clean - expect) < 1e-6 and clean > 0.8, (clean, expect)   # one image is 0.005
 
 def test_corrupt_writes_an_imagenet_c_tree_resumably_and_bench_reads_it(tmp_path):
     polyshift_folder(tmp_path/'src', 12)
