@@ -251,13 +251,24 @@ def _transfer(sp):
     sp.add_argument('--n-task', type=int, default=2000); sp.add_argument('--n-test', type=int, default=1000)
     sp.add_argument('--probe-epochs', type=int, default=30); sp.add_argument('--ft-epochs', type=int, default=4)
     sp.add_argument('--seed', type=int, default=0)
+    sp.add_argument('--task-data', nargs='*', default=[], metavar='NAME=TRAIN,TEST',
+                    help='own downstream tasks: a name, its training and its test data in any layout (' + DATA_HELP + '); added to --tasks')
+    sp.add_argument('--size', type=int, default=None, help='image size for image folders of --task-data (default: native; 224 for the ImageNet family)')
     def run(args):
         from robustify_nb.transfer import transfer_sweep, best_eps, plot_transfer, plot_resolution
         from robustify_nb.core import figures_to_html
         t0 = time.perf_counter()
+        own = {}
+        for spec in args.task_data:
+            name, eq, rest = spec.partition('='); parts = rest.split(',')
+            if not eq or not name or len(parts) != 2 or not all(parts):
+                raise ValueError(f"--task-data {spec!r} is not accepted; accepted: NAME=TRAIN,TEST, e.g. pets=data/pets/train,data/pets/test.")
+            own[name] = (_in_memory(_load_any(parts[0], args.n_task, args.size, split='train'), args.n_task, f'{name} training data', args.seed),
+                         _in_memory(_load_any(parts[1], args.n_test, args.size), args.n_test, f'{name} test data', args.seed))
+        args.tasks = [t for t in args.tasks if t not in own] + list(own)
         df = transfer_sweep(args.eps, args.norm, args.tasks, args.modes, args.sizes,
                             source=dict(n_train=args.n_source, epochs=args.source_epochs, steps=args.steps), n_task=args.n_task,
-                            n_test=args.n_test, probe_epochs=args.probe_epochs, ft_epochs=args.ft_epochs, seed=args.seed)
+                            n_test=args.n_test, probe_epochs=args.probe_epochs, ft_epochs=args.ft_epochs, seed=args.seed, task_sets=own)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         best = best_eps(df)
         df.to_csv(out/'sweep.csv', index=False); best.to_csv(out/'best_eps.csv', index=False)
