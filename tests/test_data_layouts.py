@@ -78,6 +78,14 @@ def test_wiseft_on_own_folders_with_named_templates(tmp_path):
     for col, folder in (('reference', 'ref'), ('sketch', 'sketch')):
         assert abs(t.loc[('LC', 'zero-shot'), col] - round(100*accuracy(zs, load_dataset(tmp_path/folder)), 1)) < 0.051, col
 
+def test_transfer_on_an_own_task_from_folders(tmp_path):
+    polyshift_folder(tmp_path/'tr', 60, split='valid'); polyshift_folder(tmp_path/'te', 60)
+    r = run('transfer', '--eps', '0', '--tasks', 'mine', '--task-data', f"mine={tmp_path/'tr'},{tmp_path/'te'}", '--modes', 'fixed',
+            '--n-source', '300', '--source-epochs', '1', '--steps', '1', '--probe-epochs', '2', '--n-task', '60', '--n-test', '60', '--out', tmp_path/'o')
+    assert r.returncode == 0, r.stderr[-2000:]
+    sw = pd.read_csv(tmp_path/'o'/'sweep.csv')
+    assert sw.task.tolist() == ['mine'] and sw.accuracy.between(0, 1).all() and sw.classes.iloc[0] == len(list((tmp_path/'tr').iterdir()))
+
 @pytest.fixture
 def folders(tmp_path):
     polyshift_folder(tmp_path/'ok', 6)
@@ -100,6 +108,7 @@ def folders(tmp_path):
     (['wiseft', '--train-dataset', '{t}/ok', '--eval-datasets', '{t}/ok,{t}/ok', '--template', '{t}/notemplate.txt'], "'a photo of something' has no '{}' slot"),
     (['wiseft', '--train-dataset', '{t}/ok', '--eval-datasets', '{t}/ok'], "at least one shifted set"),
     (['wiseft', '--train-dataset', 'ImageNet', '--eval-datasets', 'ImageNet,ImageNetR'], "needs a data location"),
+    (['transfer', '--tasks', 'mine', '--task-data', 'mine={t}/ok'], "accepted: NAME=TRAIN,TEST"),
 ])
 def test_bad_data_exits_2_naming_the_problem(folders, args, msg):
     r = run(*[a.replace('{t}', str(folders)) for a in args], timeout=300)
