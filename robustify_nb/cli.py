@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['COMMANDS', 'DATA_HELP', 'register_command', 'build_parser', 'main', 'parse_tune', 'find_notebooks',
+__all__ = ['COMMANDS', 'DATA_HELP', 'CLASSES_HELP', 'register_command', 'build_parser', 'main', 'parse_tune', 'find_notebooks',
            'notebook_figures', 'run_demo']
 
 # %% ../nbs/20_cli.ipynb #c006
@@ -79,16 +79,17 @@ def _render(sp):
 def _eval(sp):
     sp.add_argument('--model', required=True, help='a model name (see robustify_nb.models.list_models())')
     sp.add_argument('--weights', default=None, help='a weights file or a tag of the model (e.g. polyshift, cifar10)')
-    sp.add_argument('--data', default='polyshift', help="'polyshift' (every style) or an .npz file with x and y")
+    sp.add_argument('--data', default='polyshift', help="'polyshift' (every style), or any layout load_dataset reads (.npz, image folder, ImageNet-R/-A/-Sketch/-V2, ObjectNet, KIND:PATH)")
+    sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
+    sp.add_argument('--classes', default=None, help=CLASSES_HELP)
     sp.add_argument('--n', type=int, default=2000, help='PolyShift images per style (default 2000)')
     sp.add_argument('--json', action='store_true', help='print the result as JSON')
     def run(args):
         from robustify_nb.models import load_model, accuracy
-        from robustify_nb.data import load_npz
         from robustify_nb.train import evaluate_styles
         model = load_model(args.model, args.weights)
         if args.data == 'polyshift': res = {r.style: round(r.accuracy, 4) for r in evaluate_styles(model, args.n).itertuples()}
-        else: res = {Path(args.data).stem: round(accuracy(model, load_npz(args.data)), 4)}
+        else: res = {Path(args.data.partition(':')[2] or args.data).stem: round(accuracy(model, _aligned(_load_any(args.data, args.n, args.size), _model_classes(args.classes, args.weights))), 4)}
         print(json.dumps(res) if args.json else '\n'.join(f"{k:>12}: {100*v:.1f}%" for k, v in res.items()))
     return run
 
@@ -145,6 +146,23 @@ def _load_any(data:str, n:int, size:int|None=None, **kw):
     from robustify_nb.data import load_dataset
     return load_dataset(data, image_size=size, n=n, **kw)
 
+def _model_classes(spec:str|None, weights:str|None=None) -> list[str]|None:
+    "A model's class names in output order (--classes): polyshift, cifar10, imagenet (wnids), a file (one per line) or a comma list; default: PolyShift's for the embedded 'polyshift' weights."
+    from robustify_nb.data import CLASSES, CIFAR10_CLASSES, imagenet_meta
+    if spec is None: return list(CLASSES) if weights == 'polyshift' else None
+    named = {'polyshift': CLASSES, 'cifar10': CIFAR10_CLASSES, 'imagenet': imagenet_meta()['wnids']}
+    if spec in named: return list(named[spec])
+    if Path(spec).is_file(): return [l.strip() for l in Path(spec).read_text().splitlines() if l.strip()]
+    return [c.strip() for c in spec.split(',') if c.strip()]
+
+def _aligned(data, classes):
+    "`data` with plain image folders pointed at the model's class order (a corrupted tree: each cell, when opened)."
+    from robustify_nb.data import align_classes, CorruptionSets
+    if isinstance(data, CorruptionSets): data.model_classes = classes; return data
+    return align_classes(data, classes)
+
+CLASSES_HELP = "the model's class names in its output order, matched to image-folder names: polyshift, cifar10, imagenet (wnids), a file or a comma list (default: polyshift for --weights polyshift, else sorted folder order)"
+
 def _in_memory(ds, n:int|None, what:str, seed:int=0):
     "Training or evaluation images in memory: an `ImageDataset` as it is, `n` images of a folder drawn at random (seeded) and decoded."
     from robustify_nb.data import FolderDataset, ImageDataset
@@ -200,6 +218,7 @@ def _bench(sp):
     sp.add_argument('--data', default='polyshift', help=DATA_HELP)
     sp.add_argument('--clean', default=None, help='for a CIFAR-10-C folder or ImageNet-C tree: the clean test set (any layout) for the clean row')
     sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
+    sp.add_argument('--classes', default=None, help=CLASSES_HELP)
     sp.add_argument('--out', default='bench_out'); sp.add_argument('--n', type=int, default=1000, help="PolyShift images (default 1000)")
     sp.add_argument('--severities', type=int, nargs='*', default=None, help='default 1-5 (a corrupted benchmark on disk: the severities it holds)')
     sp.add_argument('--corruptions', nargs='*', default=None)
@@ -218,10 +237,11 @@ def _bench(sp):
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         names = args.corruptions or list(CORRUPTIONS)
         model = load_model(args.model, args.weights)
-        data = _load_any(args.data, args.n, args.size)
+        mc = _model_classes(args.classes, args.weights)
+        data = _aligned(_load_any(args.data, args.n, args.size), mc)
         c10c = isinstance(data, CorruptionSets)
         def grid_of(m):
-            if c10c: return evaluate_corruption_sets(m, data, args.corruptions, args.severities, clean=_load_any(args.clean, args.n, args.size) if args.clean else None, progress=True)
+            if c10c: return evaluate_corruption_sets(m, data, args.corruptions, args.severities, clean=_aligned(_load_any(args.clean, args.n, args.size), mc) if args.clean else None, progress=True)
             return evaluate_corruptions(ProjectedModel(m, ds) if hasattr(ds, 'project_logits') else m, ds, names, args.severities or [1, 2, 3, 4, 5], seed=args.seed, preset=args.preset, progress=True)
         ds = None if c10c else data
         grid = grid_of(model)

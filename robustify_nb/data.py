@@ -23,7 +23,8 @@ __all__ = ['CLASSES', 'STYLES', 'COLOURS', 'TEXTURES', 'BACKGROUNDS', 'SPLITS', 
            'IMAGE_EXTENSIONS', 'META_DIR', 'IMAGENET_KINDS', 'DATA_KINDS', 'WISEFT_DATASETS', 'sample_attributes',
            'render', 'size_word', 'captions', 'ImageDataset', 'PolyShift', 'gallery', 'style_browser', 'load_npz',
            'load_cifar10c', 'load_cifar101', 'cifar10', 'FolderDataset', 'image_folder', 'imagenet_meta',
-           'imagenet_folder', 'ProjectedModel', 'CorruptionSets', 'detect_layout', 'load_dataset', 'write_imagenet_c']
+           'imagenet_folder', 'ProjectedModel', 'align_classes', 'CorruptionSets', 'detect_layout', 'load_dataset',
+           'write_imagenet_c']
 
 # %% ../nbs/01_data.ipynb #c006
 CLASSES = ('circle', 'triangle', 'square', 'star', 'cross', 'ring', 'crescent', 'heart', 'clover', 'semicircle')
@@ -474,7 +475,8 @@ class FolderDataset(Dataset):
                  folders:Sequence[str]|None=None, # the class folders to read, in label order (default: every sub-folder, sorted)
                  logit_groups:Mapping[str, Sequence[int]]|None=None, # {folder: model outputs it owns}: max over them (ObjectNet)
                  border:int=0, # pixels cut from every side before anything else (ObjectNet's 2-px frame)
-                 name:str|None=None):
+                 name:str|None=None,
+                 n_outputs:int|None=None): # with logit_groups: the size of the model's class index (1000 for ImageNet)
         root = _need(Path(root), 'image folder', 'Pass a folder with one sub-folder of images per class.')
         if not root.is_dir(): raise ValueError(f"image folder {str(root)!r} is a file; accepted: a folder with one sub-folder of images per class.")
         if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
@@ -496,6 +498,7 @@ class FolderDataset(Dataset):
             self.native_size = next(iter(groups))
         else: self.native_size = None
         self.logit_indices = self.logit_groups = None
+        self.n_outputs = len(target_classes) if target_classes is not None else n_outputs     # logits of this width are projected
         if target_classes is not None:
             target_classes = list(target_classes)
             unknown = [c for c in self.folders if c not in target_classes]
@@ -517,7 +520,9 @@ class FolderDataset(Dataset):
 
     def project_logits(self, logits:torch.Tensor) -> torch.Tensor:
         "A model's logits over its own class index -> logits over this dataset's classes (`logit_indices` or max over `logit_groups`)."
-        if logits.shape[1] == len(self.classes): return logits          # a head built on this dataset's own classes
+        if self.n_outputs is None or logits.shape[1] != self.n_outputs:
+            if self.n_outputs is None or logits.shape[1] == len(self.classes): return logits   # a head built on this dataset's own classes
+            raise ValueError(f"logits have {logits.shape[1]} columns; accepted for {self.name!r}: {self.n_outputs} (the model's class index) or {len(self.classes)} (its own classes).")
         if self.logit_groups is not None: return torch.stack([logits[:, g].amax(1) for g in self.logit_groups], 1)
         return logits[:, self.logit_indices] if self.logit_indices is not None else logits
 
@@ -571,7 +576,7 @@ def imagenet_folder(root, # the dataset's class-folder root, as it ships
         if 'images' in subs and (root/'images').is_dir(): root = root/'images'                     # objectnet-1.0/images/<folder>
         on = meta['objectnet']
         return FolderDataset(root, image_size, resize, classes={f: v['name'] for f, v in on.items()}, folders=list(on),
-                             logit_groups={f: v['imagenet'] for f, v in on.items()}, border=2, name=kind)
+                             logit_groups={f: v['imagenet'] for f, v in on.items()}, border=2, name=kind, n_outputs=len(wnids))
     if kind == 'imagenet-v2':
         index = [str(i) for i in range(1000)]
         extra = [s for s in subs if s not in index]
@@ -590,6 +595,20 @@ class ProjectedModel(torch.nn.Module):
         super().__init__(); self.model, self._project = model, data.project_logits
     def forward(self, x): return self._project(self.model(x))
 
+# %% ../nbs/01_data.ipynb #d058
+def align_classes(data, # a dataset (only a plain FolderDataset is changed)
+                  classes:Sequence[str]|None, # the model's class names in its output order (None: keep the folder's order)
+                 ):
+    "Point a plain image folder's labels at a model's class order by folder name; other datasets are returned as they are."
+    if classes is None or not isinstance(data, FolderDataset) or data.logit_indices is not None or data.logit_groups is not None: return data
+    classes = list(classes)
+    if list(data.folders) == classes: return data
+    unknown = [f for f in data.folders if f not in classes]
+    if unknown: raise ValueError(f"image folder {str(data.root)!r} has class folders {_few(unknown)} that are not among the model's {len(classes)} classes "
+                                 f"({_few(classes)}); accepted: folders named as the model's classes, or no class list (sorted folder order).")
+    data.logit_indices, data.n_outputs = torch.tensor([classes.index(f) for f in data.folders]), len(classes)
+    return data
+
 # %% ../nbs/01_data.ipynb #d050
 class CorruptionSets:
     "The cells of a corrupted benchmark (CIFAR-10-C folder or ImageNet-C tree): `sets[corruption, severity]` is a dataset."
@@ -597,6 +616,7 @@ class CorruptionSets:
         check_choice('kind', kind, ['cifar10-c', 'imagenet-c'], 'corrupted-benchmark layout')
         self.root = _need(Path(root), f'{kind} folder', 'Pass the folder as the benchmark ships it.')
         self.kind, self.image_size, self.classes = kind, image_size, classes
+        self.model_classes = None                 # set to a model's class order: plain folder cells are aligned to it (`align_classes`)
         if kind == 'cifar10-c':
             names = sorted(p.stem for p in self.root.glob('*.npy') if p.stem != 'labels')
             self.cells = [(c, s) for c in names for s in range(1, 6)]
@@ -617,7 +637,7 @@ class CorruptionSets:
             check_choice('corruption', c, self.corruptions, f'corruption of {self.root.name}')
             raise ValueError(f"severity={s!r} of {c!r} is not in {str(self.root)!r}; accepted: {self.severities(c)}.")
         if self.kind == 'cifar10-c': return load_cifar10c(self.root, c, s, self.classes or CIFAR10_CLASSES)
-        return _folder_of_any_kind(self.root/c/str(s), self.image_size, self.classes, name=f'{self.root.name}-{c}-{s}')
+        return align_classes(_folder_of_any_kind(self.root/c/str(s), self.image_size, self.classes, name=f'{self.root.name}-{c}-{s}'), self.model_classes)
     def __repr__(self): return f"CorruptionSets({str(self.root)!r}, {self.kind}, {len(self.corruptions)} corruptions, {len(self.cells)} cells)"
 
 def _folder_of_any_kind(root:Path, image_size, classes, name=None):

@@ -36,8 +36,17 @@ def test_bench_on_a_folder_of_32px_pngs_reads_them_pixel_for_pixel(shared, tmp_p
     expect = accuracy(load_model('resnet20', str(w)), z)
     assert abs(clean - expect) < 1e-6 and clean > 0.8, (clean, expect)   # one image is 0.005
 
+def test_eval_on_an_image_folder(tmp_path):
+    from robustify_nb.data import load_dataset
+    from robustify_nb.models import load_model, accuracy
+    ds = polyshift_folder(tmp_path/'f', 50)
+    r = run('eval', '--model', 'resnet20', '--weights', 'polyshift', '--data', tmp_path/'f', '--json')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == {'f': round(accuracy(load_model('resnet20', 'polyshift'), ds), 4)}
+
 def test_corrupt_writes_an_imagenet_c_tree_resumably_and_bench_reads_it(tmp_path):
-    polyshift_folder(tmp_path/'src', 12)
+    from robustify_nb.models import load_model, accuracy
+    ps = polyshift_folder(tmp_path/'src', 12)
     out = tmp_path/'inc'
     r = run('corrupt', tmp_path/'src', out, '--corruptions', 'fog', 'contrast', '--severities', '1', '3')
     assert r.returncode == 0, r.stderr[-2000:]
@@ -54,6 +63,7 @@ def test_corrupt_writes_an_imagenet_c_tree_resumably_and_bench_reads_it(tmp_path
     grid = pd.read_csv(tmp_path/'b'/'grid.csv')
     assert sorted(zip(grid.corruption, grid.severity)) == [('clean', 0), ('contrast', 1), ('contrast', 3), ('fog', 1), ('fog', 3)]
     assert (grid.n == 12).all() and grid.accuracy.between(0, 1).all()
+    assert abs(grid.accuracy[grid.corruption == 'clean'].item() - accuracy(load_model('resnet20', 'polyshift'), ps)) < 1e-6   # folders follow the model's class order
 
 def test_robustify_on_image_folders(tmp_path):
     polyshift_folder(tmp_path/'train', 160, split='train'); polyshift_folder(tmp_path/'test', 32)
@@ -103,6 +113,7 @@ def folders(tmp_path):
     (['bench', '--model', 'smallcnn', '--data', '{t}/mixed'], "big.png"),
     (['bench', '--model', 'smallcnn', '--data', '{t}/broken'], "bad.jpg"),
     (['bench', '--model', 'smallcnn', '--data', 'imagenet-r:{t}/ir'], "outside the 200-class subset of imagenet-r"),
+    (['bench', '--model', 'smallcnn', '--data', '{t}/ok', '--classes', 'cifar10'], "that are not among the model's 10 classes"),
     (['corrupt', '{t}/nowhere', '{t}/out'], "looked for"),
     (['wiseft', '--train-dataset', '{t}/ok', '--eval-datasets', '{t}/ok,{t}/ok', '--classnames', 'a,b'], "classnames has 2 names"),
     (['wiseft', '--train-dataset', '{t}/ok', '--eval-datasets', '{t}/ok,{t}/ok', '--template', '{t}/notemplate.txt'], "'a photo of something' has no '{}' slot"),
