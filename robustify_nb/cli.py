@@ -74,6 +74,41 @@ def _render(sp):
         print(f"wrote {args.n} {args.style} images to {args.out} in {time.perf_counter() - t0:.1f} s")
     return run
 
+# %% ../nbs/20_cli.ipynb #c012d
+#: --data of every job: any layout `load_dataset` reads
+DATA_HELP = ("'polyshift[:style]', an .npz (x, y), an image folder (native size), a CIFAR-10-C folder, an ImageNet-C tree, "
+             "an ImageNet-R/-A/-Sketch/-V2 folder, or KIND:PATH (e.g. objectnet:/data/objectnet-1.0); see robustify_nb.data.load_dataset")
+
+def _load_any(data:str, n:int, size:int|None=None, **kw):
+    "A dataset of any layout, through `robustify_nb.data.load_dataset` (`--data` of every job)."
+    from robustify_nb.data import load_dataset
+    return load_dataset(data, image_size=size, n=n, **kw)
+
+def _model_classes(spec:str|None, weights:str|None=None) -> list[str]|None:
+    "A model's class names in output order (--classes): polyshift, cifar10, imagenet (wnids), a file (one per line) or a comma list; default: PolyShift's for the embedded 'polyshift' weights."
+    from robustify_nb.data import CLASSES, CIFAR10_CLASSES, imagenet_meta
+    if spec is None: return list(CLASSES) if weights == 'polyshift' else None
+    named = {'polyshift': CLASSES, 'cifar10': CIFAR10_CLASSES, 'imagenet': imagenet_meta()['wnids']}
+    if spec in named: return list(named[spec])
+    if Path(spec).is_file(): return [l.strip() for l in Path(spec).read_text().splitlines() if l.strip()]
+    return [c.strip() for c in spec.split(',') if c.strip()]
+
+def _aligned(data, classes):
+    "`data` with plain image folders pointed at the model's class order (a corrupted tree: each cell, when opened)."
+    from robustify_nb.data import align_classes, CorruptionSets
+    if isinstance(data, CorruptionSets): data.model_classes = classes; return data
+    return align_classes(data, classes)
+
+CLASSES_HELP = "the model's class names in its output order, matched to image-folder names: polyshift, cifar10, imagenet (wnids), a file or a comma list (default: polyshift for --weights polyshift, else sorted folder order)"
+
+def _in_memory(ds, n:int|None, what:str, seed:int=0):
+    "Training or evaluation images in memory: an `ImageDataset` as it is, `n` images of a folder drawn at random (seeded) and decoded."
+    from robustify_nb.data import FolderDataset, ImageDataset
+    if isinstance(ds, FolderDataset): return ds.load(n, seed)
+    if isinstance(ds, ImageDataset): return ds
+    raise ValueError(f"{what} is a {type(ds).__name__}; accepted here: an .npz, an image folder or 'polyshift' (a corrupted benchmark is for bench).")
+
+
 # %% ../nbs/20_cli.ipynb #c013
 @register_command('eval', 'accuracy of a model on an .npz dataset or on PolyShift styles')
 def _eval(sp):
@@ -137,39 +172,6 @@ def _pretrain(sp):
     return run
 
 # %% ../nbs/20_cli.ipynb #c018
-#: --data of every job: any layout `load_dataset` reads
-DATA_HELP = ("'polyshift[:style]', an .npz (x, y), an image folder (native size), a CIFAR-10-C folder, an ImageNet-C tree, "
-             "an ImageNet-R/-A/-Sketch/-V2 folder, or KIND:PATH (e.g. objectnet:/data/objectnet-1.0); see robustify_nb.data.load_dataset")
-
-def _load_any(data:str, n:int, size:int|None=None, **kw):
-    "A dataset of any layout, through `robustify_nb.data.load_dataset` (`--data` of every job)."
-    from robustify_nb.data import load_dataset
-    return load_dataset(data, image_size=size, n=n, **kw)
-
-def _model_classes(spec:str|None, weights:str|None=None) -> list[str]|None:
-    "A model's class names in output order (--classes): polyshift, cifar10, imagenet (wnids), a file (one per line) or a comma list; default: PolyShift's for the embedded 'polyshift' weights."
-    from robustify_nb.data import CLASSES, CIFAR10_CLASSES, imagenet_meta
-    if spec is None: return list(CLASSES) if weights == 'polyshift' else None
-    named = {'polyshift': CLASSES, 'cifar10': CIFAR10_CLASSES, 'imagenet': imagenet_meta()['wnids']}
-    if spec in named: return list(named[spec])
-    if Path(spec).is_file(): return [l.strip() for l in Path(spec).read_text().splitlines() if l.strip()]
-    return [c.strip() for c in spec.split(',') if c.strip()]
-
-def _aligned(data, classes):
-    "`data` with plain image folders pointed at the model's class order (a corrupted tree: each cell, when opened)."
-    from robustify_nb.data import align_classes, CorruptionSets
-    if isinstance(data, CorruptionSets): data.model_classes = classes; return data
-    return align_classes(data, classes)
-
-CLASSES_HELP = "the model's class names in its output order, matched to image-folder names: polyshift, cifar10, imagenet (wnids), a file or a comma list (default: polyshift for --weights polyshift, else sorted folder order)"
-
-def _in_memory(ds, n:int|None, what:str, seed:int=0):
-    "Training or evaluation images in memory: an `ImageDataset` as it is, `n` images of a folder drawn at random (seeded) and decoded."
-    from robustify_nb.data import FolderDataset, ImageDataset
-    if isinstance(ds, FolderDataset): return ds.load(n, seed)
-    if isinstance(ds, ImageDataset): return ds
-    raise ValueError(f"{what} is a {type(ds).__name__}; accepted here: an .npz, an image folder or 'polyshift' (a corrupted benchmark is for bench).")
-
 @register_command('corrupt', 'write a corrupted copy of a dataset: an image folder as an ImageNet-C tree (resumable), an .npz or PolyShift in the CIFAR-10-C layout')
 def _corrupt(sp):
     sp.add_argument('data', help="an image folder (-> <out>/<corruption>/<severity>/<class>/<file>.JPEG, rerun to resume), an .npz with x and y, or 'polyshift' (-> CIFAR-10-C .npy files)")
