@@ -664,7 +664,7 @@ def detect_layout(path) -> str:
     subs = [s for s in p.iterdir() if s.is_dir() and not s.name.startswith('.')]
     names = {s.name for s in subs}
     from robustify_nb.corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS
-    if any(s.name in CORRUPTIONS + EXTRA_CORRUPTIONS and any(t.is_dir() and t.name in '12345' for t in s.iterdir()) for s in subs): return 'imagenet-c'
+    if any(s.name in CORRUPTIONS + EXTRA_CORRUPTIONS and any(t.is_dir() and t.name in ('1', '2', '3', '4', '5') for t in s.iterdir()) for s in subs): return 'imagenet-c'
     meta = imagenet_meta()
     if p.name.lower().startswith('objectnet') and (names & set(meta['objectnet']) or 'images' in names): return 'objectnet'
     if names and names <= set(meta['wnids']):
