@@ -212,7 +212,9 @@ class Learner:
 def _dist_failure(e:Exception) -> bool:
     "Whether `e` is a failed collective operation (a peer died or timed out) rather than a bug in the step."
     if isinstance(e, getattr(torch.distributed, 'DistError', ())): return True
-    return isinstance(e, RuntimeError) and any(k in str(e) for k in ('Gloo', 'gloo', 'NCCL', 'Connection closed', 'Connection reset', 'Timed out', 'timed out'))
+    # gloo words it differently by where the peer was lost: in an all-reduce ("Timed out", "Connection closed") or in
+    # DDP's buffer broadcast before a forward ("Application timeout caused pair closure", seen on a loaded machine)
+    return isinstance(e, RuntimeError) and any(k in str(e).lower() for k in ('gloo', 'nccl', 'connection closed', 'connection reset', 'timed out', 'timeout', 'pair closure'))
 
 @patch
 def fit(self:Learner, epochs:int, resume:bool=True) -> pd.DataFrame:
