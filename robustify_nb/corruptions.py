@@ -325,8 +325,11 @@ def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None):
     """The reference's `_motion_blur` (not Wand), batched with one angle (degrees) per image.
     x (N, S0, S1); tap i is the image shifted by (-ceil(i sin a - .5), -ceil(i cos a - .5)) with edge replication,
     weighted by a one-sided gaussian; taps from the first one whose shift leaves the image on are dropped (the
-    reference `break`s). Computed as one flat gather per tap from an edge-padded copy, accumulated with per-image
-    weights; only the top-left out_hw = (h, w) of the result is computed (the reference crops it afterwards)."""
+    reference `break`s). Each tap reads a window of an edge-padded copy: the padded planes are laid out flat, and a
+    (planes, offsets, h * Wp) strided view of them (no copy) turns the per-image shift of a tap into one row index per
+    plane, so a tap is one row gather and one multiply-add (no per-pixel index tensor). On the CPU the planes go through
+    in chunks of about 4 MB so that the 2 r + 1 passes over them stay in cache; only the top-left out_hw = (h, w) of the
+    result is computed (the reference crops it afterwards)."""
     N, S0, S1 = x.shape
     h, w = out_hw or (S0, S1)
     width = 2 * radius + 1
@@ -339,15 +342,21 @@ def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None):
     ok = ((dy.abs() < S0) & (dx.abs() < S1)).cumprod(1)
     P0, P1 = min(width - 1, S0 - 1), min(width - 1, S1 - 1)
     dy, dx = dy.clamp(-P0, P0), dx.clamp(-P1, P1)  # only dropped taps are affected
-    xp = F.pad(x[:, None], (P1, P1, P0, P0), mode='replicate')[:, 0].reshape(N, -1)
-    Wp = S1 + 2 * P1
-    base = (torch.arange(h, device=x.device)[:, None] * Wp + torch.arange(w, device=x.device)[None]).view(1, -1)
+    Wp, L = S1 + 2 * P1, (S0 + 2 * P0) * (S1 + 2 * P1)
     off = (P0 - dy) * Wp + (P1 - dx)  # shifted[y, x] = x[clamp(y - dy), clamp(x - dx)] = xp[y + P0 - dy, x + P1 - dx]
     wt = (k[None] * ok).to(x.dtype)
-    out = torch.zeros(N, h * w, dtype=x.dtype, device=x.device)
-    for t in range(width):  # one flat gather per tap (a single gather of all taps is slower: huge index tensor)
-        out.addcmul_(xp.gather(1, base + off[:, t:t + 1]), wt[:, t:t + 1])
-    return out.view(N, h, w)
+    out = torch.empty(N, h, w, dtype=x.dtype, device=x.device)
+    chunk = N if x.device.type != 'cpu' else max(1, (1 << 20) // L)
+    for s in range(0, N, chunk):  # cache blocking over planes (one chunk on a GPU), not a loop over images
+        n = min(chunk, N - s)
+        xp = F.pad(F.pad(x[s:s + n, None], (P1, P1, P0, P0), mode='replicate').view(n, L), (0, 2 * P1))
+        win = xp.as_strided((n, 2 * P0 * Wp + 2 * P1 + 1, h * Wp), (L + 2 * P1, 1, 1))  # win[p, o] = xp[p, o:o + h Wp]
+        rows = torch.arange(n, device=x.device)
+        acc = torch.zeros(n, h, w, dtype=x.dtype, device=x.device)
+        for t in range(width):
+            acc.addcmul_(win[rows, off[s:s + n, t]].view(n, h, Wp)[:, :, :w], wt[s:s + n, t].view(n, 1, 1))
+        out[s:s + n] = acc
+    return out
 
 def motion_blur(x, c, g):
     """The reference's `_motion_blur` (its numpy version of ImageMagick's motion blur) with a random angle
@@ -782,11 +791,17 @@ def contrast(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tens
 
 # %% ../nbs/02_corruptions.ipynb #c034
 def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
+    """PIL's JPEG round trip at quality c (libjpeg defaults: 4:2:0 chroma, the standard tables scaled by quality) through
+    torchvision's codec: libjpeg-turbo on the CPU, as PIL; on a GPU nvJPEG encodes and decodes on the device, and only
+    the compressed bytes (a few KB per image) pass through the host, because torchvision's decoder reads them there."""
     from torchvision.io import encode_jpeg, decode_jpeg
-    u8 = (x * 255).round_().clamp_(0, 255).to(torch.uint8).cpu()
-    enc = encode_jpeg(list(u8.unbind(0)), quality=int(c))
-    dec = decode_jpeg(enc)
-    return torch.stack(dec).to(x.device, non_blocking=True).float().div_(255)
+    u8 = (x * 255).round_().clamp_(0, 255).to(torch.uint8)
+    if x.device.type == 'cuda':
+        enc = encode_jpeg(list(u8.unbind(0)), quality=int(c))
+        return torch.stack(decode_jpeg([e.cpu() for e in enc], device=x.device)).float().div_(255)
+    dec = decode_jpeg(encode_jpeg(list(u8.cpu().unbind(0)), quality=int(c)))
+    return torch.stack(dec).to(x.device).float().div_(255)
+
 
 # %% ../nbs/02_corruptions.ipynb #c035
 @lru_cache(maxsize=256)
