@@ -179,9 +179,10 @@ def _corrupt(sp):
         print(f"wrote {len(names)} corruptions x 5 severities x {N} images to {out} in {time.perf_counter() - t0:.0f} s")
     return run
 
-@register_command('bench', 'evaluate a model under the corruption grid (and PolyShift styles): CSV tables + HTML report')
+@register_command('bench', 'evaluate one or more models under the corruption grid (and PolyShift styles), corrupting once for all: CSV tables + HTML report')
 def _bench(sp):
-    sp.add_argument('--model', required=True); sp.add_argument('--weights', default=None)
+    sp.add_argument('--model', required=True, nargs='+', help='one or more models (names or FILE.py:factory), scored on the same corrupted batches')
+    sp.add_argument('--weights', default=None, nargs='*', help="weights, one per model ('none': random init), or none at all")
     sp.add_argument('--data', default='polyshift', help="'polyshift', an .npz file, an image folder, or a CIFAR-10-C folder (with labels.npy)")
     sp.add_argument('--clean', default=None, help='for a CIFAR-10-C folder: the clean test set (.npz) for the clean row')
     sp.add_argument('--out', default='bench_out'); sp.add_argument('--n', type=int, default=1000, help="PolyShift images (default 1000)")
@@ -190,33 +191,50 @@ def _bench(sp):
     sp.add_argument('--baseline-model', default=None, help='baseline for mCE (default: AlexNet errors for 224 px data, none otherwise)')
     sp.add_argument('--baseline-weights', default=None)
     sp.add_argument('--preset', default=None); sp.add_argument('--seed', type=int, default=0)
+    sp.add_argument('--batch-size', type=int, default=256)
+    sp.add_argument('--quantize', default=None, choices=['uint8', 'jpeg85'], help='score the images as CIFAR-10-C (uint8) or ImageNet-C (jpeg85) store them (default: float)')
+    sp.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: chosen by set_threads)')
     def run(args):
         import pandas as pd
         from robustify_nb.models import load_model
         from robustify_nb.benchmark import evaluate_corruptions, evaluate_cifar10c, summarize, plot_grid, plot_categories
         from robustify_nb.corruptions import CORRUPTIONS
-        from robustify_nb.core import figures_to_html
+        from robustify_nb.core import figures_to_html, set_threads
         from robustify_nb.data import load_npz
         from robustify_nb.train import evaluate_styles, plot_accuracies
+        print(f"torch threads: {set_threads(args.threads)}", flush=True)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         names = args.corruptions or list(CORRUPTIONS)
-        model = load_model(args.model, args.weights)
+        weights = args.weights or [None]*len(args.model)
+        if len(weights) != len(args.model):
+            raise ValueError(f"--weights has {len(weights)} entries for {len(args.model)} models; accepted: one per --model, or none.")
+        models = {m: load_model(m, None if w == 'none' else w) for m, w in zip(args.model, weights)}
+        if args.baseline_model: models['baseline: ' + args.baseline_model] = load_model(args.baseline_model, args.baseline_weights)
         c10c = Path(args.data).is_dir() and (Path(args.data)/'labels.npy').exists()
-        def grid_of(m):
-            if c10c: return evaluate_cifar10c(m, args.data, names, args.severities, clean=load_npz(args.clean) if args.clean else None)
-            return evaluate_corruptions(m, ds, names, args.severities, seed=args.seed, preset=args.preset, progress=True)
         ds = None if c10c else _load_any(args.data, args.n)
-        grid = grid_of(model)
-        if args.baseline_model: base = grid_of(load_model(args.baseline_model, args.baseline_weights))
+        if c10c:
+            clean = load_npz(args.clean) if args.clean else None
+            grids = {k: evaluate_cifar10c(m, args.data, names, args.severities, clean=clean) for k, m in models.items()}
+        else:   # one pass: each batch corrupted once for every model; resumable from the state file in --out
+            g = evaluate_corruptions(models, ds, names, args.severities, batch_size=args.batch_size, seed=args.seed, preset=args.preset,
+                                     progress=True, quantize=args.quantize, state=out/'grid_state.json')
+            grids = {k: g[g.model == k].drop(columns='model').reset_index(drop=True) for k in models}
+        if args.baseline_model: base = grids.pop('baseline: ' + args.baseline_model)
         else: base = 'alexnet' if (ds is not None and min(ds[0][0].shape[-2:]) >= 224) else None
-        summ = summarize(grid, base)
-        grid.to_csv(out/'grid.csv', index=False); summ.to_csv(out/'summary.csv', header=['value'])
-        figs = [('Corruption grid', plot_grid(grid, f'{args.model} under corruption')), ('Categories', plot_categories({args.model: summ}))]
+        summs = {k: summarize(gr, base) for k, gr in grids.items()}
+        if len(grids) == 1:
+            (name, grid), summ = next(iter(grids.items())), next(iter(summs.values()))
+            grid.to_csv(out/'grid.csv', index=False); summ.to_csv(out/'summary.csv', header=['value'])
+        else:
+            pd.concat([gr.assign(model=k) for k, gr in grids.items()]).to_csv(out/'grid.csv', index=False)
+            pd.DataFrame(summs).to_csv(out/'summary.csv')
+        figs = [(f'Corruption grid: {k}', plot_grid(gr, f'{k} under corruption')) for k, gr in grids.items()] + [('Categories', plot_categories(summs))]
         if args.data == 'polyshift':
-            st = evaluate_styles(model, n=args.n); st.to_csv(out/'styles.csv', index=False)
-            figs.append(('PolyShift styles', plot_accuracies(st)))
-        figures_to_html(figs, f'robustify bench: {args.model}', out/'report.html')
-        print(summ.round(4).to_string()); print(f"wrote {out/'grid.csv'}, {out/'summary.csv'}, {out/'report.html'}")
+            st = pd.concat([evaluate_styles(m, n=args.n).assign(model=k) for k, m in models.items() if k in grids])
+            st.to_csv(out/'styles.csv', index=False)
+            figs += [(f'PolyShift styles: {k}', plot_accuracies(st[st.model == k].drop(columns='model'))) for k in grids]
+        figures_to_html(figs, f"robustify bench: {', '.join(grids)}", out/'report.html')
+        print(pd.DataFrame(summs).round(4).to_string()); print(f"wrote {out/'grid.csv'}, {out/'summary.csv'}, {out/'report.html'}")
     return run
 
 # %% ../nbs/20_cli.ipynb #c019t
