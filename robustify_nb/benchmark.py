@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from .core import check_choice, make_generator, default_device, check_images, write_json, read_json
-from .corruptions import corrupt, jpeg_compression, CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
+from .corruptions import corrupt, jpeg_compression, default_preset, CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
 from .models import accuracy, _batches
 
 # %% auto #0
@@ -93,15 +93,17 @@ def evaluate_corruptions(model:nn.Module|Mapping[str, nn.Module], # one model, o
         for k, m in models.items():
             p = next(m.parameters()).device
             st['correct'][k][cell] += (m(x.to(p)).argmax(1).to(y.device) == y).sum().item()
+    used = set()
     try:
         for b, (x, y) in enumerate(_batches_from(data, batch_size, st['batches']), start=st['batches']):
             x, y = check_images(x.to(dev), 'images'), torch.as_tensor(y).to(dev)
+            used.add(preset or default_preset(x))
             score(quantize_images(x, quantize), y, 'clean/0')
             for c in corruptions:
                 for s in severities:
                     xc = corrupt(x, c, s, generator=make_generator(_cell_seed(seed, c, s, b), device=dev), preset=preset)
                     score(quantize_images(xc, quantize), y, f'{c}/{s}')
-            st['batches'], st['n'] = b + 1, st['n'] + len(y)
+            st['batches'], st['n'], st['presets'] = b + 1, st['n'] + len(y), sorted(set(st.get('presets', [])) | used)
             if state is not None: write_json(state, st)
             if bar is not None: bar.update(1)
     finally:
@@ -110,7 +112,11 @@ def evaluate_corruptions(model:nn.Module|Mapping[str, nn.Module], # one model, o
     n = st['n']
     rows = [dict(model=k, corruption=c, severity=s, accuracy=st['correct'][k][f'{c}/{s}']/n, n=n) for k in models for c, s in cells]
     df = pd.DataFrame(rows)
-    return df.drop(columns='model') if single else df
+    df = df.drop(columns='model') if single else df
+    used |= set(st.get('presets', []))
+    if len(used) == 1: df.attrs['preset'] = used.pop()      # named in reports; summarize refuses AlexNet's errors for 'cifar'
+    df.attrs['quantize'] = quantize
+    return df
 
 # %% ../nbs/05_benchmark.ipynb #c008
 #: Top-1 error of AlexNet on ImageNet-C, averaged over severities (Hendrycks & Dietterich 2019, as published with
@@ -142,6 +148,9 @@ def summarize(grid:pd.DataFrame, # from `evaluate_corruptions`
     if baseline is not None:
         if isinstance(baseline, str):
             check_choice('baseline', baseline, ['alexnet'], 'baseline')
+            if grid.attrs.get('preset') == 'cifar':
+                raise ValueError("baseline='alexnet' (ImageNet-C's AlexNet errors) does not apply to a grid made with the 'cifar' preset "
+                                 "(images of at most 64 px); accepted: a baseline model's grid on the same images and corruptions, or None.")
             b_err, b_clean = pd.Series(ALEXNET_ERRORS), ALEXNET_CLEAN_ERROR
         else: b_err, b_clean = _per_corruption_error(baseline), (_clean_error(baseline) if (baseline.severity == 0).any() else None)
         common = [c for c in err.index if c in b_err.index]

@@ -190,7 +190,8 @@ def _bench(sp):
     sp.add_argument('--corruptions', nargs='*', default=None)
     sp.add_argument('--baseline-model', default=None, help='baseline for mCE (default: AlexNet errors for 224 px data, none otherwise)')
     sp.add_argument('--baseline-weights', default=None)
-    sp.add_argument('--preset', default=None); sp.add_argument('--seed', type=int, default=0)
+    sp.add_argument('--baseline', default='auto', choices=['auto', 'alexnet', 'none'], help="without --baseline-model: 'auto' = ImageNet-C's AlexNet errors for the imagenet preset, no mCE for cifar")
+    sp.add_argument('--preset', default=None, help="'imagenet' or 'cifar' (default: by image size, <= 64 px: cifar)"); sp.add_argument('--seed', type=int, default=0)
     sp.add_argument('--batch-size', type=int, default=256)
     sp.add_argument('--quantize', default=None, choices=['uint8', 'jpeg85'], help='score the images as CIFAR-10-C (uint8) or ImageNet-C (jpeg85) store them (default: float)')
     sp.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: chosen by set_threads)')
@@ -199,7 +200,8 @@ def _bench(sp):
         from robustify_nb.models import load_model
         from robustify_nb.benchmark import evaluate_corruptions, evaluate_cifar10c, summarize, plot_grid, plot_categories
         from robustify_nb.corruptions import CORRUPTIONS
-        from robustify_nb.core import figures_to_html, set_threads
+        import torch
+        from robustify_nb.core import figures_to_html, set_threads, write_json
         from robustify_nb.data import load_npz
         from robustify_nb.train import evaluate_styles, plot_accuracies
         print(f"torch threads: {set_threads(args.threads)}", flush=True)
@@ -219,9 +221,15 @@ def _bench(sp):
             g = evaluate_corruptions(models, ds, names, args.severities, batch_size=args.batch_size, seed=args.seed, preset=args.preset,
                                      progress=True, quantize=args.quantize, state=out/'grid_state.json')
             grids = {k: g[g.model == k].drop(columns='model').reset_index(drop=True) for k in models}
-        if args.baseline_model: base = grids.pop('baseline: ' + args.baseline_model)
-        else: base = 'alexnet' if (ds is not None and min(ds[0][0].shape[-2:]) >= 224) else None
+        preset = None if c10c else (g.attrs.get('preset') or args.preset)
+        if args.baseline_model: base = grids.pop('baseline: ' + args.baseline_model); base_name = f'model {args.baseline_model}'
+        elif args.baseline == 'auto': base = 'alexnet' if preset == 'imagenet' else None; base_name = base or 'none (no mCE)'
+        else: base = None if args.baseline == 'none' else args.baseline; base_name = base or 'none (no mCE)'
+        for gr in grids.values(): gr.attrs['preset'] = preset
         summs = {k: summarize(gr, base) for k, gr in grids.items()}
+        how = f"preset {preset or 'as stored (CIFAR-10-C files)'}, mCE baseline {base_name}, images {args.quantize or 'float'}"
+        print(how); write_json(out/'bench.json', dict(models=list(grids), data=args.data, preset=preset, baseline=base_name,
+                                                     quantize=args.quantize, seed=args.seed, threads=torch.get_num_threads()))
         if len(grids) == 1:
             (name, grid), summ = next(iter(grids.items())), next(iter(summs.values()))
             grid.to_csv(out/'grid.csv', index=False); summ.to_csv(out/'summary.csv', header=['value'])
@@ -233,7 +241,7 @@ def _bench(sp):
             st = pd.concat([evaluate_styles(m, n=args.n).assign(model=k) for k, m in models.items() if k in grids])
             st.to_csv(out/'styles.csv', index=False)
             figs += [(f'PolyShift styles: {k}', plot_accuracies(st[st.model == k].drop(columns='model'))) for k in grids]
-        figures_to_html(figs, f"robustify bench: {', '.join(grids)}", out/'report.html')
+        figures_to_html(figs, f"robustify bench: {', '.join(grids)} ({how})", out/'report.html')
         print(pd.DataFrame(summs).round(4).to_string()); print(f"wrote {out/'grid.csv'}, {out/'summary.csv'}, {out/'report.html'}")
     return run
 

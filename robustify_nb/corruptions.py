@@ -328,7 +328,7 @@ def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None):
     reference `break`s). Each tap reads a window of an edge-padded copy: the padded planes are laid out flat, and a
     (planes, offsets, h * Wp) strided view of them (no copy) turns the per-image shift of a tap into one row index per
     plane, so a tap is one row gather and one multiply-add (no per-pixel index tensor). On the CPU the planes go through
-    in chunks of about 4 MB so that the 2 r + 1 passes over them stay in cache; only the top-left out_hw = (h, w) of the
+    in chunks of about 2 MB so that the 2 r + 1 passes over them stay in cache; only the top-left out_hw = (h, w) of the
     result is computed (the reference crops it afterwards)."""
     N, S0, S1 = x.shape
     h, w = out_hw or (S0, S1)
@@ -346,7 +346,7 @@ def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None):
     off = (P0 - dy) * Wp + (P1 - dx)  # shifted[y, x] = x[clamp(y - dy), clamp(x - dx)] = xp[y + P0 - dy, x + P1 - dx]
     wt = (k[None] * ok).to(x.dtype)
     out = torch.empty(N, h, w, dtype=x.dtype, device=x.device)
-    chunk = N if x.device.type != 'cpu' else max(1, (1 << 20) // L)
+    chunk = N if x.device.type != 'cpu' else max(1, (1 << 19) // L)
     for s in range(0, N, chunk):  # cache blocking over planes (one chunk on a GPU), not a loop over images
         n = min(chunk, N - s)
         xp = F.pad(F.pad(x[s:s + n, None], (P1, P1, P0, P0), mode='replicate').view(n, L), (0, 2 * P1))

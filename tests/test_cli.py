@@ -55,6 +55,8 @@ def test_bench_several_models_one_pass_and_resume(tmp_path):
     grid = pd.read_csv(tmp_path/'both'/'grid.csv')
     assert sorted(grid.model.unique()) == ['resnet20', 'smallcnn'] and len(grid) == 2*3
     state = json.loads((tmp_path/'both'/'grid_state.json').read_text()); assert state['batches'] == 3 and state['n'] == 48
+    meta = json.loads((tmp_path/'both'/'bench.json').read_text())
+    assert meta['preset'] == 'cifar' and meta['baseline'] == 'none (no mCE)' and 'preset cifar, mCE baseline none' in r.stdout
     r = run('bench', '--model', 'resnet20', '--weights', 'polyshift', '--n', '48', '--corruptions', 'fog', '--severities', '1', '5',
             '--batch-size', '16', '--out', str(tmp_path/'one')); assert r.returncode == 0, r.stderr
     one = pd.read_csv(tmp_path/'one'/'grid.csv')
@@ -63,6 +65,8 @@ def test_bench_several_models_one_pass_and_resume(tmp_path):
     assert pd.read_csv(tmp_path/'both'/'grid.csv').equals(grid)
     r = run(*args[:-2], '--seed', '1', '--out', str(tmp_path/'both'))             # other arguments: refused, nothing mixed
     assert r.returncode == 2 and 'holds a grid run with other arguments (seed)' in r.stderr, r.stderr
+    r = run(*args[:-2], '--baseline', 'alexnet', '--out', str(tmp_path/'alex'))   # ImageNet's AlexNet errors on 32 px data: refused
+    assert r.returncode == 2 and "baseline='alexnet'" in r.stderr, r.stderr
     r = run('bench', '--model', 'resnet20', 'smallcnn', '--weights', 'polyshift', '--out', str(tmp_path/'bad'))
     assert r.returncode == 2 and '--weights has 1 entries for 2 models' in r.stderr, r.stderr
 
