@@ -531,12 +531,22 @@ def _frost_scale(fh: int, fw: int, H: int, W: int) -> tuple[int, int]:
     s *= 1.1
     return int(math.ceil(fh * s)), int(math.ceil(fw * s))
 
-def _frost_stack(device, H, W):
-    key = (str(torch.device(device)), H, W)
+def _frost_stack(device, H, W, scale=None):
+    """The frost pictures as one padded uint8 stack and their sizes. scale=None: the reference's rescaling to cover the
+    image (ImageNet-C); scale=1/k, k odd: CIFAR-10-C's cv2.resize(fx=fy=scale) (INTER_LINEAR), which then samples pixel
+    k i + (k - 1) / 2 exactly (its half-pixel source positions fall on pixel centres), at round(size * scale) points."""
+    key = (str(torch.device(device)), H, W, scale)
     if key not in _FROST_RESIZED:
         if len(_FROST_RESIZED) > 32: _FROST_RESIZED.clear()
         pics, sizes = [], []
         for p in _frost_pictures(device):
+            if scale is not None:
+                k = round(1 / scale)
+                if abs(k * scale - 1) > 1e-9 or k % 2 == 0: raise ValueError(f"scale={scale!r}; accepted: 1/k for an odd int k")
+                nh, nw = int(round(p.shape[1] * scale)), int(round(p.shape[2] * scale))
+                r = p[:, (k - 1) // 2::k, (k - 1) // 2::k][:, :nh, :nw]
+                pics.append(r.contiguous()); sizes.append(tuple(r.shape[1:]))
+                continue
             nh, nw = _frost_scale(p.shape[1], p.shape[2], H, W)
             # cv2.resize INTER_CUBIC == bicubic (a=-0.75), half-pixel centres; always an upscale (x >= 1.1)
             r = F.interpolate(p[None].float(), size=(nh, nw), mode='bicubic', align_corners=False)[0]
@@ -547,25 +557,27 @@ def _frost_stack(device, H, W):
         _FROST_RESIZED[key] = (stack, torch.tensor(sizes, dtype=torch.long, device=device))
     return _FROST_RESIZED[key]
 
-def _frost_apply(x, c, idx, xs, ys):
+def _frost_apply(x, c, idx, xs, ys, scale=None):
     "idx (N,) picture index, xs/ys (N,) top/left of the crop in the rescaled picture."
     N, _, H, W = x.shape
-    stack, _ = _frost_stack(x.device, H, W)
+    stack, _ = _frost_stack(x.device, H, W, scale)
     rows = (xs[:, None] + torch.arange(H, device=x.device))[:, None, :, None]
     cols = (ys[:, None] + torch.arange(W, device=x.device))[:, None, None, :]
     ch = torch.arange(3, device=x.device)[None, :, None, None]
     fr = stack[idx[:, None, None, None], ch, rows, cols].float()
     return (c[0] * x + c[1] / 255. * fr).clamp(0, 1)
 
-def frost(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
-    "Frost: c[0] x image + c[1] x a random crop of one of the reference's 6 frost pictures."
+def frost(x: torch.Tensor, c, g: torch.Generator, scale=None, pictures: int = 6) -> torch.Tensor:
+    """Frost: c[0] x image + c[1] x a random crop of one of the reference's frost pictures. ImageNet-C: any of the 6,
+    rescaled to cover the image; CIFAR-10-C (preset 'cifar'): one of the first 5, shrunk to scale=0.2 of its size."""
     N, _, H, W = x.shape
-    _, sizes = _frost_stack(x.device, H, W)
-    idx = torch.randint(0, len(_FROST_FILES), (N,), generator=g, device=x.device)
+    _, sizes = _frost_stack(x.device, H, W, scale)
+    idx = torch.randint(0, pictures, (N,), generator=g, device=x.device)
     u = torch.rand(N, 2, generator=g, device=x.device, dtype=torch.float64)
     hi = (sizes[idx] - torch.tensor([H, W], device=x.device)).double()  # np.random.randint(0, hi): [0, hi)
+    if bool((hi < 1).any()): raise ValueError(f"frost: images of {H}x{W} px are larger than the frost pictures at scale={scale}; accepted: the 'imagenet' preset for them.")
     off = (u * hi).long()
-    return _frost_apply(x, c, idx, off[:, 0], off[:, 1])
+    return _frost_apply(x, c, idx, off[:, 0], off[:, 1], scale)
 
 # %% ../nbs/02_corruptions.ipynb #c026
 def _clipped_zoom(x, z: float):
@@ -1037,7 +1049,7 @@ _PARAMS_DIGITAL = {
                                     (_IM * 0.1, _IM * 0.03, _IM * 0.03)]},
 }
 PARAMS = {**_PARAMS_NOISEBLUR, **_PARAMS_WEATHER, **_PARAMS_DIGITAL}
-PRESET_KWARGS = {'imagenet': {}, 'cifar': {'pixelate': {'up': 'box'}}}
+PRESET_KWARGS = {'imagenet': {}, 'cifar': {'pixelate': {'up': 'box'}, 'frost': {'scale': 0.2, 'pictures': 5}}}
 
 # %% ../nbs/02_corruptions.ipynb #c041
 _FUNCS:dict[str, Callable] = {n: globals()[n] for n in CORRUPTIONS + EXTRA_CORRUPTIONS}
