@@ -181,7 +181,7 @@ def _corrupt(sp):
 
 @register_command('bench', 'evaluate one or more models under the corruption grid (and PolyShift styles), corrupting once for all: CSV tables + HTML report')
 def _bench(sp):
-    sp.add_argument('--model', required=True, nargs='+', help='one or more models (names or FILE.py:factory), scored on the same corrupted batches')
+    sp.add_argument('--model', required=True, nargs='+', help='one or more models (as the other commands take one), scored on the same corrupted batches')
     sp.add_argument('--weights', default=None, nargs='*', help="weights, one per model ('none': random init), or none at all")
     sp.add_argument('--data', default='polyshift', help="'polyshift', an .npz file, an image folder, or a CIFAR-10-C folder (with labels.npy)")
     sp.add_argument('--clean', default=None, help='for a CIFAR-10-C folder: the clean test set (.npz) for the clean row')
