@@ -1,7 +1,7 @@
 """Load Hendrycks' original CIFAR-10-C generator (../shared/reference/cifar10-c/make_cifar_c.py, not part of the project)
 for comparisons, without ImageMagick: only its functions are executed (not the dataset-writing script at its end); Wand
-is stubbed (so motion_blur and snow, which need MagickMotionBlurImage, are not available), and two imports that newer
-scipy/skimage renamed are mapped to their current names (map_coordinates; gaussian's multichannel -> channel_axis)."""
+is stubbed (so motion_blur and snow, which need MagickMotionBlurImage, are not available), and three names that newer
+numpy/scipy/skimage renamed are mapped to their current ones (np.float_, map_coordinates, gaussian(multichannel=))."""
 import sys, types
 from pathlib import Path
 import numpy as np
@@ -13,6 +13,7 @@ def load_generator(path=None):
     src = path.read_text()
     src = src[:src.index('import collections')]                        # the functions only, not the generation script
     src = src.replace('from scipy.ndimage.interpolation import map_coordinates', 'from scipy.ndimage import map_coordinates')
+    src = src.replace('np.float_)', 'np.float64)')                     # removed in NumPy 2
     wand = types.ModuleType('wand'); api = types.ModuleType('wand.api'); img = types.ModuleType('wand.image'); col = types.ModuleType('wand.color')
     class _Lib:                                                         # attribute assignments of the script succeed, calls fail
         def __getattr__(self, k): return types.SimpleNamespace(argtypes=None)
