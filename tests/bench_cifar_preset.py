@@ -18,6 +18,7 @@ if __name__ == '__main__':
     a = ap.parse_args()
     print(f"torch threads: {set_threads(1)}", flush=True)
     ns = load_generator(); assert ns is not None, 'needs ../shared/reference/cifar10-c/make_cifar_c.py'
+    a.out = str(Path(a.out).resolve())
     os.chdir(shared_data() / '..' / 'reference' / 'cifar10-c')          # the original reads ./frost*.png
     z = np.load(shared_data('cifar10-5k/test_1000.npz')); xu, y = z['x'][:a.n], torch.as_tensor(z['y'][:a.n])
     x = torch.from_numpy(xu).permute(0, 3, 1, 2).float()/255
