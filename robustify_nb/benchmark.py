@@ -7,6 +7,7 @@ Docs: https://robustify-nb.github.io/robustify-nb/benchmark.html.md"""
 # %% ../nbs/05_benchmark.ipynb #c003
 from __future__ import annotations
 import math
+from pathlib import Path
 from typing import Sequence, Mapping
 
 import numpy as np
@@ -14,48 +15,108 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .core import check_choice, make_generator, default_device, check_images
-from .corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
+from .core import check_choice, make_generator, default_device, check_images, write_json, read_json
+from .corruptions import corrupt, jpeg_compression, default_preset, CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
 from .models import accuracy, _batches
 
 # %% auto #0
-__all__ = ['ALEXNET_ERRORS', 'ALEXNET_CLEAN_ERROR', 'evaluate_corruptions', 'summarize', 'evaluate_datasets', 'evaluate_cifar10c',
-           'evaluate_corruption_sets', 'fit_effective_robustness', 'effective_robustness', 'plot_grid',
-           'plot_categories', 'plot_effective_robustness']
+__all__ = ['QUANTIZE', 'ALEXNET_ERRORS', 'ALEXNET_CLEAN_ERROR', 'quantize_images', 'evaluate_corruptions', 'summarize',
+           'evaluate_datasets', 'evaluate_cifar10c', 'evaluate_corruption_sets', 'fit_effective_robustness',
+           'effective_robustness', 'plot_grid', 'plot_categories', 'plot_effective_robustness']
 
 # %% ../nbs/05_benchmark.ipynb #c006
 def _cell_seed(seed:int, name:str, severity:int, batch:int) -> int:
     return (seed*1_000_003 + sum(map(ord, name))*7919 + severity*104_729 + batch) % 2**62
 
+QUANTIZE = (None, 'uint8', 'jpeg85')
+
+def quantize_images(x:torch.Tensor, how:str|None) -> torch.Tensor:
+    "Images as a dataset stores them: 'uint8' (floor to 8 bits, as np.uint8: CIFAR-10-C), 'jpeg85' (then JPEG quality 85: ImageNet-C), None (as is)."
+    if how is None: return x
+    check_choice('quantize', how, QUANTIZE[1:], 'storage format (or None)')
+    q = torch.floor(x*255 + 1e-4).div_(255)     # + 1e-4: k/255 computed in float32 may land just below k
+    return jpeg_compression(q, 85) if how == 'jpeg85' else q
+
+def _as_models(model) -> tuple[dict, bool]:
+    if isinstance(model, nn.Module): return {'model': model}, True
+    models = dict(model) if isinstance(model, Mapping) else ({f'model{i}': m for i, m in enumerate(model)} if isinstance(model, (list, tuple)) else None)
+    if not models or not all(isinstance(m, nn.Module) for m in models.values()) or not all(isinstance(k, str) for k in models):
+        raise TypeError(f"model has type {type(model).__name__}; accepted: an nn.Module, or a non-empty mapping name -> nn.Module (or a list of them).")
+    return models, False
+
+def _batches_from(data, batch_size:int, start:int):
+    "The batches of `data` from batch number `start` on, without loading the ones before."
+    if start == 0: yield from _batches(data, batch_size); return
+    if isinstance(data, tuple): yield from _batches((data[0][start*batch_size:], data[1][start*batch_size:]), batch_size); return
+    if hasattr(data, 'tensors') and hasattr(data, 'images'):
+        for i in range(start*batch_size, len(data), batch_size): yield data.tensors(slice(i, i + batch_size))
+        return
+    yield from _batches(torch.utils.data.Subset(data, range(start*batch_size, len(data))), batch_size)
+
+# %% ../nbs/05_benchmark.ipynb #g0001
 @torch.inference_mode()
-def evaluate_corruptions(model:nn.Module, data, # an ImageDataset, a dataset of (image, label), or an (x, y) pair
+def evaluate_corruptions(model:nn.Module|Mapping[str, nn.Module], # one model, or name -> model: all scored on each corrupted batch
+                         data, # an ImageDataset, a dataset of (image, label), or an (x, y) pair
                          corruptions:Sequence[str]=CORRUPTIONS, severities:Sequence[int]=(1, 2, 3, 4, 5),
-                         batch_size:int=256, seed:int=0, preset:str|None=None, device=None, progress:bool=False) -> pd.DataFrame:
-    "Accuracy of `model` on `data` clean and under each corruption × severity: columns corruption, severity, accuracy, n."
+                         batch_size:int=256, seed:int=0, preset:str|None=None, device=None, progress:bool=False,
+                         quantize:str|None=None, # None (float images), 'uint8' (CIFAR-10-C's storage), 'jpeg85' (ImageNet-C's)
+                         state=None, # a JSON file: counts kept there atomically after every batch; a rerun continues from it
+                        ) -> pd.DataFrame:
+    "Accuracy on `data` clean and under each corruption × severity: columns (model,) corruption, severity, accuracy, n."
+    models, single = _as_models(model)
     corruptions = list(corruptions)
     for c in corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
     for s in severities:
         if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5: raise ValueError(f"severities contains {s!r}; accepted: ints from 1 to 5.")
-    dev = default_device(device) if device is not None else next(model.parameters()).device
-    was = model.training; model.eval()
-    correct = {('clean', 0): 0, **{(c, s): 0 for c in corruptions for s in severities}}
-    n = 0
-    batches = _batches(data, batch_size)
-    if progress:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f"batch_size={batch_size!r} is not accepted; accepted: an int >= 1.")
+    if quantize is not None: check_choice('quantize', quantize, QUANTIZE[1:], 'storage format (or None)')
+    dev = default_device(device) if device is not None else next(next(iter(models.values())).parameters()).device
+    n_data = len(data[0]) if isinstance(data, tuple) else len(data)
+    cells = [('clean', 0)] + [(c, s) for c in corruptions for s in severities]
+    key = dict(models=list(models), corruptions=corruptions, severities=list(severities), batch_size=batch_size, seed=seed,
+               preset=preset, quantize=quantize, images=n_data)
+    st = dict(key=key, batches=0, n=0, correct={m: {f'{c}/{s}': 0 for c, s in cells} for m in models})
+    if state is not None and Path(state).exists():
+        st = read_json(state)
+        if st.get('key') != key:
+            diff = sorted(k for k in set(key) | set(st.get('key', {})) if key.get(k) != st.get('key', {}).get(k))
+            raise ValueError(f"state={str(state)!r} holds a grid run with other arguments ({', '.join(diff)}); accepted: the same arguments "
+                             "to continue it, or another state path (delete the file to start again).")
+    n_batches = math.ceil(n_data/batch_size)
+    bar = None
+    if progress and st['batches'] < n_batches:
         from tqdm.auto import tqdm
-        batches = tqdm(batches, desc='grid', leave=False)
+        bar = tqdm(total=n_batches, initial=st['batches'], desc=f'grid ({len(models)} model{"s"*(len(models) > 1)}, {len(cells) - 1} cells)', unit='batch', leave=False)
+    was = {k: m.training for k, m in models.items()}
+    for m in models.values(): m.eval()
+    def score(x, y, cell):
+        for k, m in models.items():
+            p = next(m.parameters()).device
+            st['correct'][k][cell] += (m(x.to(p)).argmax(1).to(y.device) == y).sum().item()
+    used = set()
     try:
-        for b, (x, y) in enumerate(batches):
+        for b, (x, y) in enumerate(_batches_from(data, batch_size, st['batches']), start=st['batches']):
             x, y = check_images(x.to(dev), 'images'), torch.as_tensor(y).to(dev)
-            correct[('clean', 0)] += (model(x).argmax(1) == y).sum().item()
+            used.add(preset or default_preset(x))
+            score(quantize_images(x, quantize), y, 'clean/0')
             for c in corruptions:
                 for s in severities:
-                    g = make_generator(_cell_seed(seed, c, s, b), device=dev)
-                    xc = corrupt(x, c, s, generator=g, preset=preset)
-                    correct[(c, s)] += (model(xc).argmax(1) == y).sum().item()
-            n += len(y)
-    finally: model.train(was)
-    return pd.DataFrame([dict(corruption=c, severity=s, accuracy=k/n, n=n) for (c, s), k in correct.items()])
+                    xc = corrupt(x, c, s, generator=make_generator(_cell_seed(seed, c, s, b), device=dev), preset=preset)
+                    score(quantize_images(xc, quantize), y, f'{c}/{s}')
+            st['batches'], st['n'], st['presets'] = b + 1, st['n'] + len(y), sorted(set(st.get('presets', [])) | used)
+            if state is not None: write_json(state, st)
+            if bar is not None: bar.update(1)
+    finally:
+        for k, m in models.items(): m.train(was[k])
+        if bar is not None: bar.close()
+    n = st['n']
+    rows = [dict(model=k, corruption=c, severity=s, accuracy=st['correct'][k][f'{c}/{s}']/n, n=n) for k in models for c, s in cells]
+    df = pd.DataFrame(rows)
+    df = df.drop(columns='model') if single else df
+    used |= set(st.get('presets', []))
+    if len(used) == 1: df.attrs['preset'] = used.pop()      # named in reports; summarize refuses AlexNet's errors for 'cifar'
+    df.attrs['quantize'] = quantize
+    return df
 
 # %% ../nbs/05_benchmark.ipynb #c008
 #: Top-1 error of AlexNet on ImageNet-C, averaged over severities (Hendrycks & Dietterich 2019, as published with
@@ -87,6 +148,9 @@ def summarize(grid:pd.DataFrame, # from `evaluate_corruptions`
     if baseline is not None:
         if isinstance(baseline, str):
             check_choice('baseline', baseline, ['alexnet'], 'baseline')
+            if grid.attrs.get('preset') == 'cifar':
+                raise ValueError("baseline='alexnet' (ImageNet-C's AlexNet errors) does not apply to a grid made with the 'cifar' preset "
+                                 "(images of at most 64 px); accepted: a baseline model's grid on the same images and corruptions, or None.")
             b_err, b_clean = pd.Series(ALEXNET_ERRORS), ALEXNET_CLEAN_ERROR
         else: b_err, b_clean = _per_corruption_error(baseline), (_clean_error(baseline) if (baseline.severity == 0).any() else None)
         common = [c for c in err.index if c in b_err.index]

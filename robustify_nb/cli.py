@@ -345,9 +345,10 @@ def _corrupt(sp):
         print(f"wrote {len(names)} corruptions x 5 severities x {N} images to {out} in {time.perf_counter() - t0:.0f} s")
     return run
 
-@register_command('bench', 'evaluate a model under the corruption grid (and PolyShift styles): CSV tables + HTML report')
+@register_command('bench', 'evaluate one or more models under the corruption grid (and PolyShift styles), corrupting once for all: CSV tables + HTML report')
 def _bench(sp):
-    sp.add_argument('--model', required=True); sp.add_argument('--weights', default=None)
+    sp.add_argument('--model', required=True, nargs='+', help='one or more models (as the other commands take one), scored on the same corrupted batches')
+    sp.add_argument('--weights', default=None, nargs='*', help="weights, one per model ('none': random init), or none at all")
     sp.add_argument('--data', default='polyshift', help=DATA_HELP)
     sp.add_argument('--clean', default=None, help='for a CIFAR-10-C folder or ImageNet-C tree: the clean test set (any layout) for the clean row')
     sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
@@ -357,37 +358,64 @@ def _bench(sp):
     sp.add_argument('--corruptions', nargs='*', default=None)
     sp.add_argument('--baseline-model', default=None, help='baseline for mCE (default: AlexNet errors for 224 px data, none otherwise)')
     sp.add_argument('--baseline-weights', default=None)
-    sp.add_argument('--preset', default=None); sp.add_argument('--seed', type=int, default=0)
+    sp.add_argument('--baseline', default='auto', choices=['auto', 'alexnet', 'none'], help="without --baseline-model: 'auto' = ImageNet-C's AlexNet errors for the imagenet preset, no mCE for cifar")
+    sp.add_argument('--preset', default=None, help="'imagenet' or 'cifar' (default: by image size, <= 64 px: cifar)"); sp.add_argument('--seed', type=int, default=0)
+    sp.add_argument('--batch-size', type=int, default=256)
+    sp.add_argument('--quantize', default=None, choices=['uint8', 'jpeg85'], help='score the images as CIFAR-10-C (uint8) or ImageNet-C (jpeg85) store them (default: float)')
+    sp.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: chosen by set_threads)')
     def run(args):
         import pandas as pd
         from robustify_nb.models import load_model
-        from robustify_nb.benchmark import evaluate_corruptions, evaluate_cifar10c, summarize, plot_grid, plot_categories
+        from robustify_nb.benchmark import evaluate_corruptions, summarize, plot_grid, plot_categories
         from robustify_nb.corruptions import CORRUPTIONS
-        from robustify_nb.core import figures_to_html
+        import torch
+        from robustify_nb.core import figures_to_html, set_threads, write_json
         from robustify_nb.data import CorruptionSets, ProjectedModel
         from robustify_nb.benchmark import evaluate_corruption_sets
         from robustify_nb.train import evaluate_styles, plot_accuracies
+        print(f"torch threads: {set_threads(args.threads)}", flush=True)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         names = args.corruptions or list(CORRUPTIONS)
-        model = load_model(args.model, args.weights)
-        mc = _model_classes(args.classes, args.weights)
+        weights = args.weights or [None]*len(args.model)
+        if len(weights) != len(args.model):
+            raise ValueError(f"--weights has {len(weights)} entries for {len(args.model)} models; accepted: one per --model, or none.")
+        weights = [None if w == 'none' else w for w in weights]
+        models = {m: load_model(m, w) for m, w in zip(args.model, weights)}
+        if args.baseline_model: models['baseline: ' + args.baseline_model] = load_model(args.baseline_model, args.baseline_weights)
+        mc = _model_classes(args.classes, weights[0])
         data = _aligned(_load_any(args.data, args.n, args.size), mc)
         c10c = isinstance(data, CorruptionSets)
-        def grid_of(m):
-            if c10c: return evaluate_corruption_sets(m, data, args.corruptions, args.severities, clean=_aligned(_load_any(args.clean, args.n, args.size), mc) if args.clean else None, progress=True)
-            return evaluate_corruptions(ProjectedModel(m, ds) if hasattr(ds, 'project_logits') else m, ds, names, args.severities or [1, 2, 3, 4, 5], seed=args.seed, preset=args.preset, progress=True)
         ds = None if c10c else data
-        grid = grid_of(model)
-        if args.baseline_model: base = grid_of(load_model(args.baseline_model, args.baseline_weights))
-        else: base = 'alexnet' if (ds is not None and min(ds[0][0].shape[-2:]) >= 224) else None
-        summ = summarize(grid, base)
-        grid.to_csv(out/'grid.csv', index=False); summ.to_csv(out/'summary.csv', header=['value'])
-        figs = [('Corruption grid', plot_grid(grid, f'{args.model} under corruption')), ('Categories', plot_categories({args.model: summ}))]
+        if c10c:   # a corrupted benchmark on disk (CIFAR-10-C folder, ImageNet-C tree): scored as stored
+            clean = _aligned(_load_any(args.clean, args.n, args.size), mc) if args.clean else None
+            grids = {k: evaluate_corruption_sets(m, data, args.corruptions, args.severities, clean=clean, progress=True) for k, m in models.items()}
+        else:   # one pass: each batch corrupted once for every model; resumable from the state file in --out
+            wrap = (lambda m: ProjectedModel(m, ds)) if hasattr(ds, 'project_logits') else (lambda m: m)
+            g = evaluate_corruptions({k: wrap(m) for k, m in models.items()}, ds, names, args.severities or [1, 2, 3, 4, 5], batch_size=args.batch_size,
+                                     seed=args.seed, preset=args.preset, progress=True, quantize=args.quantize, state=out/'grid_state.json')
+            grids = {k: g[g.model == k].drop(columns='model').reset_index(drop=True) for k in models}
+        preset = None if c10c else (g.attrs.get('preset') or args.preset)
+        if args.baseline_model: base = grids.pop('baseline: ' + args.baseline_model); base_name = f'model {args.baseline_model}'
+        elif args.baseline == 'auto': base = 'alexnet' if preset == 'imagenet' else None; base_name = base or 'none (no mCE)'
+        else: base = None if args.baseline == 'none' else args.baseline; base_name = base or 'none (no mCE)'
+        for gr in grids.values(): gr.attrs['preset'] = preset
+        summs = {k: summarize(gr, base) for k, gr in grids.items()}
+        how = f"preset {preset or 'as stored (corrupted files)'}, mCE baseline {base_name}, images {args.quantize or 'float'}"
+        print(how); write_json(out/'bench.json', dict(models=list(grids), data=args.data, preset=preset, baseline=base_name,
+                                                     quantize=args.quantize, seed=args.seed, threads=torch.get_num_threads()))
+        if len(grids) == 1:
+            (name, grid), summ = next(iter(grids.items())), next(iter(summs.values()))
+            grid.to_csv(out/'grid.csv', index=False); summ.to_csv(out/'summary.csv', header=['value'])
+        else:
+            pd.concat([gr.assign(model=k) for k, gr in grids.items()]).to_csv(out/'grid.csv', index=False)
+            pd.DataFrame(summs).to_csv(out/'summary.csv')
+        figs = [(f'Corruption grid: {k}', plot_grid(gr, f'{k} under corruption')) for k, gr in grids.items()] + [('Categories', plot_categories(summs))]
         if args.data == 'polyshift':
-            st = evaluate_styles(model, n=args.n); st.to_csv(out/'styles.csv', index=False)
-            figs.append(('PolyShift styles', plot_accuracies(st)))
-        figures_to_html(figs, f'robustify bench: {args.model}', out/'report.html')
-        print(summ.round(4).to_string()); print(f"wrote {out/'grid.csv'}, {out/'summary.csv'}, {out/'report.html'}")
+            st = pd.concat([evaluate_styles(m, n=args.n).assign(model=k) for k, m in models.items() if k in grids])
+            st.to_csv(out/'styles.csv', index=False)
+            figs += [(f'PolyShift styles: {k}', plot_accuracies(st[st.model == k].drop(columns='model'))) for k in grids]
+        figures_to_html(figs, f"robustify bench: {', '.join(grids)} ({how})", out/'report.html')
+        print(pd.DataFrame(summs).round(4).to_string()); print(f"wrote {out/'grid.csv'}, {out/'summary.csv'}, {out/'report.html'}")
     return run
 
 # %% ../nbs/20_cli.ipynb #c019t

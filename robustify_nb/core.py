@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['close_matches', 'check_choice', 'check_fraction', 'default_device', 'make_generator', 'seed_everything', 'cache_dir',
-           'shared_data', 'atomic_write', 'write_json', 'read_json', 'sha256_file', 'check_images', 'to_float_images',
-           'use_plotly_mimetype', 'figures_to_html']
+__all__ = ['close_matches', 'check_choice', 'check_fraction', 'default_device', 'make_generator', 'seed_everything',
+           'set_threads', 'cache_dir', 'shared_data', 'atomic_write', 'write_json', 'read_json', 'sha256_file',
+           'check_images', 'to_float_images', 'use_plotly_mimetype', 'figures_to_html']
 
 # %% ../nbs/00_core.ipynb #c006
 def close_matches(value, options:Iterable[str], n:int=3) -> list[str]:
@@ -79,6 +79,35 @@ def seed_everything(seed:int=0) -> torch.Generator:
     seed = _check_seed(seed)
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     return make_generator(seed)
+
+# %% ../nbs/00_core.ipynb #th001
+def _free_cores() -> tuple[int, int]:
+    "(cores this process may use, cores busy with other runnable tasks now): affinity mask and /proc/loadavg on Linux."
+    try: cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError): cores = os.cpu_count() or 1
+    try: busy = max(0, int(Path('/proc/loadavg').read_text().split()[3].split('/')[0]) - 1)   # minus this process
+    except (OSError, ValueError, IndexError): busy = 0
+    return cores, busy
+
+def set_threads(n:int|None=None, # threads; None: $ROBUSTIFY_THREADS, else $OMP_NUM_THREADS, else the idle cores
+               ) -> int:
+    "Set torch's intra-op thread count deliberately (see above) and return it."
+    src = 'argument'
+    if n is None:
+        for var in ('ROBUSTIFY_THREADS', 'OMP_NUM_THREADS'):
+            if os.environ.get(var, '').strip():
+                n, src = os.environ[var].strip(), f'${var}'
+                break
+    if n is None:
+        cores, busy = _free_cores()
+        n = max(1, cores - busy)
+    else:
+        if isinstance(n, str) and n.isdigit(): n = int(n)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"threads={n!r} (from {src}) is not accepted; accepted: an int >= 1 (or None to choose).")
+    torch.set_num_threads(int(n))
+    return torch.get_num_threads()
+
 
 # %% ../nbs/00_core.ipynb #c015
 def cache_dir(*parts:str, # sub-directories below the cache root

@@ -325,8 +325,11 @@ def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None):
     """The reference's `_motion_blur` (not Wand), batched with one angle (degrees) per image.
     x (N, S0, S1); tap i is the image shifted by (-ceil(i sin a - .5), -ceil(i cos a - .5)) with edge replication,
     weighted by a one-sided gaussian; taps from the first one whose shift leaves the image on are dropped (the
-    reference `break`s). Computed as one flat gather per tap from an edge-padded copy, accumulated with per-image
-    weights; only the top-left out_hw = (h, w) of the result is computed (the reference crops it afterwards)."""
+    reference `break`s). Each tap reads a window of an edge-padded copy: the padded planes are laid out flat, and a
+    (planes, offsets, h * Wp) strided view of them (no copy) turns the per-image shift of a tap into one row index per
+    plane, so a tap is one row gather and one multiply-add (no per-pixel index tensor). On the CPU the planes go through
+    in chunks of about 2 MB so that the 2 r + 1 passes over them stay in cache; only the top-left out_hw = (h, w) of the
+    result is computed (the reference crops it afterwards)."""
     N, S0, S1 = x.shape
     h, w = out_hw or (S0, S1)
     width = 2 * radius + 1
@@ -339,15 +342,21 @@ def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None):
     ok = ((dy.abs() < S0) & (dx.abs() < S1)).cumprod(1)
     P0, P1 = min(width - 1, S0 - 1), min(width - 1, S1 - 1)
     dy, dx = dy.clamp(-P0, P0), dx.clamp(-P1, P1)  # only dropped taps are affected
-    xp = F.pad(x[:, None], (P1, P1, P0, P0), mode='replicate')[:, 0].reshape(N, -1)
-    Wp = S1 + 2 * P1
-    base = (torch.arange(h, device=x.device)[:, None] * Wp + torch.arange(w, device=x.device)[None]).view(1, -1)
+    Wp, L = S1 + 2 * P1, (S0 + 2 * P0) * (S1 + 2 * P1)
     off = (P0 - dy) * Wp + (P1 - dx)  # shifted[y, x] = x[clamp(y - dy), clamp(x - dx)] = xp[y + P0 - dy, x + P1 - dx]
     wt = (k[None] * ok).to(x.dtype)
-    out = torch.zeros(N, h * w, dtype=x.dtype, device=x.device)
-    for t in range(width):  # one flat gather per tap (a single gather of all taps is slower: huge index tensor)
-        out.addcmul_(xp.gather(1, base + off[:, t:t + 1]), wt[:, t:t + 1])
-    return out.view(N, h, w)
+    out = torch.empty(N, h, w, dtype=x.dtype, device=x.device)
+    chunk = N if x.device.type != 'cpu' else max(1, (1 << 19) // L)
+    for s in range(0, N, chunk):  # cache blocking over planes (one chunk on a GPU), not a loop over images
+        n = min(chunk, N - s)
+        xp = F.pad(F.pad(x[s:s + n, None], (P1, P1, P0, P0), mode='replicate').view(n, L), (0, 2 * P1))
+        win = xp.as_strided((n, 2 * P0 * Wp + 2 * P1 + 1, h * Wp), (L + 2 * P1, 1, 1))  # win[p, o] = xp[p, o:o + h Wp]
+        rows = torch.arange(n, device=x.device)
+        acc = torch.zeros(n, h, w, dtype=x.dtype, device=x.device)
+        for t in range(width):
+            acc.addcmul_(win[rows, off[s:s + n, t]].view(n, h, Wp)[:, :, :w], wt[s:s + n, t].view(n, 1, 1))
+        out[s:s + n] = acc
+    return out
 
 def motion_blur(x, c, g):
     """The reference's `_motion_blur` (its numpy version of ImageMagick's motion blur) with a random angle
@@ -522,12 +531,22 @@ def _frost_scale(fh: int, fw: int, H: int, W: int) -> tuple[int, int]:
     s *= 1.1
     return int(math.ceil(fh * s)), int(math.ceil(fw * s))
 
-def _frost_stack(device, H, W):
-    key = (str(torch.device(device)), H, W)
+def _frost_stack(device, H, W, scale=None):
+    """The frost pictures as one padded uint8 stack and their sizes. scale=None: the reference's rescaling to cover the
+    image (ImageNet-C); scale=1/k, k odd: CIFAR-10-C's cv2.resize(fx=fy=scale) (INTER_LINEAR), which then samples pixel
+    k i + (k - 1) / 2 exactly (its half-pixel source positions fall on pixel centres), at round(size * scale) points."""
+    key = (str(torch.device(device)), H, W, scale)
     if key not in _FROST_RESIZED:
         if len(_FROST_RESIZED) > 32: _FROST_RESIZED.clear()
         pics, sizes = [], []
         for p in _frost_pictures(device):
+            if scale is not None:
+                k = round(1 / scale)
+                if abs(k * scale - 1) > 1e-9 or k % 2 == 0: raise ValueError(f"scale={scale!r}; accepted: 1/k for an odd int k")
+                nh, nw = int(round(p.shape[1] * scale)), int(round(p.shape[2] * scale))
+                r = p[:, (k - 1) // 2::k, (k - 1) // 2::k][:, :nh, :nw]
+                pics.append(r.contiguous()); sizes.append(tuple(r.shape[1:]))
+                continue
             nh, nw = _frost_scale(p.shape[1], p.shape[2], H, W)
             # cv2.resize INTER_CUBIC == bicubic (a=-0.75), half-pixel centres; always an upscale (x >= 1.1)
             r = F.interpolate(p[None].float(), size=(nh, nw), mode='bicubic', align_corners=False)[0]
@@ -538,25 +557,27 @@ def _frost_stack(device, H, W):
         _FROST_RESIZED[key] = (stack, torch.tensor(sizes, dtype=torch.long, device=device))
     return _FROST_RESIZED[key]
 
-def _frost_apply(x, c, idx, xs, ys):
+def _frost_apply(x, c, idx, xs, ys, scale=None):
     "idx (N,) picture index, xs/ys (N,) top/left of the crop in the rescaled picture."
     N, _, H, W = x.shape
-    stack, _ = _frost_stack(x.device, H, W)
+    stack, _ = _frost_stack(x.device, H, W, scale)
     rows = (xs[:, None] + torch.arange(H, device=x.device))[:, None, :, None]
     cols = (ys[:, None] + torch.arange(W, device=x.device))[:, None, None, :]
     ch = torch.arange(3, device=x.device)[None, :, None, None]
     fr = stack[idx[:, None, None, None], ch, rows, cols].float()
     return (c[0] * x + c[1] / 255. * fr).clamp(0, 1)
 
-def frost(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
-    "Frost: c[0] x image + c[1] x a random crop of one of the reference's 6 frost pictures."
+def frost(x: torch.Tensor, c, g: torch.Generator, scale=None, pictures: int = 6) -> torch.Tensor:
+    """Frost: c[0] x image + c[1] x a random crop of one of the reference's frost pictures. ImageNet-C: any of the 6,
+    rescaled to cover the image; CIFAR-10-C (preset 'cifar'): one of the first 5, shrunk to scale=0.2 of its size."""
     N, _, H, W = x.shape
-    _, sizes = _frost_stack(x.device, H, W)
-    idx = torch.randint(0, len(_FROST_FILES), (N,), generator=g, device=x.device)
+    _, sizes = _frost_stack(x.device, H, W, scale)
+    idx = torch.randint(0, pictures, (N,), generator=g, device=x.device)
     u = torch.rand(N, 2, generator=g, device=x.device, dtype=torch.float64)
     hi = (sizes[idx] - torch.tensor([H, W], device=x.device)).double()  # np.random.randint(0, hi): [0, hi)
+    if bool((hi < 1).any()): raise ValueError(f"frost: images of {H}x{W} px are larger than the frost pictures at scale={scale}; accepted: the 'imagenet' preset for them.")
     off = (u * hi).long()
-    return _frost_apply(x, c, idx, off[:, 0], off[:, 1])
+    return _frost_apply(x, c, idx, off[:, 0], off[:, 1], scale)
 
 # %% ../nbs/02_corruptions.ipynb #c026
 def _clipped_zoom(x, z: float):
@@ -782,11 +803,17 @@ def contrast(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tens
 
 # %% ../nbs/02_corruptions.ipynb #c034
 def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
+    """PIL's JPEG round trip at quality c (libjpeg defaults: 4:2:0 chroma, the standard tables scaled by quality) through
+    torchvision's codec: libjpeg-turbo on the CPU, as PIL; on a GPU nvJPEG encodes and decodes on the device, and only
+    the compressed bytes (a few KB per image) pass through the host, because torchvision's decoder reads them there."""
     from torchvision.io import encode_jpeg, decode_jpeg
-    u8 = (x * 255).round_().clamp_(0, 255).to(torch.uint8).cpu()
-    enc = encode_jpeg(list(u8.unbind(0)), quality=int(c))
-    dec = decode_jpeg(enc)
-    return torch.stack(dec).to(x.device, non_blocking=True).float().div_(255)
+    u8 = (x * 255).round_().clamp_(0, 255).to(torch.uint8)
+    if x.device.type == 'cuda':
+        enc = encode_jpeg(list(u8.unbind(0)), quality=int(c))
+        return torch.stack(decode_jpeg([e.cpu() for e in enc], device=x.device)).float().div_(255)
+    dec = decode_jpeg(encode_jpeg(list(u8.cpu().unbind(0)), quality=int(c)))
+    return torch.stack(dec).to(x.device).float().div_(255)
+
 
 # %% ../nbs/02_corruptions.ipynb #c035
 @lru_cache(maxsize=256)
@@ -1022,7 +1049,7 @@ _PARAMS_DIGITAL = {
                                     (_IM * 0.1, _IM * 0.03, _IM * 0.03)]},
 }
 PARAMS = {**_PARAMS_NOISEBLUR, **_PARAMS_WEATHER, **_PARAMS_DIGITAL}
-PRESET_KWARGS = {'imagenet': {}, 'cifar': {'pixelate': {'up': 'box'}}}
+PRESET_KWARGS = {'imagenet': {}, 'cifar': {'pixelate': {'up': 'box'}, 'frost': {'scale': 0.2, 'pictures': 5}}}
 
 # %% ../nbs/02_corruptions.ipynb #c041
 _FUNCS:dict[str, Callable] = {n: globals()[n] for n in CORRUPTIONS + EXTRA_CORRUPTIONS}

@@ -45,6 +45,31 @@ def test_bench_on_polyshift(tmp_path):
     assert r.returncode == 0, r.stderr
     assert {'grid.csv', 'summary.csv', 'styles.csv', 'report.html'} <= {p.name for p in tmp_path.iterdir()}
 
+def test_bench_several_models_one_pass_and_resume(tmp_path):
+    "Two models in one pass give each model's own grid; the state file makes a rerun of the same command a no-op continue."
+    import pandas as pd
+    args = ['bench', '--model', 'resnet20', 'smallcnn', '--weights', 'polyshift', 'none', '--n', '48', '--corruptions', 'fog',
+            '--severities', '1', '5', '--batch-size', '16', '--threads', '1', '--out', str(tmp_path/'both')]
+    r = run(*args); assert r.returncode == 0, r.stderr
+    assert 'torch threads: 1' in r.stdout
+    grid = pd.read_csv(tmp_path/'both'/'grid.csv')
+    assert sorted(grid.model.unique()) == ['resnet20', 'smallcnn'] and len(grid) == 2*3
+    state = json.loads((tmp_path/'both'/'grid_state.json').read_text()); assert state['batches'] == 3 and state['n'] == 48
+    meta = json.loads((tmp_path/'both'/'bench.json').read_text())
+    assert meta['preset'] == 'cifar' and meta['baseline'] == 'none (no mCE)' and 'preset cifar, mCE baseline none' in r.stdout
+    r = run('bench', '--model', 'resnet20', '--weights', 'polyshift', '--n', '48', '--corruptions', 'fog', '--severities', '1', '5',
+            '--batch-size', '16', '--out', str(tmp_path/'one')); assert r.returncode == 0, r.stderr
+    one = pd.read_csv(tmp_path/'one'/'grid.csv')
+    assert (grid[grid.model == 'resnet20'].drop(columns='model').reset_index(drop=True) == one).all().all()   # same numbers alone
+    r = run(*args); assert r.returncode == 0, r.stderr                            # rerun: continues from a finished state
+    assert pd.read_csv(tmp_path/'both'/'grid.csv').equals(grid)
+    r = run(*args[:-2], '--seed', '1', '--out', str(tmp_path/'both'))             # other arguments: refused, nothing mixed
+    assert r.returncode == 2 and 'holds a grid run with other arguments (seed)' in r.stderr, r.stderr
+    r = run(*args[:-2], '--baseline', 'alexnet', '--out', str(tmp_path/'alex'))   # ImageNet's AlexNet errors on 32 px data: refused
+    assert r.returncode == 2 and "baseline='alexnet'" in r.stderr, r.stderr
+    r = run('bench', '--model', 'resnet20', 'smallcnn', '--weights', 'polyshift', '--out', str(tmp_path/'bad'))
+    assert r.returncode == 2 and '--weights has 1 entries for 2 models' in r.stderr, r.stderr
+
 @pytest.mark.parametrize('args, msg', [(['--epochs', '0'], 'epochs=0 is not accepted'),          # 0 is not "use the default"
                                        (['--short-every', '-1'], 'short_every=-1 is not accepted'),
                                        (['--n-train', '0'], 'n_per_style=0 is not accepted')])
