@@ -23,8 +23,8 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RESIZE_MODES', 'MODELS', 'WEIGHTS_D
            'Normalize', 'Resize', 'Classifier', 'num_params', 'CifarResNetBackbone', 'SmallCNNBackbone', 'WeightSource',
            'ModelSpec', 'register_model', 'list_models', 'plot_model_sizes', 'save_checkpoint', 'read_weights',
            'load_weights', 'embedded_manifest', 'resolve_weights', 'check_preprocessing', 'load_model', 'load_factory',
-           'as_classifier', 'load_factory_model', 'predict', 'accuracy', 'extract_features', 'ConvTower',
-           'tiny_clip_vocabulary', 'CompactTokenizer', 'CLIPBackbone', 'load_clip', 'load_clip_classifier']
+           'as_classifier', 'load_factory_model', 'parse_model_spec', 'predict', 'accuracy', 'extract_features',
+           'ConvTower', 'tiny_clip_vocabulary', 'CompactTokenizer', 'CLIPBackbone', 'load_clip', 'load_clip_classifier']
 
 # %% ../nbs/03_models.ipynb #c006
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -527,6 +527,17 @@ def load_factory_model(spec:str, weights:str|Path|None=None, num_classes:int|Non
         load_weights(model, state, source=f'checkpoint {str(path)!r}')
     if weights is not None: model.config['weights'] = str(weights)
     return model.eval().to(default_device(device))
+
+# %% ../nbs/03_models.ipynb #f007
+def parse_model_spec(spec:str) -> tuple[str, str|None]:
+    "`(name, weights)` from a 'MODEL[:WEIGHTS]' string, where MODEL is a registered name, 'clip:ARCH', 'FILE.py:factory' or 'package.module:factory'."
+    if not isinstance(spec, str) or not spec.strip(): raise ValueError(f"model={spec!r} is not accepted; accepted: 'MODEL[:WEIGHTS]', e.g. 'resnet20:polyshift' or 'my_models.py:net'.")
+    if spec.startswith('clip:'):
+        arch, _, tag = spec[5:].partition(':'); return f'clip:{arch}', tag or None
+    head, _, rest = spec.partition(':')
+    if head in MODELS or not rest: return head, rest or None
+    fn, _, weights = rest.partition(':')
+    return f'{head}:{fn}', weights or None
 
 # %% ../nbs/03_models.ipynb #c033
 def _batches(data, batch_size):
