@@ -272,9 +272,8 @@ def _wiseft(sp):
         for f in args.finetuned:
             if f.lower() in ('e2e', 'lc'): todo.append(f.upper())
             else: fts[Path(f).stem] = load_finetuned(zs, f)
-        variants = set(todo) | set(fts)
         res = wiseft_experiment(zs, n_train=args.n_train, n_eval=args.n, alphas=alphas, corruptions=args.corruptions,
-                                severity=args.severity, seed=args.seed, finetuned=fts, progress=True, variants=variants)
+                                severity=args.severity, seed=args.seed, finetuned=fts, progress=True, variants=todo)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         res['table'].to_csv(out/'table.csv')
         pd_sweeps = [df.assign(variant=k) for k, df in res['sweeps'].items()]
