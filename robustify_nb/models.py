@@ -503,14 +503,9 @@ def load_factory_model(spec:str, weights:str|Path|None=None, num_classes:int|Non
     "The model made by a 'FILE.py:factory' / 'module:factory' string (called with `num_classes` if it takes it), as a checked `Classifier`."
     import inspect
     fn = load_factory(spec)
-    kw = {}
-    if num_classes is not None:
-        try: takes = 'num_classes' in inspect.signature(fn).parameters
-        except (TypeError, ValueError): takes = False
-        if not takes: raise ValueError(f"num_classes={num_classes} was asked for, but the factory {spec!r} takes no num_classes argument; "
-                                       "accepted: num_classes=None, or a factory with a num_classes parameter.")
-        kw['num_classes'] = num_classes
-    made = fn(**kw)
+    try: takes = 'num_classes' in inspect.signature(fn).parameters
+    except (TypeError, ValueError): takes = False
+    made = fn(num_classes=num_classes) if num_classes is not None and takes else fn()
     if not isinstance(made, nn.Module):
         raise TypeError(f"model={spec!r}: the factory returned a {type(made).__name__}; accepted: a torch.nn.Module mapping [0, 1] images to logits, or a Classifier.")
     state, path = (None, None) if weights is None else (read_weights(weights), Path(weights))
@@ -518,6 +513,9 @@ def load_factory_model(spec:str, weights:str|Path|None=None, num_classes:int|Non
         load_weights(made, state, source=f'checkpoint {str(path)!r}'); state = None      # the module's own key names: load before the split
     model = as_classifier(made, arch=spec)
     model.config['arch'] = spec
+    if num_classes is not None and not takes and model.num_classes != num_classes:
+        raise ValueError(f"num_classes={num_classes} was asked for, but the factory {spec!r} takes no num_classes argument and makes "
+                         f"{model.num_classes} classes; accepted: num_classes=None (or {model.num_classes}), or a factory with a num_classes parameter.")
     if isinstance(made, Classifier):     # a Classifier from a factory is checked like a plain module: logits (N, classes)
         with torch.no_grad():
             was = model.training; out = model.eval()(torch.rand(2, 3, *(model.image_size or (32, 32)), generator=torch.Generator().manual_seed(0)).to(next(model.parameters()).device)); model.train(was)

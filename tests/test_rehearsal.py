@@ -223,6 +223,10 @@ def test_cli_robustify_with_factory_student_and_teacher_resumes(work):
             '--passes', '2', '--tune', '1', '--student-fraction', '1', '--batch-size', '8')
     cli(*args)
     assert (out/'student.safetensors').exists() and (out/'report.html').exists()
+    from robustify_nb.student import load_student
+    st = load_student(out/'student.safetensors')                    # rebuilt from the factory string in its config
+    assert st.config['base']['arch'].endswith('my_models.py:resnet20') and st.config['tune'] == ['backbone.layer3.2']
+    with torch.no_grad(): assert st(torch.rand(2, 3, 32, 32)).shape == (2, 10)
     ck = next(out.rglob('trainer.json')); stamp = ck.stat().st_mtime_ns
     cli(*args)
     assert ck.stat().st_mtime_ns == stamp                          # rerun: the distillation resumed from its finished checkpoint
