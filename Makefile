@@ -7,9 +7,9 @@ ENV_DIR := $(ENV_ROOT)/$(ENV_KEY)
 BIN := .venv/bin
 export PYTHONUNBUFFERED := 1
 
-.PHONY: env demo test check nbtest pytest lab docs readme bench pretrain clean lock help
+.PHONY: env browsers demo test check nbtest pytest lab docs readme bench pretrain clean lock help
 help:
-	@echo "make demo | test | lab | docs | bench | pretrain | readme | check | lock | clean"
+	@echo "make demo | test | lab | docs | bench | pretrain | readme | check | browsers | lock | clean"
 
 # The environment: a virtualenv keyed on the hash of requirements.txt, outside the clone, linked as .venv.
 # The stamp has no prerequisite on purpose: the directory name already encodes requirements.txt's content, and a
@@ -48,8 +48,16 @@ check: env
 nbtest: env
 	cd nbs && ../$(BIN)/nbdev-test --n-workers 1 --do-print
 
-pytest: env
+pytest: env browsers
 	$(BIN)/python -m pytest -q tests
+
+# The browser tests drive Debian's chromium with playwright (playwright's own browser download does not work offline).
+# Installed here when missing; needs root (CI runs as root), otherwise it says what to install.
+browsers:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "the browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
 
 test: check nbtest pytest
 

@@ -40,7 +40,30 @@ def readme(check:bool=False) -> int:
     return 0
 
 # ---------------------------------------------------------------------------------------------------- the site
-PLOTLY_DIV = '<div id="{id}" class="plotly-graph-div" style="width:100%;min-height:{h}px"></div>\n<script>{{const f={fig};Plotly.newPlot("{id}", f.data, f.layout, {{responsive: true}});}}</script>'
+# The whole figure goes to Plotly.newPlot, frames included (a kernel-free slider animates between frames: without them
+# it moves its handle and nothing else). A fixed layout width is dropped and the figure is drawn once the page is laid
+# out (the table of contents on the right is parsed after it), so it fits the content column.
+PLOTLY_DIV = '<div id="{id}" class="plotly-graph-div" style="width:100%;min-height:{h}px"></div>\n<script>{{const f={fig};const draw=()=>Plotly.newPlot("{id}", {{data: f.data, layout: f.layout, frames: f.frames || [], config: {{responsive: true}}}});document.readyState === "loading" ? document.addEventListener("DOMContentLoaded", draw) : draw();}}</script>'
+SITE_CSS = """/* robustify-nb: outputs never spill past the content column; plotly figures resize with it */
+.bd-article .cell_output { overflow-x: auto; }
+.bd-article .plotly-graph-div { max-width: 100%; }
+"""
+
+def plotly_html(fig:dict) -> str:
+    "A plotly figure (its JSON) as a div and the script that draws it, frames included, at the content column's width."
+    fig = dict(fig); layout = dict(fig.get('layout') or {})
+    layout.pop('width', None); layout['autosize'] = True
+    fig['layout'] = layout
+    return PLOTLY_DIV.format(id='fig-' + uuid.uuid4().hex[:10], h=layout.get('height', 450), fig=json.dumps(fig))
+
+def static_assets(static:Path):
+    "What the site serves itself: plotly.js, MathJax 3 (from the django-static-mathjax package) and the site's CSS."
+    import plotly, mathjax
+    static.mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(plotly.__file__).parent/'package_data'/'plotly.min.js', static/'plotly.min.js')
+    es5 = Path(mathjax.__file__).parent/'static'/'mathjax'/'es5'
+    if not (static/'mathjax'/'tex-mml-chtml.js').exists(): shutil.copytree(es5, static/'mathjax', dirs_exist_ok=True)
+    (static/'robustify.css').write_text(SITE_CSS)
 
 def _executed(exe:Path, rerun:bool):
     "Make sure every notebook has an up-to-date executed copy in `exe` (runs the stale ones)."
@@ -85,9 +108,7 @@ def convert(nb:dict) -> dict:
                 if 'text/markdown' in d:            # show_doc opens with a rule, which docutils refuses inside an output
                     d['text/markdown'] = re.sub(r'^\s*---\s*\n', '', _src({'source': d['text/markdown']}))
                 if 'application/vnd.plotly.v1+json' in d:
-                    fig = d.pop('application/vnd.plotly.v1+json')
-                    h = (fig.get('layout', {}) or {}).get('height', 450)
-                    d['text/html'] = PLOTLY_DIV.format(id='fig-' + uuid.uuid4().hex[:10], h=h, fig=json.dumps(fig))
+                    d['text/html'] = plotly_html(d.pop('application/vnd.plotly.v1+json'))
                     d.pop('text/plain', None)
                 if re.search(r'\d+%\|', ''.join(d.get('text/plain', ''))):   # a tqdm progress bar: nothing to show in a page
                     d.clear(); d['text/plain'] = ''; continue
@@ -124,23 +145,27 @@ def site(rerun:bool=False) -> int:
     _only_eval_what_show_doc_needs()
     shutil.rmtree(ROOT/'_proc', ignore_errors=True)
     proc = proc_nbs(str(exe), n_workers=0)
-    out = DOCS/'_src'; shutil.rmtree(out, ignore_errors=True); out.mkdir(parents=True)
-    names = []
+    pages = {}
     for p in srcs:
-        nb = json.loads((proc/p.name).read_text())
-        nb = convert(nb)
         name = 'index' if p.stem == 'index' else re.sub(r'^\d+_', '', p.stem)
-        if name != 'index': names.append(name)
-        (out/f'{name}.ipynb').write_text(json.dumps(nb, indent=1))
-    idx = json.loads((out/'index.ipynb').read_text())
-    idx['cells'].append(dict(cell_type='markdown', metadata={}, source='```{toctree}\n:hidden:\n:maxdepth: 1\n\n' + '\n'.join(names) + '\n```'))
-    (out/'index.ipynb').write_text(json.dumps(idx, indent=1))
-    static = DOCS/'_static'; static.mkdir(exist_ok=True)
-    import plotly
-    shutil.copy(Path(plotly.__file__).parent/'package_data'/'plotly.min.js', static/'plotly.min.js')
-    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-c', str(DOCS), str(out), str(DOCS/'_build'/'html')]
+        pages[name] = convert(json.loads((proc/p.name).read_text()))
+    return build_pages(pages, DOCS/'_src', DOCS/'_build'/'html')
+
+def build_pages(pages:dict, # page name -> a notebook made ready by `convert`; 'index' is the landing page
+                src:Path, html:Path) -> int:
+    "Write the pages into `src` (the landing page gets a table of contents of the others) and build the site into `html`."
+    src, html = Path(src), Path(html)
+    shutil.rmtree(src, ignore_errors=True); src.mkdir(parents=True)
+    names = [n for n in pages if n != 'index']
+    for name, nb in pages.items():
+        if name == 'index':
+            nb = dict(nb, cells=nb['cells'] + [dict(cell_type='markdown', metadata={},
+                      source='```{toctree}\n:hidden:\n:maxdepth: 1\n\n' + '\n'.join(names) + '\n```')])
+        (src/f'{name}.ipynb').write_text(json.dumps(nb, indent=1))
+    static_assets(DOCS/'_static')
+    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-c', str(DOCS), str(src), str(html)]
     r = subprocess.run(cmd)
-    if r.returncode == 0: print(f"site: {DOCS/'_build'/'html'/'index.html'}")
+    if r.returncode == 0: print(f"site: {html/'index.html'}")
     return r.returncode
 
 if __name__ == '__main__':

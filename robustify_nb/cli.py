@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['COMMANDS', 'register_command', 'build_parser', 'main', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo']
+__all__ = ['COMMANDS', 'GPU_CHECK_NOTEBOOKS', 'register_command', 'build_parser', 'main', 'gpu_check', 'parse_tune',
+           'find_notebooks', 'notebook_figures', 'run_demo']
 
 # %% ../nbs/20_cli.ipynb #c006
 COMMANDS = {}
@@ -35,7 +36,10 @@ def main(argv=None) -> int:
     p = build_parser()
     args = p.parse_args(argv)
     if not getattr(args, '_run', None): p.print_help(); return 0
-    try: return args._run(args) or 0
+    import contextlib
+    quiet = int(os.environ.get('RANK') or 0) > 0           # launched as several processes (torchrun, accelerate): only the main one prints
+    try:
+        with contextlib.redirect_stdout(open(os.devnull, 'w')) if quiet else contextlib.nullcontext(): return args._run(args) or 0
     except (ValueError, TypeError, FileNotFoundError, PermissionError) as e:
         print(f"robustify {args.command}: error: {e}", file=sys.stderr); return 2
 
@@ -92,13 +96,14 @@ def _eval(sp):
     return run
 
 # %% ../nbs/20_cli.ipynb #c016
-@register_command('train', 'train a model on PolyShift (reference style); rerun the same command to resume')
+@register_command('train', 'train a model on PolyShift (reference style); rerun the same command to resume; under torchrun, data-parallel')
 def _train(sp):
     sp.add_argument('out', help='checkpoint directory (resumes from it when it holds a checkpoint)')
     sp.add_argument('--model', default='smallcnn'); sp.add_argument('--epochs', type=int, default=5)
     sp.add_argument('--n-train', type=int, default=20_000); sp.add_argument('--lr', type=float, default=0.05)
-    sp.add_argument('--batch-size', type=int, default=128); sp.add_argument('--seed', type=int, default=0)
+    sp.add_argument('--batch-size', type=int, default=128, help='per process (default 128)'); sp.add_argument('--seed', type=int, default=0)
     sp.add_argument('--ckpt-every', type=int, default=50, help='steps between checkpoints (default 50)')
+    sp.add_argument('--mixed-precision', default='auto', help="auto (bf16 on CUDA, else none), no, bf16 (CUDA or CPU), fp16 (CUDA only)")
     def run(args):
         from robustify_nb.data import PolyShift
         from robustify_nb.models import load_model, save_checkpoint
@@ -107,11 +112,16 @@ def _train(sp):
         seed_everything(args.seed)
         learn = Learner(load_model(args.model), PolyShift(args.n_train, 'reference', 'train', args.seed),
                         valid=PolyShift(1000, 'reference', 'valid', args.seed), lr=args.lr, batch_size=args.batch_size,
-                        seed=args.seed, ckpt_dir=args.out, ckpt_every=args.ckpt_every)
-        print(learn.fit(args.epochs).to_string(index=False))
-        res = {r.style: round(r.accuracy, 4) for r in evaluate_styles(learn.raw_model).itertuples()}
-        save_checkpoint(learn.raw_model, Path(args.out)/'final.safetensors', metrics=res)
-        print(json.dumps(res))
+                        seed=args.seed, ckpt_dir=args.out, ckpt_every=args.ckpt_every, mixed_precision=args.mixed_precision)
+        acc = learn.accelerator
+        hist = learn.fit(args.epochs)
+        res = {r.style: round(r.accuracy, 4) for r in evaluate_styles(learn.raw_model, accelerator=acc).itertuples()}   # sharded, gathered
+        if acc.is_main_process:
+            save_checkpoint(learn.raw_model, Path(args.out)/'final.safetensors', metrics=res)
+            print(f"{learn.world} process{'es' if learn.world > 1 else ''} on {acc.device} ({acc.distributed_type.value}), "
+                  f"{len(learn.sampler)} steps per process per epoch, mixed precision {acc.mixed_precision}")
+            print(hist.to_string(index=False)); print(json.dumps(res))
+        acc.wait_for_everyone()
     return run
 
 @register_command('pretrain', 'regenerate embedded pretrained weights: the student, or the tiny CLIP')
@@ -132,6 +142,128 @@ def _pretrain(sp):
             from robustify_nb.train import pretrain_student
             e = pretrain_student(args.out or WEIGHTS_DIR, args.arch or 'resnet20', 20_000 if args.n_train is None else args.n_train, 8 if args.epochs is None else args.epochs, args.seed)
         print(json.dumps(e, indent=1))
+    return run
+
+# %% ../nbs/20_cli.ipynb #g001
+GPU_CHECK_NOTEBOOKS = ('02_corruptions', '09_wiseft', '08_router')
+
+def _check_row(rows:list, check:str, fn):
+    "Run `fn() -> (value, unit, detail)` and append a row to `rows`; a failure is a row too (ok=False), not an abort."
+    t0 = time.perf_counter()
+    try: value, unit, detail = fn(); ok = True
+    except Exception as e: value, unit, detail, ok = None, '', f'{type(e).__name__}: {e}'[:400], False
+    rows.append(dict(check=check, ok=ok, value=None if value is None else round(float(value), 3), unit=unit, detail=detail, seconds=round(time.perf_counter() - t0, 1)))
+    print(f"  {check}: {'ok' if ok else 'FAILED'} ({rows[-1]['seconds']} s) {detail}", flush=True)
+
+def _sync(dev):
+    if dev.type == 'cuda': torch.cuda.synchronize(dev)
+
+def _images(n:int, size:int, style:str='reference', seed:int=0) -> tuple[torch.Tensor, torch.Tensor]:
+    from robustify_nb.data import PolyShift
+    x, y = PolyShift(n, style, 'test', seed).tensors()
+    return torch.nn.functional.interpolate(x, size=size, mode='bicubic').clamp(0, 1), y
+
+def _run_notebook(path:Path, timeout:int):
+    "Execute the non-`slow` cells of a chapter in a fresh process (as nbdev-test does); return (cells run, '')."
+    import subprocess
+    code = "import sys; from nbdev.test import test_nb; ok, t = test_nb(sys.argv[1], skip_flags=['slow'], showerr=True); sys.exit(0 if ok else 1)"
+    r = subprocess.run([sys.executable, '-c', code, str(path)], cwd=path.parent, capture_output=True, text=True, timeout=timeout)
+    if r.returncode: raise RuntimeError(f"{path.name} failed: {(r.stderr or r.stdout).strip()[-300:]}")
+    return 1, 'notebook', f'{path.name}: every quick cell ran'
+
+# %% ../nbs/20_cli.ipynb #g002
+def _mixed_precision_epoch(dev, n:int):
+    import torch.nn.functional as F
+    from robustify_nb.data import PolyShift
+    from robustify_nb.models import load_model
+    from robustify_nb.train import Learner
+    mp = 'bf16' if dev.type != 'cuda' or torch.cuda.is_bf16_supported() else 'fp16'
+    seen = {}
+    def loss(model, x, y): out = model(x); seen['dtype'] = str(out.dtype).replace('torch.', ''); return F.cross_entropy(out.float(), y)
+    L = Learner(load_model('smallcnn'), PolyShift(n, 'reference', 'train', 0), valid=PolyShift(min(n, 1000), 'reference', 'valid', 0), loss_fn=loss,
+                lr=0.1, batch_size=min(128, n), warmup=5, mixed_precision=mp, device=dev, progress=False)
+    h = L.fit(1)
+    if seen['dtype'] not in ('bfloat16', 'float16'): raise RuntimeError(f"the model's output was {seen['dtype']} under mixed_precision={mp!r}: autocast is not on")
+    return L.step*L.batch_size/h.seconds.iloc[-1], 'img/s', f"{mp} on {L.accelerator.device}: logits {seen['dtype']}, {L.step} steps, valid accuracy {100*h.valid_acc.iloc[-1]:.1f}%"
+
+def _corruption_throughput(dev, n:int, names, ref_images:int, repeats:int):
+    from robustify_nb.corruptions import throughput, suite_throughput
+    x = _images(n, 224)[0].to(dev)
+    s = suite_throughput(throughput(x, names, reference=True, ref_images=ref_images, repeats=repeats), names)
+    return s['ratio'], 'x', f"224 px, {len(names)} corruptions: ours on {dev} {s['ours']:.1f} img/s ({n} images), reference on the CPU {s['reference']:.2f} img/s ({ref_images} images)"
+
+def _alpha_latency(dev, n:int, repeats:int, arch:str='ViT-B-32', size:int=224):
+    import copy, statistics
+    from robustify_nb.wiseft import zeroshot_classifier, WiseEnsemble
+    zs = zeroshot_classifier(arch, pretrained=None, device=dev)             # the real architecture, random weights (no download)
+    ft = copy.deepcopy(zs); g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in ft.parameters(): p.add_(1e-3*torch.randn(p.shape, generator=g).to(p))   # a stand-in "fine-tuned" θ1: every weight moves
+    ens, (x, y) = WiseEnsemble(zs, ft), _images(n, size, 'sketch')
+    x, y = x.to(dev), y.to(dev)
+    ens.logits(0.5, x); _sync(dev)                                         # warm-up
+    ts = []
+    for a in torch.linspace(0.05, 0.95, repeats).tolist():
+        t0 = time.perf_counter(); (ens.logits(a, x).argmax(1) == y).float().mean().item(); _sync(dev); ts.append(time.perf_counter() - t0)
+    return 1000*statistics.median(ts), 'ms', f"{arch} (open_clip), {n} images at {size} px: re-interpolate all weights + re-score, median of {repeats} α changes"
+
+# %% ../nbs/20_cli.ipynb #g003
+def gpu_check(device:str|None=None, # None: the CUDA GPU if there is one; without one, a one-line message and nothing runs
+              force:bool=False, # run on a `device` that is not CUDA too (a dry run of the same code)
+              quick:bool=False, # tiny sizes (with `force`, for tests): a few images, two corruptions, the tiny ViT instead of ViT-B-32
+              notebooks:Sequence[str]=GPU_CHECK_NOTEBOOKS, # chapters whose quick cells run (parts of their file names)
+              nbs:str|Path|None=None, # the notebook folder (default: nbs/ of this checkout)
+              out:str|Path|None='gpu_check.json', # where the table is written as JSON (None: not written)
+             ) -> 'pd.DataFrame|None':
+    "Run the GPU checks on `device` and return their table (None, after one line, when there is no CUDA GPU and not `force`)."
+    import pandas as pd
+    from robustify_nb.core import default_device, write_json
+    from robustify_nb.corruptions import CORRUPTIONS
+    if device is None and not torch.cuda.is_available():
+        if not force:
+            print(f"check-gpu: no CUDA GPU on this machine (torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'}): nothing to check; "
+                  "`robustify check-gpu --device cpu --force --quick` dry-runs the same code on the CPU."); return None
+        device = 'cpu'
+    dev = default_device(device)
+    if dev.type != 'cuda' and not force: raise ValueError(f"device={device!r} is not a CUDA device; accepted: 'cuda', 'cuda:N', or force=True (--force) for a dry run.")
+    if dev.type == 'cuda' and dev.index is not None: torch.cuda.set_device(dev)     # the Learner (Accelerate) trains on the current GPU
+    paths = []
+    if notebooks:
+        from robustify_nb.cli import find_notebooks
+        avail = find_notebooks(nbs)
+        for nb in notebooks:
+            hit = [p for p in avail if nb in p.stem]
+            if not hit: raise ValueError(f"notebooks: {nb!r} matches no chapter; accepted: parts of {[p.stem for p in avail]}.")
+            paths += hit
+    print(f"check-gpu on {dev} ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'dry run'}){', quick sizes' if quick else ''}", flush=True)
+    rows, t0 = [], time.perf_counter()
+    for p in paths: _check_row(rows, f'notebook {p.stem}', lambda p=p: _run_notebook(p, 300 if quick else 240))
+    _check_row(rows, 'mixed-precision epoch', lambda: _mixed_precision_epoch(dev, 256 if quick else 20_000))
+    names = ('gaussian_noise', 'contrast') if quick else CORRUPTIONS
+    _check_row(rows, 'corruption throughput 224 px', lambda: _corruption_throughput(dev, 4 if quick else 256, names, 2 if quick else 8, 1 if quick else 2))
+    arch = ('tiny-vit', 32) if quick else ('ViT-B-32', 224)
+    _check_row(rows, f'alpha change {arch[0]}', lambda: _alpha_latency(dev, 4 if quick else 1000, 2 if quick else 5, *arch))
+    table = pd.DataFrame(rows)
+    with pd.option_context('display.max_colwidth', 120, 'display.width', 250): print(table.to_string(index=False))
+    total = round(time.perf_counter() - t0, 1)
+    print(f"{int(table.ok.sum())} of {len(table)} checks passed in {total} s")
+    if out is not None:
+        write_json(out, dict(device=str(dev), name=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else None, torch=torch.__version__,
+                             quick=quick, seconds=total, rows=rows))
+    return table
+
+# %% ../nbs/20_cli.ipynb #g004
+@register_command('check-gpu', 'run the GPU checks (chapters\' quick cells on CUDA, mixed precision, 224 px corruption speed, ViT-B-32 α latency); without CUDA, say so and exit 0')
+def _check_gpu(sp):
+    sp.add_argument('--device', default=None, help="the CUDA device (default: cuda if present)")
+    sp.add_argument('--force', action='store_true', help='run on a non-CUDA --device too (a dry run of the same code)')
+    sp.add_argument('--quick', action='store_true', help='tiny sizes (for a dry run)')
+    sp.add_argument('--notebooks', nargs='*', default=list(GPU_CHECK_NOTEBOOKS), help=f"chapters whose quick cells run (default: {' '.join(GPU_CHECK_NOTEBOOKS)}; none: skip)")
+    sp.add_argument('--nbs', default=None, help='notebook folder (default: nbs/ of this checkout)')
+    sp.add_argument('--out', default='gpu_check.json', help='JSON file for the table (default gpu_check.json)')
+    def run(args):
+        table = gpu_check(args.device, args.force, args.quick, args.notebooks, args.nbs, args.out)
+        return 0 if table is None or table.ok.all() else 1
     return run
 
 # %% ../nbs/20_cli.ipynb #c018

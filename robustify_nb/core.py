@@ -46,10 +46,13 @@ def check_fraction(arg:str, value, low_open:bool=False, what:str='a probability'
     return float(value)
 
 # %% ../nbs/00_core.ipynb #c009
-def default_device(device:str|torch.device|None=None # None: CUDA if available, else CPU
+def default_device(device:str|torch.device|None=None # None: CUDA if available (this process's GPU under a launcher), else CPU
                   ) -> torch.device:
     "The device to compute on."
-    if device is None: return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if device is None:
+        if not torch.cuda.is_available(): return torch.device('cpu')
+        local = os.environ.get('LOCAL_RANK')             # launched as several processes (torchrun, accelerate): this process's GPU, not GPU 0
+        return torch.device('cuda', int(local) % torch.cuda.device_count()) if local else torch.device('cuda')
     if not isinstance(device, (str, torch.device)):
         raise TypeError(f"device={device!r} has type {type(device).__name__}; accepted: None, a str such as 'cpu' or 'cuda:0', or a torch.device.")
     try: dev = torch.device(device)

@@ -1143,15 +1143,24 @@ def corruption_explorer(model, data, n:int=256, show:int=12, seed:int=0):
     from robustify_nb.models import accuracy
     x, y = data.tensors(slice(0, n)) if hasattr(data, 'tensors') else data
     name = W.Dropdown(options=list(CORRUPTIONS + EXTRA_CORRUPTIONS), description='corruption')
-    sev = W.IntSlider(3, 1, 5, description='severity')
+    sev = W.IntSlider(3, 1, 5, description='severity', continuous_update=False)   # a drag computes its final value only
     clean_acc = accuracy(model, (x, y))
+    from concurrent.futures import ThreadPoolExecutor
+    pool, jobs = ThreadPoolExecutor(1), {}             # one worker computes; (corruption, severity) -> its result, kept
+    def job(key):
+        def compute():
+            xc = corrupt(x, key[0], key[1], make_generator(seed))
+            return (torch.cat(list(xc[:show]), 2).permute(1, 2, 0)*255).round().byte().numpy(), accuracy(model, (xc, y))
+        if key not in jobs: jobs[key] = pool.submit(compute)
+        return jobs[key]
     fig = go.FigureWidget(go.Image(z=np.zeros((x.shape[-2], x.shape[-1]*show, 3), np.uint8)))
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
     fig.update_layout(height=140, margin=dict(l=0, r=0, t=30, b=0))
     def update(*_):
-        xc = corrupt(x, name.value, sev.value, make_generator(seed))
-        acc = accuracy(model, (xc, y))
-        fig.data[0].z = (torch.cat(list(xc[:show]), 2).permute(1, 2, 0)*255).round().byte().numpy()
+        strip, acc = job((name.value, sev.value)).result()
+        for s in (sev.value + 1, sev.value - 1):       # the next step either way is computed before it is asked for
+            if 1 <= s <= 5: job((name.value, s))
+        fig.data[0].z = strip
         fig.layout.title = f"{name.value}, severity {sev.value}: accuracy {100*acc:.1f}% (clean {100*clean_acc:.1f}%) on {len(y)} images"
         box.accuracy = acc
     box = W.VBox([W.HBox([name, sev]), fig])

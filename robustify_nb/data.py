@@ -336,18 +336,22 @@ def style_browser(n:int=16, seed:int=0):
     fig.update_layout(height=150, width=1000, margin=dict(l=0, r=0, t=0, b=0))
     text = W.HTML()
     def update(*_):
-        at = sample_attributes(n*8, seed, 'test', start=page.value*n*8)
-        if cls.value != 'any':
-            keep = (at['label'] == CLASSES.index(cls.value)).nonzero()[:, 0]
-            at = {k: t[keep] for k, t in at.items()}
-        at = {k: t[:n] for k, t in at.items()}
+        if cls.value == 'any': at = sample_attributes(n, seed, 'test', start=page.value*n)
+        else:                                          # page p of the chosen class: draw until (p + 1)·n images of it are found
+            parts, found, start = [], 0, 0
+            while found < (page.value + 1)*n:
+                a = sample_attributes(8*n, seed, 'test', start=start); start += 8*n
+                keep = (a['label'] == CLASSES.index(cls.value)).nonzero()[:, 0]
+                parts.append({k: t[keep] for k, t in a.items()}); found += len(keep)
+            at = {k: torch.cat([p[k] for p in parts])[page.value*n:(page.value + 1)*n] for k in parts[0]}
         x = render(at, style.value, seed)[0]
         strip = torch.cat(list(x), dim=2).permute(1, 2, 0)
         fig.data[0].z = (strip*255).round().byte().numpy()
         text.value = '<br>'.join(captions(at, style.value)[:4]) + ' …'
+        box.labels = at['label']
     for w in (style, cls, page): w.observe(update, 'value')
-    update()
     box = W.VBox([W.HBox([style, cls, page]), fig, text])
+    update()
     box.controls = dict(style=style, cls=cls, page=page); box.figure = fig
     return box
 

@@ -462,8 +462,9 @@ def plot_ablation(df:pd.DataFrame, y:str='mean_corruption_acc', title:str='Ablat
 def router_explorer(router:UncertaintyRouter, stats:dict):
     "Widget: sliders for kl_threshold and unc_threshold, an uncertainty toggle; bars of routed / head / oracle accuracy on clean and corrupted data."
     import ipywidgets as W, plotly.graph_objects as go
-    kl = W.FloatLogSlider(value=max(router.kl_threshold, 1e-3), base=10, min=-3, max=1, step=0.1, description='KL threshold')
-    ut = W.FloatSlider(value=router.unc_threshold, min=0, max=1, step=0.05, description='clean unc. ≤')
+    wide = dict(style=dict(description_width='initial'), layout=W.Layout(width='360px'))   # labels in full, not "KL thresh…"
+    kl = W.FloatLogSlider(value=max(router.kl_threshold, 1e-3), base=10, min=-3, max=1, step=0.1, description='KL threshold', **wide)
+    ut = W.FloatSlider(value=router.unc_threshold, min=0, max=1, step=0.05, description='clean uncertainty ≤', **wide)
     unc = W.ToggleButtons(options=['entropy', 'mi'], value=router.uncertainty, description='pick by')
     clean = stats['condition'] == 'clean'
     parts = {'clean': clean, 'corrupted': ~clean}

@@ -401,29 +401,32 @@ def load_student(path:str|Path, device=None) -> MultiHeadStudent:
 
 # %% ../nbs/07_student.ipynb #c031
 def gate_explorer(teacher:nn.Module, x:torch.Tensor, y:torch.Tensor, seed:int=0):
-    "Widget: T, gate, threshold and uncertainty controls; a histogram of the teacher weight w over shifted images `x`."
-    import ipywidgets as W, plotly.graph_objects as go, numpy as np
+    "Widget: T, gate, threshold and uncertainty controls; histograms of the teacher weight w and of the target's confidence at T."
+    import ipywidgets as W, plotly.graph_objects as go
+    from plotly.subplots import make_subplots
     from robustify_nb.teacher import heldout_shift
     xs = heldout_shift(x, make_generator(seed))
-    T = W.FloatLogSlider(value=2.0, base=10, min=-0.5, max=1, step=0.05, description='T')
+    T = W.FloatLogSlider(value=2.0, base=10, min=-0.5, max=1, step=0.05, description='T', continuous_update=False)
     gate = W.ToggleButtons(options=['soft', 'hard'], description='gate')
-    thr = W.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description='threshold')
+    thr = W.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description='threshold', continuous_update=False, disabled=True)
     unc = W.ToggleButtons(options=['entropy', 'mi'], description='uncertainty')
-    fig = go.FigureWidget(go.Histogram(x=[], nbinsx=20, xbins=dict(start=0, end=1.0001, size=0.05)))
-    fig.update_layout(xaxis_title='teacher weight w', yaxis_title='shifted images', height=320, width=620)
+    fig = go.FigureWidget(make_subplots(1, 2, subplot_titles=('teacher weight w (uncertainty at T = 1)', "teacher target's top probability at T")))
+    for col in (1, 2): fig.add_trace(go.Histogram(x=[], xbins=dict(start=0, end=1.0001, size=0.05), showlegend=False), 1, col)
+    fig.update_xaxes(range=[0, 1.05]); fig.update_yaxes(title_text='shifted images', col=1)
+    fig.update_layout(height=320, width=760, margin=dict(t=40))
     info = W.HTML()
-    right = None
     def update(*_):
-        nonlocal right
+        thr.disabled = gate.value == 'soft'          # the soft gate uses no threshold: w = 1 - uncertainty
         d = Distiller(teacher, T.value, 8, gate.value, thr.value, unc.value); d._seed = seed
         pT, w = d.teacher_targets(xs)
         right = (pT.argmax(1) == y).float()
-        fig.data[0].x = w.numpy()
+        with fig.batch_update(): fig.data[0].x, fig.data[1].x = w.numpy(), pT.max(1).values.numpy()
         trusted = w > 0.5
         acc = lambda m: f"{100*right[m].mean().item():.0f}%" if m.any() else 'n/a'
         info.value = (f"mean teacher weight {w.mean().item():.2f}; teacher accuracy where w > 0.5: {acc(trusted)} "
-                      f"({int(trusted.sum())} images), elsewhere: {acc(~trusted)}")
-        box.weights = w
+                      f"({int(trusted.sum())} images), elsewhere: {acc(~trusted)}; mean top probability of the target at "
+                      f"T = {T.value:.2f}: {pT.max(1).values.mean().item():.2f}")
+        box.weights, box.targets = w, pT
     for c in (T, gate, thr, unc): c.observe(update, 'value')
     box = W.VBox([W.HBox([T, thr]), W.HBox([gate, unc]), fig, info])
     box.controls, box.figure = dict(T=T, gate=gate, threshold=thr, uncertainty=unc), fig

@@ -6,7 +6,8 @@ Docs: https://robustify-nb.github.io/robustify-nb/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #c003
 from __future__ import annotations
-import time, math, os, glob
+import time, math, os, glob, warnings
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -19,11 +20,12 @@ from safetensors.torch import save_file, load_file
 from fastcore.basics import patch
 
 from .core import make_generator, write_json, read_json, default_device, check_choice, _check_seed
-from .models import save_checkpoint, load_weights, read_weights, accuracy
+from .models import save_checkpoint, load_weights, read_weights, accuracy, predict
 
 # %% auto #0
-__all__ = ['EpochBatches', 'Callback', 'ProgressCallback', 'CheckpointCallback', 'cross_entropy_loss', 'Learner',
-           'evaluate_styles', 'plot_accuracies', 'pretrain_student']
+__all__ = ['DIST_TIMEOUT', 'EpochBatches', 'Callback', 'ProgressCallback', 'CheckpointCallback', 'gathered_predict',
+           'gathered_accuracy', 'cross_entropy_loss', 'Learner', 'evaluate_styles', 'plot_accuracies',
+           'pretrain_student']
 
 # %% ../nbs/04_train.ipynb #c006
 class EpochBatches:
@@ -33,7 +35,11 @@ class EpochBatches:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f"batch_size={batch_size!r} is not accepted; accepted: an int >= 1.")
         self.n, self.bs, self.seed, self.rank, self.world, self.drop_last = n, batch_size, seed, rank, world, drop_last
         self.epoch, self.start = 0, 0
-        if len(self) == 0: raise ValueError(f"batch_size={batch_size} is larger than the {n} training examples (per process); accepted: batch_size <= {n // world}.")
+        if len(self) == 0:
+            nb = n // batch_size if drop_last else math.ceil(n / batch_size)
+            if nb == 0: raise ValueError(f"batch_size={batch_size} is larger than the {n} training examples; accepted: batch_size <= {n}.")
+            raise ValueError(f"{world} processes but only {nb} batch{'es' if nb > 1 else ''} of {batch_size} in the {n} training examples: "
+                             f"every process needs at least one batch an epoch; accepted: at most {nb} processes, or batch_size <= {n // world}.")
     def set_epoch(self, epoch:int, start:int=0): self.epoch, self.start = epoch, start
     def __len__(self):
         per = self.n // self.bs if self.drop_last else math.ceil(self.n / self.bs)
@@ -97,6 +103,36 @@ class CheckpointCallback(Callback):
         if self.every and learn.step % self.every == 0 and learn.step < learn.total_steps: learn.save_state()
     def after_epoch(self, learn): learn.save_state()
 
+# %% ../nbs/04_train.ipynb #c011b
+def _shard(n:int, rank:int, world:int) -> torch.Tensor:
+    "Indices of `rank`'s shard: contiguous blocks of ceil(n/world), wrapped around, so every shard has the same length."
+    per = math.ceil(n/world)
+    return torch.arange(rank*per, (rank + 1)*per) % n
+
+def _subset(data, idx:torch.Tensor):
+    if isinstance(data, tuple): return tuple(t[idx] for t in data)
+    if hasattr(data, 'subset') and hasattr(data, 'images'): return data.subset(idx)
+    return torch.utils.data.Subset(data, idx.tolist())
+
+def gathered_predict(model:nn.Module, data, batch_size:int=256, accelerator=None) -> tuple[torch.Tensor, torch.Tensor]:
+    "`predict` over several processes: each predicts its shard of `data`; every process returns all logits and labels, in order, on the CPU."
+    acc = accelerator
+    if acc is None or acc.num_processes == 1: return predict(model, data, batch_size)
+    n = len(data[0] if isinstance(data, tuple) else data)
+    if n == 0: raise ValueError("data is empty; accepted: at least one image.")
+    shard = _subset(data, _shard(n, acc.process_index, acc.num_processes))
+    logits, labels = predict(model, shard, batch_size)
+    logits, labels = (acc.gather(t.to(acc.device)).cpu()[:n] for t in (logits, labels))   # to the device: NCCL gathers CUDA tensors only
+    idx = getattr(data, 'logit_indices', None)
+    if idx is not None and getattr(shard, 'logit_indices', None) is None: logits = logits[:, idx]
+    return logits, labels
+
+def gathered_accuracy(model:nn.Module, data, batch_size:int=256, accelerator=None) -> float:
+    "Top-1 accuracy of `model` on `data`, computed across processes (the same number on each, equal to `accuracy` in one process)."
+    if accelerator is None or accelerator.num_processes == 1: return accuracy(model, data, batch_size)
+    logits, labels = gathered_predict(model, data, batch_size, accelerator)
+    return (logits.argmax(1) == labels).float().mean().item()
+
 # %% ../nbs/04_train.ipynb #c013
 def cross_entropy_loss(model, x, y):
     "The default `loss_fn`: cross-entropy of `model(x)` against labels `y`."
@@ -107,6 +143,24 @@ def _lr_at(schedule:str, step:int, total:int, warmup:int) -> float:
     if step < warmup: return (step + 1)/warmup
     t = (step - warmup)/max(1, total - warmup)
     return {'constant': 1.0, 'cosine': 0.5*(1 + math.cos(math.pi*t)), 'linear': 1 - t}[schedule]
+
+class _LossModule(nn.Module):
+    "`model` and `loss_fn` as one module: under several processes DDP wraps this, so `loss_fn` may call the model's `features`, heads or an attack."
+    def __init__(self, model, loss_fn): super().__init__(); self.model, self._loss = model, [loss_fn]   # a list: the loss's own modules (a teacher) stay outside DDP
+    def forward(self, x, y): return self._loss[0](self.model, x, y)
+
+DIST_TIMEOUT = float(os.environ.get('ROBUSTIFY_DIST_TIMEOUT', 600))   # seconds a process waits for the others before giving up
+
+def _accelerator(mixed_precision:str, cpu:bool):
+    "An `Accelerator` with `mixed_precision`; the process group (if any) waits `DIST_TIMEOUT` s and lets a loss leave parameters unused."
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import InitProcessGroupKwargs, DistributedDataParallelKwargs
+    st = AcceleratorState._shared_state
+    if st and st.get('_mixed_precision', mixed_precision) != mixed_precision:
+        AcceleratorState._reset_state()       # the precision is per Accelerator here (one process may train in bf16, then in fp32); the process group stays
+    return Accelerator(mixed_precision=mixed_precision, cpu=cpu, kwargs_handlers=[
+        InitProcessGroupKwargs(timeout=timedelta(seconds=DIST_TIMEOUT)), DistributedDataParallelKwargs(find_unused_parameters=True)])
 
 class Learner:
     "Trains `model` on `data` with `loss_fn(model, x, y)` through an `accelerate.Accelerator`; see `fit`."
@@ -120,28 +174,30 @@ class Learner:
                  params:Iterable|None=None, # parameters to optimise (default: all that require grad)
                  augment:Callable|None=None, # augment(x, y, generator) -> (x, y), on the training device
                  seed:int=0, ckpt_dir:str|Path|None=None, ckpt_every:int|None=None,
-                 mixed_precision:str='auto', # 'auto' (bf16 on CUDA, else none), 'no', 'fp16', 'bf16'
+                 mixed_precision:str='auto', # 'auto' (bf16 on CUDA, else none), 'no', 'fp16' (CUDA only), 'bf16' (CUDA or CPU)
                  callbacks:Sequence[Callback]=(), progress:bool=True, device=None):
-        from accelerate import Accelerator
         check_choice('opt', opt, ['sgd', 'adamw'], 'optimiser')
         check_choice('schedule', schedule, ['cosine', 'linear', 'constant'], 'schedule')
         check_choice('mixed_precision', mixed_precision, ['auto', 'no', 'fp16', 'bf16'], 'precision')
         if not (isinstance(lr, (int, float)) and lr > 0): raise ValueError(f"lr={lr!r} is not accepted; accepted: a number > 0.")
         self.seed = _check_seed(seed)
-        if mixed_precision == 'auto': mixed_precision = 'bf16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'no'
         cpu = default_device(device).type == 'cpu'
-        self.accelerator = Accelerator(mixed_precision=mixed_precision, cpu=cpu)
-        acc = self.accelerator
+        if mixed_precision == 'auto': mixed_precision = 'bf16' if not cpu and torch.cuda.is_bf16_supported() else 'no'
+        if mixed_precision == 'fp16' and cpu:
+            raise ValueError("mixed_precision='fp16' needs a CUDA device (on a CPU Accelerate would silently train in fp32); "
+                             "accepted on a CPU: 'bf16' (autocast, the same path as on CUDA) or 'no'.")
+        self.accelerator = acc = _accelerator(mixed_precision, cpu)
+        self.rank, self.world = acc.process_index, acc.num_processes
         self.data, self.valid, self.loss_fn, self.augment = data, valid, loss_fn, augment
-        self.lr, self.schedule, self.warmup = lr, schedule, warmup
-        self.sampler = EpochBatches(len(data), batch_size, self.seed, acc.process_index, acc.num_processes)
+        self.lr, self.schedule, self.warmup, self.batch_size = lr, schedule, warmup, batch_size
+        self.sampler = EpochBatches(len(data), batch_size, self.seed, self.rank, self.world)
         params = [p for p in (model.parameters() if params is None else params) if p.requires_grad]
         if not params: raise ValueError("params is empty: no parameter requires grad; accepted: at least one trainable parameter.")
         self.params = params
         opt_obj = (torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=momentum > 0, weight_decay=weight_decay) if opt == 'sgd'
                    else torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay))
-        self.raw_model = model
-        self.model, self.opt = acc.prepare(model, opt_obj)
+        self.raw_model = self.model = model            # what `loss_fn` and callbacks see: the model itself, on `accelerator.device`
+        self.step_module, self.opt = acc.prepare(_LossModule(model, loss_fn), opt_obj)   # DDP-wrapped under several processes
         self.ckpt_dir = Path(ckpt_dir) if ckpt_dir is not None else None
         cbs = [*callbacks] + ([ProgressCallback()] if progress else []) + ([CheckpointCallback(ckpt_every)] if ckpt_dir is not None else [])
         self.callbacks = sorted(cbs, key=lambda c: c.order)
@@ -153,58 +209,82 @@ class Learner:
         for c in self.callbacks: getattr(c, event)(self)
 
 # %% ../nbs/04_train.ipynb #c015
+def _dist_failure(e:Exception) -> bool:
+    "Whether `e` is a failed collective operation (a peer died or timed out) rather than a bug in the step."
+    if isinstance(e, getattr(torch.distributed, 'DistError', ())): return True
+    return isinstance(e, RuntimeError) and any(k in str(e) for k in ('Gloo', 'gloo', 'NCCL', 'Connection closed', 'Connection reset', 'Timed out', 'timed out'))
+
 @patch
 def fit(self:Learner, epochs:int, resume:bool=True) -> pd.DataFrame:
     "Train for `epochs` epochs in all (continuing from a checkpoint in `ckpt_dir` if `resume`); return the history."
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1: raise ValueError(f"epochs={epochs!r} is not accepted; accepted: an int >= 1.")
-    acc = self.accelerator
-    steps_per_epoch = len(self.sampler)
-    self.total_steps = epochs*steps_per_epoch
+    self.total_steps = epochs*len(self.sampler)
     if resume and self.ckpt_dir is not None and (self.ckpt_dir/'trainer.json').exists(): self.load_state()
+    try: return self._fit(epochs)
+    except Exception as e:
+        if self.world == 1 or not _dist_failure(e): raise
+        last = read_json(self.ckpt_dir/'trainer.json') if self.ckpt_dir is not None and (self.ckpt_dir/'trainer.json').exists() else None
+        where = (f"the last complete checkpoint in {str(self.ckpt_dir)!r} is at step {last['step']}; rerun the same command to resume from it"
+                 if last else "no checkpoint was written (pass ckpt_dir to make the run resumable)")
+        raise RuntimeError(f"process {self.rank} of {self.world} stopped at step {self.step} (epoch {self.epoch}): a collective operation failed, "
+                           f"another process has probably died or hung longer than {DIST_TIMEOUT:.0f} s; {where}. Cause: {e}") from e
+
+@patch
+def _fit(self:Learner, epochs:int) -> pd.DataFrame:
+    acc, steps_per_epoch = self.accelerator, len(self.sampler)
     self.stop = False
     self._cb('before_fit')
     dev = acc.device
-    self.model.train()
+    self.step_module.train()
     while self.epoch < epochs and not self.stop:
         self.sampler.set_epoch(self.epoch, self.step_in_epoch)
         self._cb('before_epoch')
         losses, t0 = [], time.perf_counter()
         for xb, yb in _loader(self.data, self.sampler):
             xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
-            if self.augment is not None: xb, yb = self.augment(xb, yb, make_generator(self.seed*7919 + self.step))
+            if self.augment is not None: xb, yb = self.augment(xb, yb, make_generator(self.seed*7919 + self.step*self.world + self.rank))
             for g in self.opt.param_groups: g['lr'] = self.lr*_lr_at(self.schedule, self.step, self.total_steps, self.warmup)
-            with acc.autocast(): loss = self.loss_fn(self.model, xb, yb)
-            if not torch.isfinite(loss): raise FloatingPointError(f"the loss became {loss.item()} at step {self.step} (epoch {self.epoch}); lower lr={self.lr} or check the data.")
+            with acc.autocast(): loss = self.step_module(xb, yb)
+            self.loss = acc.reduce(loss.detach(), 'mean') if self.world > 1 else loss.detach()
+            if not torch.isfinite(self.loss): raise FloatingPointError(f"the loss became {self.loss.item()} at step {self.step} (epoch {self.epoch}); lower lr={self.lr} or check the data.")
             self.opt.zero_grad(set_to_none=True)
             acc.backward(loss)
             self.opt.step()
-            self.loss = loss.detach(); l = self.loss.item(); losses.append(l)
+            l = self.loss.item(); losses.append(l)
             self.smooth_loss = l if math.isnan(self.smooth_loss) else 0.9*self.smooth_loss + 0.1*l
             self.step += 1; self.step_in_epoch += 1
             self._cb('after_batch')
             if self.stop: break
-        self.train_seconds += time.perf_counter() - t0
+        secs = torch.tensor(time.perf_counter() - t0, device=dev)
+        self.train_seconds += (acc.reduce(secs, 'max') if self.world > 1 else secs).item()
         if self.stop and self.step_in_epoch < steps_per_epoch: break
         row = dict(epoch=self.epoch, step=self.step, train_loss=float(np.mean(losses)) if losses else float('nan'), seconds=round(self.train_seconds, 2))
         if self.valid is not None:
-            row['valid_acc'] = accuracy(acc.unwrap_model(self.model), self.valid); self.model.train()
+            self.sync_buffers(); row['valid_acc'] = gathered_accuracy(self.raw_model, self.valid, accelerator=acc); self.step_module.train()
         self.history.append(row)
         self.epoch += 1; self.step_in_epoch = 0
         self._cb('after_epoch')
-    self.model.eval()
+    self.sync_buffers()
+    self.step_module.eval()
     self._cb('after_fit')
     return pd.DataFrame(self.history)
 
 # %% ../nbs/04_train.ipynb #c017
 @patch
+def sync_buffers(self:Learner):
+    "Give every process the main process's buffers (BatchNorm running statistics); a no-op in one process."
+    if self.world == 1: return
+    for b in self.raw_model.buffers(): torch.distributed.broadcast(b.data, 0)
+
+@patch
 def save_state(self:Learner):
-    "Write a resumable checkpoint of weights, optimiser and RNG states to `ckpt_dir` (atomically)."
+    "Write a resumable checkpoint of weights, optimiser and RNG states to `ckpt_dir` (atomically, from the main process)."
     acc = self.accelerator
-    acc.wait_for_everyone()
+    acc.wait_for_everyone(); self.sync_buffers()
     if not acc.is_main_process or self.ckpt_dir is None: return
     d = self.ckpt_dir; d.mkdir(parents=True, exist_ok=True)
     tag = f'step-{self.step:08d}'
-    model = acc.unwrap_model(self.model)
+    model = self.raw_model
     save_checkpoint(model, d/f'{tag}.safetensors', metrics=self.history[-1] if self.history else {})
     tensors, meta = _optim_to_flat(self.opt.optimizer if hasattr(self.opt, 'optimizer') else self.opt)
     tensors['rng.torch'] = torch.get_rng_state()
@@ -213,33 +293,51 @@ def save_state(self:Learner):
     save_file(tensors, str(tmp)); os.replace(tmp, d/f'{tag}-state.safetensors')
     write_json(d/'trainer.json', dict(weights=f'{tag}.safetensors', state=f'{tag}-state.safetensors', epoch=self.epoch,
         step=self.step, step_in_epoch=self.step_in_epoch, total_steps=self.total_steps, history=self.history,
-        optimizer=meta, smooth_loss=self.smooth_loss, train_seconds=self.train_seconds, seed=self.seed))
+        optimizer=meta, smooth_loss=self.smooth_loss, train_seconds=self.train_seconds, seed=self.seed,
+        processes=self.world, batch_size=self.batch_size, n_train=len(self.data)))
     for f in d.glob('step-*.safetensors'):          # older checkpoints and their sidecars, now superseded
         if not f.name.startswith(tag): f.unlink(missing_ok=True); f.with_suffix('.json').unlink(missing_ok=True)
     for f in d.glob('.*.tmp'): f.unlink(missing_ok=True)
 
 # %% ../nbs/04_train.ipynb #c018
+def _resume_position(meta:dict, world:int, steps_per_epoch:int, where) -> int:
+    "Where this process resumes in the checkpoint's epoch: `meta`'s batches of that epoch, re-split over `world` processes."
+    old = meta.get('processes', 1)
+    done = meta['step_in_epoch']*old                  # global batches of the epoch already trained
+    if done % world:
+        raise ValueError(f"the checkpoint in {str(where)!r} was written by {old} process{'es' if old > 1 else ''} after {done} batches of epoch {meta['epoch']}, "
+                         f"which {world} processes cannot split evenly; accepted: resume with {old} processes (or a number dividing {done}), "
+                         f"or delete the folder to start over.")
+    return min(done // world, steps_per_epoch)
+
 @patch
 def load_state(self:Learner):
-    "Restore weights, optimiser, RNG states and counters from `ckpt_dir/trainer.json`."
+    "Restore weights, optimiser, RNG states and counters from `ckpt_dir/trainer.json` (also when written by another number of processes)."
     d = self.ckpt_dir; meta = read_json(d/'trainer.json')
-    load_weights(self.accelerator.unwrap_model(self.model), read_weights(d/meta['weights']), source=f"checkpoint {str(d/meta['weights'])!r}")
+    for k, mine in (('batch_size', self.batch_size), ('n_train', len(self.data))):
+        if meta.get(k, mine) != mine: raise ValueError(f"the checkpoint in {str(d)!r} was trained with {k}={meta[k]}, this run has {k}={mine}; accepted: the same {k}, or another ckpt_dir.")
+    start = _resume_position(meta, self.world, len(self.sampler), d)
+    load_weights(self.raw_model, read_weights(d/meta['weights']), source=f"checkpoint {str(d/meta['weights'])!r}")
     tensors = load_file(str(d/meta['state']))
     _optim_from_flat(self.opt.optimizer if hasattr(self.opt, 'optimizer') else self.opt, tensors, meta['optimizer'])
     torch.set_rng_state(tensors['rng.torch'])
     if torch.cuda.is_available() and 'rng.cuda.0' in tensors:
         torch.cuda.set_rng_state_all([tensors[f'rng.cuda.{i}'] for i in range(torch.cuda.device_count()) if f'rng.cuda.{i}' in tensors])
-    self.epoch, self.step, self.step_in_epoch = meta['epoch'], meta['step'], meta['step_in_epoch']
+    self.epoch, self.step_in_epoch = meta['epoch'], start
+    self.step = meta['step'] if meta.get('processes', 1) == self.world else self.epoch*len(self.sampler) + start
     self.history, self.smooth_loss, self.train_seconds = meta['history'], meta['smooth_loss'], meta['train_seconds']
-    for f in d.glob('.*.tmp'): f.unlink(missing_ok=True)       # leftovers of a write that was killed
+    if self.accelerator.is_main_process:
+        for f in d.glob('.*.tmp'): f.unlink(missing_ok=True)       # leftovers of a write that was killed
 
 # %% ../nbs/04_train.ipynb #c026
-def evaluate_styles(model:nn.Module, n:int=2000, seed:int=0, split:str='test', styles=None, batch_size:int=500) -> pd.DataFrame:
+def evaluate_styles(model:nn.Module, n:int=2000, seed:int=0, split:str='test', styles=None, batch_size:int=500,
+                    accelerator=None, # under several processes: shard each style over them and gather (every process gets the table)
+                   ) -> pd.DataFrame:
     "Accuracy of `model` on `n` PolyShift images of `split` in each style: a DataFrame with columns style, accuracy."
     from robustify_nb.data import PolyShift, STYLES
     styles = list(styles or STYLES)
     for s in styles: check_choice('styles', s, STYLES, 'style')
-    return pd.DataFrame([dict(style=s, accuracy=accuracy(model, PolyShift(n, s, split, seed), batch_size)) for s in styles])
+    return pd.DataFrame([dict(style=s, accuracy=gathered_accuracy(model, PolyShift(n, s, split, seed), batch_size, accelerator)) for s in styles])
 
 def plot_accuracies(df:pd.DataFrame, x:str='style', y:str='accuracy', color:str|None=None, title:str='Accuracy per style'):
     "A plotly bar chart of accuracies (in %), e.g. of `evaluate_styles`."

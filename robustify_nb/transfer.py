@@ -376,19 +376,31 @@ def attack_explorer(models:dict, # name -> model
     names = list(models)
     index = W.IntSlider(0, 0, len(data) - 1, description='image')
     norm = W.Dropdown(options=list(NORMS), description='norm')
-    eps = W.FloatSlider(0.5, min=0, max=2, step=0.05, description='ε', readout_format='.3f')
-    titles = ['clean'] + [t for n in names for t in (f'{n}: adversarial', f'{n}: perturbation')]
-    base = make_subplots(1, len(titles), subplot_titles=titles, horizontal_spacing=0.02)
+    eps = W.FloatSlider(0.5, min=0, max=2, step=0.05, description='ε', readout_format='.2f', continuous_update=False)
+    titles = ['clean'] + [t for n in names for t in (f'{n}<br>adversarial', f'{n}<br>perturbation (scaled)')]
+    base = make_subplots(1, len(titles), subplot_titles=titles, horizontal_spacing=0.03)
+    for a in base.layout.annotations: a.font.size = 12
     for j in range(len(titles)): base.add_trace(go.Image(z=np.zeros((32, 32, 3), np.uint8)), 1, j + 1)
     fig = go.FigureWidget(base)
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
-    fig.update_layout(height=260, margin=dict(l=0, r=0, t=30, b=0))
+    fig.update_layout(height=270, margin=dict(l=0, r=0, t=50, b=0))
     text = W.HTML(); box = W.VBox([W.HBox([index, norm, eps]), fig, text])
     def img(t): return (t.permute(1, 2, 0).clamp(0, 1)*255).round().byte().numpy()
+    switching = []
     def on_norm(change):
-        eps.max, eps.step = (2, 0.05) if norm.value == 'l2' else (16/255, 1/255)
-        eps.value = 0.5 if norm.value == 'l2' else 4/255
+        # the budget's range, step and value change together in ONE message to the page (hold_sync): sent one by one,
+        # the slider in the browser clamped the old value to the new range and sent that back, so the attack ran at a
+        # wrong ε; the attack itself runs once, after the switch (update is the norm's next observer)
+        switching.append(1)
+        try:
+            with eps.hold_sync():
+                l2 = norm.value == 'l2'
+                if l2: eps.max, eps.step = 2, 0.05
+                else: eps.step, eps.max = 1/255, 16/255
+                eps.value, eps.readout_format = (0.5, '.2f') if l2 else (4/255, '.4f')
+        finally: switching.clear()
     def update(*_):
+        if switching: return
         x, y = data.tensors(slice(index.value, index.value + 1))
         rows, res = [f"true class: <b>{data.classes[int(y[0])]}</b>"], {}
         with fig.batch_update():

@@ -461,61 +461,63 @@ def plot_alpha_slider(sweep_df:pd.DataFrame, variant:str='E2E'):
 
 # %% ../nbs/09_wiseft.ipynb #c040
 def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets: reference, style, corruption)
-                seed:int=0, curve_alphas:Sequence[float]=(0, 0.2, 0.4, 0.6, 0.8, 1.0), curve_n:int=200):
+                seed:int=0, step:float=0.05): # the α slider's step: every α on it is scored when a set is first shown
     "ipywidgets: α slider + style / corruption / severity selectors -> accuracy per set and the current point on the ID-OOD curve, live."
     import ipywidgets as W, plotly.graph_objects as go
     from plotly.subplots import make_subplots
     from robustify_nb.data import PolyShift, STYLES
     from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
     from robustify_nb.benchmark import _cell_seed
-    alpha = W.FloatSlider(0.5, min=0, max=1, step=0.05, description='α', continuous_update=True)
+    alphas = [round(float(a), 6) for a in np.arange(0, 1 + step/2, step)]
+    alpha = W.FloatSlider(0.5, min=0, max=1, step=step, description='α', continuous_update=True)
     style = W.Dropdown(options=[s for s in STYLES if s != 'reference'], description='style')
     corr = W.Dropdown(options=list(CORRUPTIONS + EXTRA_CORRUPTIONS), value='fog', description='corruption')
-    sev = W.IntSlider(3, min=1, max=5, description='severity')
+    sev = W.IntSlider(3, min=1, max=5, description='severity', continuous_update=False)
     status = W.HTML()
     ref = PolyShift(n, 'reference', 'test', seed).tensors()
-    cache = {}
-    def images(kind, name, s=0):
-        key = (kind, name, s)
-        if key not in cache:
-            cache[key] = (PolyShift(n, name, 'test', seed).tensors() if kind == 'style'
-                          else (corrupt(ref[0], name, s, make_generator(_cell_seed(seed, name, s, 0)), 'cifar'), ref[1]))
-        return cache[key]
-    def sets():
-        return {'reference': ref, style.value: images('style', style.value), f'{corr.value} ({sev.value})': images('corruption', corr.value, sev.value)}
-    def score(a, data, m=None):
-        return {k: (ens.logits(a, x[:m], f'w:{k}:{m}').argmax(1) == y[:m]).float().mean().item()*100 for k, (x, y) in data.items()}
-    fig = go.FigureWidget(make_subplots(1, 2, column_widths=[0.55, 0.45], subplot_titles=('accuracy at α', 'ID vs OOD')))
-    fig.add_bar(x=['reference', 'style', 'corruption'], y=[0, 0, 0], marker_color=['#1f77b4', '#ff7f0e', '#2ca02c'], row=1, col=1)
-    fig.add_scatter(x=[], y=[], mode='lines+markers', name='curve', row=1, col=2)
+    images, scored = {}, {}                           # set name -> (x, y); (set name, α) -> accuracy (%)
+    def sets() -> list[str]:
+        "The three sets on show; images made and every α of the slider scored the first time a set appears."
+        ks = ['reference', style.value, f'{corr.value} ({sev.value})']
+        if style.value not in images: images[style.value] = PolyShift(n, style.value, 'test', seed).tensors()
+        if ks[2] not in images:
+            images[ks[2]] = (corrupt(ref[0], corr.value, sev.value, make_generator(_cell_seed(seed, corr.value, sev.value, 0)), 'cifar'), ref[1])
+        images['reference'] = ref
+        new = [k for k in ks if (k, alphas[0]) not in scored]
+        for a in alphas if new else ():              # one interpolation per α for all new sets together
+            for k in new:
+                x, y = images[k]
+                scored[k, a] = (ens.logits(a, x, f'w:{k}:{n}').argmax(1) == y).float().mean().item()*100
+        return ks
+    def snap(a): return min(alphas, key=lambda b: abs(b - a))
+    fig = go.FigureWidget(make_subplots(1, 2, column_widths=[0.55, 0.45], subplot_titles=('accuracy at α', 'ID vs OOD over α')))
+    fig.add_bar(x=['reference', 'style', 'corruption'], y=[0, 0, 0], marker_color=['#1f77b4', '#ff7f0e', '#2ca02c'], textposition='outside', row=1, col=1)
+    fig.add_scatter(x=[], y=[], mode='lines+markers', name='α from 0 to 1', row=1, col=2)
     fig.add_scatter(x=[], y=[], mode='markers', marker=dict(size=14, color='black', symbol='x'), name='current α', row=1, col=2)
     fig.update_layout(height=380, width=900, showlegend=False)
     fig.update_yaxes(range=[0, 105], row=1, col=1)
     fig.update_xaxes(title_text='reference (%)', row=1, col=2); fig.update_yaxes(title_text='OOD: mean of style and corruption (%)', row=1, col=2)
     box = W.VBox([W.HBox([alpha, style]), W.HBox([corr, sev]), fig, status])
-    box.scores = {}
-    def update_point(*_):
+    def draw(curve:bool):
         t0 = time.perf_counter()
-        sc = score(alpha.value, sets())
-        ks = list(sc)
-        box.scores = sc
+        ks, a = sets(), snap(alpha.value)
+        sc = {k: scored[k, a] for k in ks}
+        ood = lambda b: (scored[ks[1], b] + scored[ks[2], b])/2
         with fig.batch_update():
-            fig.data[0].x, fig.data[0].y = ks, [sc[k] for k in ks]
-            fig.data[0].text = [f'{sc[k]:.1f}' for k in ks]
-            fig.data[2].x, fig.data[2].y = [sc[ks[0]]], [(sc[ks[1]] + sc[ks[2]])/2]
+            fig.data[0].x, fig.data[0].y, fig.data[0].text = ks, [sc[k] for k in ks], [f'{sc[k]:.1f}' for k in ks]
+            fig.data[2].x, fig.data[2].y = [sc[ks[0]]], [ood(a)]
+            if curve:                                 # the curve: the same images and the same α grid as the marker
+                xs, ys = [scored[ks[0], b] for b in alphas], [ood(b) for b in alphas]
+                fig.data[1].x, fig.data[1].y = xs, ys
+                pad = lambda v: [max(0, min(v) - 5), min(105, max(v) + 5)]
+                fig.layout.xaxis2.range, fig.layout.yaxis2.range = pad(xs), pad(ys)
+                box.curve = list(zip(xs, ys))
+        box.scores, box.alpha = sc, a
         box.last_ms = 1000*(time.perf_counter() - t0)
-        status.value = f'α={alpha.value:.2f}: re-interpolated and re-scored {3*n} images in {box.last_ms:.0f} ms'
-    def update_curve(*_):
-        pts = []
-        for a in curve_alphas:
-            sc = score(a, sets(), curve_n); ks = list(sc)
-            pts.append((sc[ks[0]], (sc[ks[1]] + sc[ks[2]])/2))
-        with fig.batch_update(): fig.data[1].x, fig.data[1].y = [p[0] for p in pts], [p[1] for p in pts]
-        box.curve = pts
-        update_point()
-    alpha.observe(update_point, 'value')
-    for w in (style, corr, sev): w.observe(update_curve, 'value')
-    update_curve()
+        status.value = f'α = {a:.2f} (n = {n} images per set; {len(alphas)} values of α scored per set, {box.last_ms:.0f} ms)'
+    alpha.observe(lambda _: draw(False), 'value')
+    for w in (style, corr, sev): w.observe(lambda _: draw(True), 'value')
+    draw(True)
     box.controls, box.figure, box.status = dict(alpha=alpha, style=style, corruption=corr, severity=sev), fig, status
     return box
 
