@@ -153,9 +153,9 @@ def test_vit_b_32_wiseft_e2e_lc_sweep_and_widget(zs, finetuned):
     assert any(k.startswith('backbone.clip.visual') for k in changed)                      # E2E moved the image tower
     zsb = zs.backbone.state_dict()
     assert all(torch.equal(v, zsb[k]) for k, v in finetuned['LC'].backbone.state_dict().items())   # LC: the tower is untouched
-    w = wise_widget(WiseEnsemble(zs, e2e), n=4, curve_alphas=(0, 1), curve_n=4)
+    w = wise_widget(WiseEnsemble(zs, e2e), n=4, step=0.5)          # the widget scores every alpha of its slider: 0, 0.5, 1
     w.controls['alpha'].value = 1.0
-    assert len(w.scores) == 3 and all(0 <= v <= 100 for v in w.scores.values()) and len(w.figure.data[1].x) == 2
+    assert w.alpha == 1.0 and len(w.scores) == 3 and all(0 <= v <= 100 for v in w.scores.values()) and len(w.curve) == 3
 
 def test_vit_b_32_multihead_student_with_small_teacher(zs, work):
     from robustify_nb.router import run_experiment
