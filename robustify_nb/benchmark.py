@@ -20,8 +20,8 @@ from .models import accuracy, _batches
 
 # %% auto #0
 __all__ = ['ALEXNET_ERRORS', 'ALEXNET_CLEAN_ERROR', 'evaluate_corruptions', 'summarize', 'evaluate_datasets', 'evaluate_cifar10c',
-           'fit_effective_robustness', 'effective_robustness', 'plot_grid', 'plot_categories',
-           'plot_effective_robustness']
+           'evaluate_corruption_sets', 'fit_effective_robustness', 'effective_robustness', 'plot_grid',
+           'plot_categories', 'plot_effective_robustness']
 
 # %% ../nbs/05_benchmark.ipynb #c006
 def _cell_seed(seed:int, name:str, severity:int, batch:int) -> int:
@@ -133,6 +133,27 @@ def evaluate_cifar10c(model:nn.Module, root, corruptions:Sequence[str]=CORRUPTIO
                 for xb, yb in _npy_batches(x, y, sl, batch_size): hits += (model(xb.to(dev)).argmax(1).cpu() == yb).sum().item()
                 rows.append(dict(corruption=c, severity=s, accuracy=hits/k, n=k))
     finally: model.train(was)
+    return pd.DataFrame(rows)
+
+# %% ../nbs/05_benchmark.ipynb #b015b
+def evaluate_corruption_sets(model:nn.Module, sets, # a `CorruptionSets` (from `load_dataset`)
+                             corruptions:Sequence[str]|None=None, # default: every corruption on disk
+                             severities:Sequence[int]|None=None, # default: every severity on disk
+                             clean=None, # the clean test set, for the clean row
+                             batch_size:int=256, progress:bool=False) -> pd.DataFrame:
+    "The corruption grid of `model` on a corrupted benchmark on disk: same table as `evaluate_corruptions`."
+    if not hasattr(sets, 'cells') or not hasattr(sets, 'severities'):
+        raise TypeError(f"sets has type {type(sets).__name__}; accepted: a CorruptionSets from load_dataset (a CIFAR-10-C folder or an ImageNet-C tree).")
+    names = sets.corruptions if corruptions is None else [check_choice('corruptions', c, sets.corruptions, 'corruption on disk') for c in corruptions]
+    cells = [(c, s) for c in names for s in (sets.severities(c) if severities is None else severities)]
+    for c, s in cells: sets[c, s] if (c, s) not in sets else None                 # a cell not on disk: named before any work
+    rows = [dict(corruption='clean', severity=0, accuracy=accuracy(model, clean, batch_size), n=len(clean))] if clean is not None else []
+    it = cells
+    if progress:
+        from tqdm.auto import tqdm; it = tqdm(cells, desc='cells', leave=False)
+    for c, s in it:
+        ds = sets[c, s]
+        rows.append(dict(corruption=c, severity=s, accuracy=accuracy(model, ds, batch_size), n=len(ds)))
     return pd.DataFrame(rows)
 
 # %% ../nbs/05_benchmark.ipynb #c017

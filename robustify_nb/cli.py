@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['COMMANDS', 'GPU_CHECK_NOTEBOOKS', 'register_command', 'build_parser', 'main', 'gpu_check', 'parse_tune',
-           'find_notebooks', 'notebook_figures', 'run_demo']
+__all__ = ['COMMANDS', 'DATA_HELP', 'CLASSES_HELP', 'GPU_CHECK_NOTEBOOKS', 'register_command', 'build_parser', 'main',
+           'gpu_check', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo']
 
 # %% ../nbs/20_cli.ipynb #c006
 COMMANDS = {}
@@ -77,21 +77,57 @@ def _render(sp):
         print(f"wrote {args.n} {args.style} images to {args.out} in {time.perf_counter() - t0:.1f} s")
     return run
 
+# %% ../nbs/20_cli.ipynb #c012d
+#: --data of every job: any layout `load_dataset` reads
+DATA_HELP = ("'polyshift[:style]', an .npz (x, y), an image folder (native size), a CIFAR-10-C folder, an ImageNet-C tree, "
+             "an ImageNet-R/-A/-Sketch/-V2 folder, or KIND:PATH (e.g. objectnet:/data/objectnet-1.0); see robustify_nb.data.load_dataset")
+
+def _load_any(data:str, n:int, size:int|None=None, **kw):
+    "A dataset of any layout, through `robustify_nb.data.load_dataset` (`--data` of every job)."
+    from robustify_nb.data import load_dataset
+    return load_dataset(data, image_size=size, n=n, **kw)
+
+def _model_classes(spec:str|None, weights:str|None=None) -> list[str]|None:
+    "A model's class names in output order (--classes): polyshift, cifar10, imagenet (wnids), a file (one per line) or a comma list; default: PolyShift's for the embedded 'polyshift' weights."
+    from robustify_nb.data import CLASSES, CIFAR10_CLASSES, imagenet_meta
+    if spec is None: return list(CLASSES) if weights == 'polyshift' else None
+    named = {'polyshift': CLASSES, 'cifar10': CIFAR10_CLASSES, 'imagenet': imagenet_meta()['wnids']}
+    if spec in named: return list(named[spec])
+    if Path(spec).is_file(): return [l.strip() for l in Path(spec).read_text().splitlines() if l.strip()]
+    return [c.strip() for c in spec.split(',') if c.strip()]
+
+def _aligned(data, classes):
+    "`data` with plain image folders pointed at the model's class order (a corrupted tree: each cell, when opened)."
+    from robustify_nb.data import align_classes, CorruptionSets
+    if isinstance(data, CorruptionSets): data.model_classes = classes; return data
+    return align_classes(data, classes)
+
+CLASSES_HELP = "the model's class names in its output order, matched to image-folder names: polyshift, cifar10, imagenet (wnids), a file or a comma list (default: polyshift for --weights polyshift, else sorted folder order)"
+
+def _in_memory(ds, n:int|None, what:str, seed:int=0):
+    "Training or evaluation images in memory: an `ImageDataset` as it is, `n` images of a folder drawn at random (seeded) and decoded."
+    from robustify_nb.data import FolderDataset, ImageDataset
+    if isinstance(ds, FolderDataset): return ds.load(n, seed)
+    if isinstance(ds, ImageDataset): return ds
+    raise ValueError(f"{what} is a {type(ds).__name__}; accepted here: an .npz, an image folder or 'polyshift' (a corrupted benchmark is for bench).")
+
+
 # %% ../nbs/20_cli.ipynb #c013
 @register_command('eval', 'accuracy of a model on an .npz dataset or on PolyShift styles')
 def _eval(sp):
     sp.add_argument('--model', required=True, help='a model name (see robustify_nb.models.list_models())')
     sp.add_argument('--weights', default=None, help='a weights file or a tag of the model (e.g. polyshift, cifar10)')
-    sp.add_argument('--data', default='polyshift', help="'polyshift' (every style) or an .npz file with x and y")
+    sp.add_argument('--data', default='polyshift', help="'polyshift' (every style), or any layout load_dataset reads (.npz, image folder, ImageNet-R/-A/-Sketch/-V2, ObjectNet, KIND:PATH)")
+    sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
+    sp.add_argument('--classes', default=None, help=CLASSES_HELP)
     sp.add_argument('--n', type=int, default=2000, help='PolyShift images per style (default 2000)')
     sp.add_argument('--json', action='store_true', help='print the result as JSON')
     def run(args):
         from robustify_nb.models import load_model, accuracy
-        from robustify_nb.data import load_npz
         from robustify_nb.train import evaluate_styles
         model = load_model(args.model, args.weights)
         if args.data == 'polyshift': res = {r.style: round(r.accuracy, 4) for r in evaluate_styles(model, args.n).itertuples()}
-        else: res = {Path(args.data).stem: round(accuracy(model, load_npz(args.data)), 4)}
+        else: res = {Path(args.data.partition(':')[2] or args.data).stem: round(accuracy(model, _aligned(_load_any(args.data, args.n, args.size), _model_classes(args.classes, args.weights))), 4)}
         print(json.dumps(res) if args.json else '\n'.join(f"{k:>12}: {100*v:.1f}%" for k, v in res.items()))
     return run
 
@@ -267,32 +303,30 @@ def _check_gpu(sp):
     return run
 
 # %% ../nbs/20_cli.ipynb #c018
-def _load_any(data:str, n:int, size:int|None=None):
-    "A dataset from 'polyshift', an .npz file or an image folder."
-    from robustify_nb.data import PolyShift, load_npz, image_folder
-    if data == 'polyshift': return PolyShift(n, 'reference', 'test')
-    p = Path(data)
-    if p.suffix == '.npz': return load_npz(p)
-    if p.is_dir(): return image_folder(p, image_size=size or 224)
-    raise FileNotFoundError(f"--data {data!r}: no such .npz file or folder; accepted: 'polyshift', an .npz with x and y, or an image folder.")
-
-@register_command('corrupt', 'write a corrupted copy of a dataset (.npz or image folder) in the CIFAR-10-C layout')
+@register_command('corrupt', 'write a corrupted copy of a dataset: an image folder as an ImageNet-C tree (resumable), an .npz or PolyShift in the CIFAR-10-C layout')
 def _corrupt(sp):
-    sp.add_argument('data', help="an .npz with x (N,H,W,3 uint8) and y, an image folder, or 'polyshift'")
-    sp.add_argument('out', help='output folder: <corruption>.npy per corruption and labels.npy')
+    sp.add_argument('data', help="an image folder (-> <out>/<corruption>/<severity>/<class>/<file>.JPEG, rerun to resume), an .npz with x and y, or 'polyshift' (-> CIFAR-10-C .npy files)")
+    sp.add_argument('out', help='output folder')
     sp.add_argument('--corruptions', nargs='*', default=None, help='names (default: the 15 benchmark corruptions)')
     sp.add_argument('--preset', default=None, help="'imagenet' or 'cifar' (default: by image size)")
     sp.add_argument('--seed', type=int, default=0); sp.add_argument('--batch-size', type=int, default=256)
     sp.add_argument('--n', type=int, default=10_000, help="images when data is 'polyshift'")
-    sp.add_argument('--size', type=int, default=None, help='image size for image folders (default 224)')
+    sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
+    sp.add_argument('--severities', type=int, nargs='*', default=[1, 2, 3, 4, 5], help='image folders: severities to write (default 1-5)')
     def run(args):
         import numpy as np
         from robustify_nb.corruptions import corrupt, CORRUPTIONS
         from robustify_nb.core import make_generator
         from robustify_nb.benchmark import _cell_seed
         from robustify_nb.models import _batches
+        from robustify_nb.data import FolderDataset, ImageDataset, write_imagenet_c
         ds = _load_any(args.data, args.n, args.size)
         names = args.corruptions or list(CORRUPTIONS)
+        if isinstance(ds, FolderDataset):
+            print(f"{ds!r} -> ImageNet-C tree {args.out}", flush=True)
+            r = write_imagenet_c(ds, args.out, names, args.severities, args.seed, min(args.batch_size, 64), args.preset, progress=True)
+            print(f"wrote {r['written']} images ({r['skipped']} already there) in {r['seconds']} s: {r['images_per_second']} images/s"); return
+        if not isinstance(ds, ImageDataset): raise ValueError(f"data {args.data!r} is a {type(ds).__name__}; accepted: an image folder, an .npz or 'polyshift' (not an already corrupted benchmark).")
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         first = ds[0][0]; N, (H, W) = len(ds), first.shape[-2:]
@@ -314,10 +348,12 @@ def _corrupt(sp):
 @register_command('bench', 'evaluate a model under the corruption grid (and PolyShift styles): CSV tables + HTML report')
 def _bench(sp):
     sp.add_argument('--model', required=True); sp.add_argument('--weights', default=None)
-    sp.add_argument('--data', default='polyshift', help="'polyshift', an .npz file, an image folder, or a CIFAR-10-C folder (with labels.npy)")
-    sp.add_argument('--clean', default=None, help='for a CIFAR-10-C folder: the clean test set (.npz) for the clean row')
+    sp.add_argument('--data', default='polyshift', help=DATA_HELP)
+    sp.add_argument('--clean', default=None, help='for a CIFAR-10-C folder or ImageNet-C tree: the clean test set (any layout) for the clean row')
+    sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
+    sp.add_argument('--classes', default=None, help=CLASSES_HELP)
     sp.add_argument('--out', default='bench_out'); sp.add_argument('--n', type=int, default=1000, help="PolyShift images (default 1000)")
-    sp.add_argument('--severities', type=int, nargs='*', default=[1, 2, 3, 4, 5])
+    sp.add_argument('--severities', type=int, nargs='*', default=None, help='default 1-5 (a corrupted benchmark on disk: the severities it holds)')
     sp.add_argument('--corruptions', nargs='*', default=None)
     sp.add_argument('--baseline-model', default=None, help='baseline for mCE (default: AlexNet errors for 224 px data, none otherwise)')
     sp.add_argument('--baseline-weights', default=None)
@@ -328,16 +364,19 @@ def _bench(sp):
         from robustify_nb.benchmark import evaluate_corruptions, evaluate_cifar10c, summarize, plot_grid, plot_categories
         from robustify_nb.corruptions import CORRUPTIONS
         from robustify_nb.core import figures_to_html
-        from robustify_nb.data import load_npz
+        from robustify_nb.data import CorruptionSets, ProjectedModel
+        from robustify_nb.benchmark import evaluate_corruption_sets
         from robustify_nb.train import evaluate_styles, plot_accuracies
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         names = args.corruptions or list(CORRUPTIONS)
         model = load_model(args.model, args.weights)
-        c10c = Path(args.data).is_dir() and (Path(args.data)/'labels.npy').exists()
+        mc = _model_classes(args.classes, args.weights)
+        data = _aligned(_load_any(args.data, args.n, args.size), mc)
+        c10c = isinstance(data, CorruptionSets)
         def grid_of(m):
-            if c10c: return evaluate_cifar10c(m, args.data, names, args.severities, clean=load_npz(args.clean) if args.clean else None)
-            return evaluate_corruptions(m, ds, names, args.severities, seed=args.seed, preset=args.preset, progress=True)
-        ds = None if c10c else _load_any(args.data, args.n)
+            if c10c: return evaluate_corruption_sets(m, data, args.corruptions, args.severities, clean=_aligned(_load_any(args.clean, args.n, args.size), mc) if args.clean else None, progress=True)
+            return evaluate_corruptions(ProjectedModel(m, ds) if hasattr(ds, 'project_logits') else m, ds, names, args.severities or [1, 2, 3, 4, 5], seed=args.seed, preset=args.preset, progress=True)
+        ds = None if c10c else data
         grid = grid_of(model)
         if args.baseline_model: base = grid_of(load_model(args.baseline_model, args.baseline_weights))
         else: base = 'alexnet' if (ds is not None and min(ds[0][0].shape[-2:]) >= 224) else None
@@ -365,13 +404,24 @@ def _transfer(sp):
     sp.add_argument('--n-task', type=int, default=2000); sp.add_argument('--n-test', type=int, default=1000)
     sp.add_argument('--probe-epochs', type=int, default=30); sp.add_argument('--ft-epochs', type=int, default=4)
     sp.add_argument('--seed', type=int, default=0)
+    sp.add_argument('--task-data', nargs='*', default=[], metavar='NAME=TRAIN,TEST',
+                    help='own downstream tasks: a name, its training and its test data in any layout (' + DATA_HELP + '); added to --tasks')
+    sp.add_argument('--size', type=int, default=None, help='image size for image folders of --task-data (default: native; 224 for the ImageNet family)')
     def run(args):
         from robustify_nb.transfer import transfer_sweep, best_eps, plot_transfer, plot_resolution
         from robustify_nb.core import figures_to_html
         t0 = time.perf_counter()
+        own = {}
+        for spec in args.task_data:
+            name, eq, rest = spec.partition('='); parts = rest.split(',')
+            if not eq or not name or len(parts) != 2 or not all(parts):
+                raise ValueError(f"--task-data {spec!r} is not accepted; accepted: NAME=TRAIN,TEST, e.g. pets=data/pets/train,data/pets/test.")
+            own[name] = (_in_memory(_load_any(parts[0], args.n_task, args.size, split='train'), args.n_task, f'{name} training data', args.seed),
+                         _in_memory(_load_any(parts[1], args.n_test, args.size), args.n_test, f'{name} test data', args.seed))
+        args.tasks = [t for t in args.tasks if t not in own] + list(own)
         df = transfer_sweep(args.eps, args.norm, args.tasks, args.modes, args.sizes,
                             source=dict(n_train=args.n_source, epochs=args.source_epochs, steps=args.steps), n_task=args.n_task,
-                            n_test=args.n_test, probe_epochs=args.probe_epochs, ft_epochs=args.ft_epochs, seed=args.seed)
+                            n_test=args.n_test, probe_epochs=args.probe_epochs, ft_epochs=args.ft_epochs, seed=args.seed, task_sets=own)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         best = best_eps(df)
         df.to_csv(out/'sweep.csv', index=False); best.to_csv(out/'best_eps.csv', index=False)
@@ -383,6 +433,39 @@ def _transfer(sp):
     return run
 
 # %% ../nbs/20_cli.ipynb #c019a
+def _split_list(items): return [s for it in (items or []) for s in str(it).split(',') if s]
+
+def _wiseft_data(args):
+    "(train, evaluation sets, class names) of `robustify wiseft`'s own-data flags; (None, None, names) for PolyShift."
+    from robustify_nb.wiseft import classnames_for
+    from robustify_nb.data import imagenet_meta
+    cn = args.classnames
+    if cn == 'openai': cn = imagenet_meta()['classnames_distinct']
+    elif cn and Path(cn).is_file(): cn = [l.strip() for l in Path(cn).read_text().splitlines() if l.strip()]
+    elif cn: cn = [c.strip() for c in cn.split(',') if c.strip()]
+    if args.train_dataset is None:
+        if args.eval_datasets: raise ValueError("--eval-datasets needs --train-dataset; accepted: both, or neither (PolyShift).")
+        from robustify_nb.data import PolyShift
+        return None, None, (classnames_for(PolyShift(1), cn) if cn else None)
+    kw = dict(location=args.data_location)
+    full = _in_memory(_load_any(args.train_dataset, args.n_train, args.size, split='train', **kw), args.n_train + args.n, '--train-dataset', args.seed)
+    names = classnames_for(full, cn)
+    evals = _split_list(args.eval_datasets)
+    if len(evals) < 2: raise ValueError(f"--eval-datasets {evals} is not accepted; accepted: the in-distribution test set first, then at least one shifted set.")
+    k = min(args.n, max(1, len(full)//10))
+    train, held = full.subset(slice(0, len(full) - k)), full.subset(slice(len(full) - k, len(full)))
+    domains = {'heldout': held.tensors()}
+    for i, spec in enumerate(evals):
+        ds = _load_any(spec, args.n, args.size, **kw)
+        proj = getattr(ds, 'project_logits', None)
+        own = list(getattr(ds, 'classes', []))
+        if own != list(full.classes) and not (proj is not None and len(full.classes) == len(imagenet_meta()['wnids'])):
+            raise ValueError(f"evaluation set {spec!r} has classes {own[:3]}... ({len(own)}) but the training data has {list(full.classes)[:3]}... "
+                             f"({len(full.classes)}); accepted: the same classes, or an ImageNet-family set with ImageNet training data.")
+        x, y = _in_memory(ds, args.n, spec, args.seed).tensors()
+        domains['reference' if i == 0 else Path(spec.partition(':')[2] or spec).name or spec] = (x, y, proj)
+    return train, domains, names
+
 @register_command('wiseft', 'WiSE-FT: sweep alpha between a zero-shot CLIP and its fine-tuned copy; write Table 1 and the ID-OOD figure')
 def _wiseft(sp):
     sp.add_argument('--zero-shot', default='tiny-cnn:polyshift', help="open_clip NAME[:PRETRAINED] (default tiny-cnn:polyshift, the embedded tiny CLIP)")
@@ -393,25 +476,35 @@ def _wiseft(sp):
     sp.add_argument('--n', type=int, default=500, help='images per evaluation set (default 500)')
     sp.add_argument('--corruptions', nargs='*', default=None); sp.add_argument('--severity', type=int, default=3)
     sp.add_argument('--seed', type=int, default=0)
+    g = sp.add_argument_group('own data (the flags of the WiSE-FT authors\' src/wise_ft.py)')
+    g.add_argument('--train-dataset', default=None, help="training data, any layout (" + DATA_HELP + "), or a WiSE-FT name (ImageNet) under --data-location; default: PolyShift's reference style")
+    g.add_argument('--eval-datasets', nargs='+', default=None, help="evaluation sets (comma- or space-separated): the first is the in-distribution test set, the others the shifts, e.g. ImageNet,ImageNetV2,ImageNetR,ImageNetA,ImageNetSketch,ObjectNet or paths")
+    g.add_argument('--data-location', default=None, help="folder holding the datasets named as in the WiSE-FT scripts (imagenet/, imagenet-r/, sketch/, objectnet-1.0/, ...)")
+    g.add_argument('--template', default=None, help="prompt templates: openai_imagenet (the CLIP paper's 80; openai_imagenet_template too), simple, polyshift, or a file with one template per line (default: polyshift on PolyShift, else openai_imagenet)")
+    g.add_argument('--classnames', default=None, help="class names for the zero-shot head: the training data's own (default), 'openai' (ImageNet, CLIP's names), a file with one name per line, or a comma list")
+    g.add_argument('--alpha', type=float, nargs='+', default=None, help='alphas as a list (overrides --alphas), as in the WiSE-FT scripts')
+    g.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
     def run(args):
         from robustify_nb.wiseft import (zeroshot_classifier, load_finetuned, parse_alphas, wiseft_experiment, plot_id_ood,
-                                         plot_alpha_slider, check_targets)
+                                         plot_alpha_slider, check_targets, get_templates, TEMPLATES)
         from robustify_nb.core import figures_to_html
-        alphas = parse_alphas(args.alphas)
+        alphas = parse_alphas(','.join(map(str, args.alpha))) if args.alpha else parse_alphas(args.alphas)
         name, _, tag = args.zero_shot.partition(':')
-        zs = zeroshot_classifier(name, tag or None)
+        train, domains, names = _wiseft_data(args)
+        templates = get_templates(args.template or ('polyshift' if train is None else 'openai_imagenet'))
+        zs = zeroshot_classifier(name, tag or None, classnames=names, templates=templates)
         fts, todo = {}, []
         for f in args.finetuned:
             if f.lower() in ('e2e', 'lc'): todo.append(f.upper())
             else: fts[Path(f).stem] = load_finetuned(zs, f)
         res = wiseft_experiment(zs, n_train=args.n_train, n_eval=args.n, alphas=alphas, corruptions=args.corruptions,
-                                severity=args.severity, seed=args.seed, finetuned=fts, progress=True, variants=todo)
+                                severity=args.severity, seed=args.seed, finetuned=fts, progress=True, variants=todo, train=train, domains=domains)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         res['table'].to_csv(out/'table.csv')
         pd_sweeps = [df.assign(variant=k) for k, df in res['sweeps'].items()]
         __import__('pandas').concat(pd_sweeps).to_csv(out/'sweep.csv', index=False)
         figs = [('ID vs OOD', plot_id_ood(res['sweeps']))] + [(f'alpha slider ({k})', plot_alpha_slider(df, k)) for k, df in res['sweeps'].items()]
-        figures_to_html(figs, f'robustify wiseft: {args.zero_shot}', out/'report.html')
+        figures_to_html(figs, f'robustify wiseft: {args.zero_shot}' + (f' on {args.train_dataset}' if args.train_dataset else ''), out/'report.html')
         print(res['table'].to_string()); print(check_targets(res['table']).to_string()); print(res['seconds'])
         print(f"wrote {out/'table.csv'}, {out/'sweep.csv'}, {out/'report.html'}")
     return run
@@ -435,8 +528,9 @@ def _robustify(sp):
     sp.add_argument('--student', default='resnet20:polyshift', help='MODEL[:WEIGHTS], the pretrained student: a registered name, clip:ARCH, or your own FILE.py:factory / module:factory (default resnet20:polyshift)')
     sp.add_argument('--teacher', default='smallcnn:polyshift', help='MODEL[:WEIGHTS], the small teacher, robustified here; same forms as --student (default smallcnn:polyshift)')
     sp.add_argument('--out', default='robustify_out', help='output folder: checkpoints (resumable), student.safetensors, report.json/html')
-    sp.add_argument('--data', default='polyshift', help="'polyshift', or a training .npz (x, y); then --test is needed")
-    sp.add_argument('--test', default=None, help='test .npz (with --data FILE.npz)')
+    sp.add_argument('--data', default='polyshift', help="'polyshift', or the training data in any layout (" + DATA_HELP + "); then --test is needed")
+    sp.add_argument('--test', default=None, help='the test data, any layout (with --data)')
+    sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
     sp.add_argument('--n-train', type=int, default=3000); sp.add_argument('--n-valid', type=int, default=500); sp.add_argument('--n-test', type=int, default=500)
     sp.add_argument('--teacher-recipe', default='augmix+shifts', help='augmix+shifts (default), augmix, pixmix or standard')
     sp.add_argument('--teacher-epochs', type=int, default=12, help='robustification epochs for the teacher (0: use it as it is; default 12)')
@@ -458,15 +552,16 @@ def _robustify(sp):
     sp.add_argument('--seed', type=int, default=0); sp.add_argument('--ckpt-every', type=int, default=20)
     def run(args):
         from robustify_nb.router import run_experiment
-        from robustify_nb.data import load_npz
         tune = parse_tune(args.tune)
         if args.passes < 2: raise ValueError(f"--passes {args.passes} is not accepted; accepted: an int >= 2 (Monte Carlo uncertainty needs two passes).")
         student, teacher = _model_arg(args.student, 'student'), _model_arg(args.teacher, 'teacher')
         train = valid = test = None
         if args.data != 'polyshift':
-            if not args.test: raise ValueError(f"--data {args.data!r} needs --test FILE.npz; accepted: 'polyshift', or --data and --test .npz files.")
-            full = load_npz(args.data); n = len(full); k = max(1, n//10)
-            train, valid, test = full.subset(slice(0, n - k)), full.subset(slice(n - k, n)), load_npz(args.test)
+            if not args.test: raise ValueError(f"--data {args.data!r} needs --test DATA; accepted: 'polyshift', or both --data and --test.")
+            full = _in_memory(_load_any(args.data, args.n_train, args.size, split='train'), args.n_train + args.n_valid, '--data', args.seed)
+            n = len(full); k = max(1, n//10)
+            train, valid = full.subset(slice(0, n - k)), full.subset(slice(n - k, n))
+            test = _in_memory(_load_any(args.test, args.n_test, args.size), args.n_test, '--test', args.seed)
         res = run_experiment(student, teacher, train, valid, test, n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test, teacher_epochs=args.teacher_epochs,
                              teacher_recipe=args.teacher_recipe, student_epochs=args.epochs, student_lr=args.lr, full_epochs=args.full_epochs,
                              student_fraction=args.student_fraction, student_batch_size=args.batch_size, p_pixmix=args.p_pixmix,

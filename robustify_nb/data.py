@@ -6,9 +6,9 @@ Docs: https://robustify-nb.github.io/robustify-nb/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #c003
 from __future__ import annotations
-import hashlib, math, socket, contextlib
+import hashlib, math, socket, contextlib, functools, json, os
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,8 +20,11 @@ from .core import check_choice, to_float_images, cache_dir
 
 # %% auto #0
 __all__ = ['CLASSES', 'STYLES', 'COLOURS', 'TEXTURES', 'BACKGROUNDS', 'SPLITS', 'IMAGE_SIZE', 'CIFAR10_CLASSES',
-           'sample_attributes', 'render', 'size_word', 'captions', 'ImageDataset', 'PolyShift', 'gallery',
-           'style_browser', 'load_npz', 'load_cifar10c', 'load_cifar101', 'cifar10', 'FolderDataset', 'image_folder']
+           'IMAGE_EXTENSIONS', 'META_DIR', 'IMAGENET_KINDS', 'DATA_KINDS', 'WISEFT_DATASETS', 'sample_attributes',
+           'render', 'size_word', 'captions', 'ImageDataset', 'PolyShift', 'gallery', 'style_browser', 'load_npz',
+           'load_cifar10c', 'load_cifar101', 'cifar10', 'FolderDataset', 'image_folder', 'imagenet_meta',
+           'imagenet_folder', 'ProjectedModel', 'align_classes', 'CorruptionSets', 'detect_layout', 'load_dataset',
+           'write_imagenet_c']
 
 # %% ../nbs/01_data.ipynb #c006
 CLASSES = ('circle', 'triangle', 'square', 'star', 'cross', 'ring', 'crescent', 'heart', 'clover', 'semicircle')
@@ -417,32 +420,348 @@ def cifar10(train:bool=False, root:str|Path|None=None, download:bool=False) -> I
                                 "Copy `cifar-10-batches-py` there by hand, or use the shared .npz files with `load_npz`.") from None
     return ImageDataset(tv.data, np.array(tv.targets), tv.classes, 'cifar10-' + ('train' if train else 'test'))
 
-# %% ../nbs/01_data.ipynb #c043
+# %% ../nbs/01_data.ipynb #d043
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
+
+def _few(items, k:int=3) -> str:
+    items = [str(i) for i in items]
+    return ', '.join(items[:k]) + (f' and {len(items) - k} more' if len(items) > k else '')
+
+def _scan_tree(root:Path, folders:Sequence[str]|None=None) -> tuple[list[str], list[Path], list[int]]:
+    "Class folders (sorted, or all of `folders`, in that order, some may be absent) and their image files, sorted: (folders, files, labels)."
+    subs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith('.'))
+    if folders is None: folders = subs
+    else:
+        folders = list(folders); missing = [f for f in folders if f not in subs]
+        if len(missing) == len(folders): raise ValueError(f"image folder {str(root)!r} has none of the {len(folders)} class folders expected, "
+                                                          f"e.g. {_few(missing)}; it has {_few(subs) or 'no sub-folders'}.")
+    files, labels = [], []
+    for k, c in enumerate(folders):
+        if not (root/c).is_dir(): continue                       # a declared class with no folder here: no images, label kept
+        fs = sorted(p for p in (root/c).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith('.'))
+        files += fs; labels += [k]*len(fs)
+    if not files:
+        loose = [p.name for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
+        where = f"{len(loose)} images lie directly in it ({_few(loose)}) but none in a class sub-folder" if loose else \
+                f"its {len(folders)} sub-folders hold no image files ({', '.join(IMAGE_EXTENSIONS)})" if folders else 'it has no sub-folders'
+        raise ValueError(f"image folder {str(root)!r} holds no images: {where}; accepted: one sub-folder of images per class.")
+    return folders, files, labels
+
+def _read_image(path:Path):
+    "The image at `path` as RGB PIL, or a ValueError naming the file."
+    from PIL import Image
+    try:
+        with Image.open(path) as im: return im.convert('RGB')
+    except Exception as e:
+        raise ValueError(f"image file {str(path)!r} could not be read ({type(e).__name__}: {e}); accepted: an image PIL can decode.") from None
+
+def _image_sizes(files:Sequence[Path]) -> list[tuple[int, int]]:
+    "(height, width) of every file from its header; unreadable files named in one ValueError."
+    from PIL import Image
+    sizes, bad = [], []
+    for f in files:
+        try:
+            with Image.open(f) as im: w, h = im.size
+            sizes.append((h, w))
+        except Exception: bad.append(f); sizes.append(None)
+    if bad: raise ValueError(f"{len(bad)} of {len(files)} files could not be read as images: {_few(map(str, bad), 5)}; "
+                             "accepted: images PIL can decode (remove or replace these files).")
+    return sizes
+
+# %% ../nbs/01_data.ipynb #d044
 class FolderDataset(Dataset):
-    "A lazily-loaded folder tree (one sub-folder per class) behind the `ImageDataset` item interface."
-    def __init__(self, root, image_size:int=224, resize:int|None=None, target_classes:Sequence[str]|None=None):
-        from torchvision.datasets import ImageFolder
-        from torchvision import transforms as T
+    "A lazily-loaded class-per-folder image tree: items are (float image (3, H, W) in [0, 1], label), at native size unless `image_size`."
+    def __init__(self, root, # a folder with one sub-folder of images per class
+                 image_size:int|None=None, # None: the images' own size (all must agree); N: resize + centre crop to N×N
+                 resize:int|None=None, # with image_size: the shorter side before the crop (default N·256/224)
+                 target_classes:Sequence[str]|None=None, # the model's class index: labels stay the folder's, `logit_indices` point into it
+                 classes:Sequence[str]|Mapping|None=None, # display names (for CLIP prompts): one per class folder, or {folder: name}
+                 folders:Sequence[str]|None=None, # the class folders to read, in label order (default: every sub-folder, sorted)
+                 logit_groups:Mapping[str, Sequence[int]]|None=None, # {folder: model outputs it owns}: max over them (ObjectNet)
+                 border:int=0, # pixels cut from every side before anything else (ObjectNet's 2-px frame)
+                 name:str|None=None,
+                 n_outputs:int|None=None): # with logit_groups: the size of the model's class index (1000 for ImageNet)
         root = _need(Path(root), 'image folder', 'Pass a folder with one sub-folder of images per class.')
-        tf = T.Compose([T.Resize(resize or int(image_size*256/224)), T.CenterCrop(image_size), T.ToTensor()])
-        self.tv = ImageFolder(str(root), transform=tf)
-        if len(self.tv) == 0: raise ValueError(f"image folder {str(root)!r} holds no images; accepted: one sub-folder of images per class.")
-        self.name = root.name
-        if target_classes is None:
-            self.classes, self.logit_indices = list(self.tv.classes), None
-        else:
+        if not root.is_dir(): raise ValueError(f"image folder {str(root)!r} is a file; accepted: a folder with one sub-folder of images per class.")
+        if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
+            raise ValueError(f"image_size={image_size!r} is not accepted; accepted: None (native size) or an int >= 1.")
+        self.root, self.name, self.border = root, name or root.name, int(border)
+        self.folders, self.files, labels = _scan_tree(root, folders)
+        self.labels = torch.tensor(labels)
+        self.classes = _display_names(self.folders, classes, root)
+        self.image_size, self.resize = image_size, resize
+        if image_size is None:
+            sizes = _image_sizes(self.files)
+            if self.border: sizes = [(h - 2*self.border, w - 2*self.border) for h, w in sizes]
+            groups = {}
+            for f, s in zip(self.files, sizes): groups.setdefault(s, []).append(f.relative_to(root))
+            if len(groups) > 1:
+                desc = '; '.join(f"{h}x{w}: {len(fs)} files ({_few(fs)})" for (h, w), fs in sorted(groups.items(), key=lambda kv: -len(kv[1])))
+                raise ValueError(f"image folder {str(root)!r} holds images of {len(groups)} sizes (height x width) - {desc}; "
+                                 "accepted: images of one size at native size, or image_size=N (--size N) to resize and centre-crop every image to N x N.")
+            self.native_size = next(iter(groups))
+        else: self.native_size = None
+        self.logit_indices = self.logit_groups = None
+        self.n_outputs = len(target_classes) if target_classes is not None else n_outputs     # logits of this width are projected
+        if target_classes is not None:
             target_classes = list(target_classes)
-            unknown = [c for c in self.tv.classes if c not in target_classes]
+            unknown = [c for c in self.folders if c not in target_classes]
             if unknown: raise ValueError(f"target_classes lacks {len(unknown)} folder classes of {str(root)!r}, e.g. {unknown[:3]}; "
                                          "accepted: a class list that contains every sub-folder name.")
-            self.classes = list(self.tv.classes)
-            self.logit_indices = torch.tensor([target_classes.index(c) for c in self.tv.classes])
-        self.labels = torch.tensor(self.tv.targets)
-    def __len__(self): return len(self.tv)
-    def __getitem__(self, i):
-        x, y = self.tv[i]
-        return x, torch.tensor(y)
+            self.logit_indices = torch.tensor([target_classes.index(c) for c in self.folders])
+        if logit_groups is not None:
+            missing = [f for f in self.folders if f not in logit_groups]
+            if missing: raise ValueError(f"logit_groups has no outputs for {len(missing)} class folders: {_few(missing)}; accepted: {{folder: [output indices]}} for every folder.")
+            self.logit_groups = [list(map(int, logit_groups[f])) for f in self.folders]
+        from torchvision import transforms as T
+        self._tf = T.ToTensor() if image_size is None else T.Compose([T.Resize(resize or int(image_size*256/224), antialias=True), T.CenterCrop(image_size), T.ToTensor()])
 
-def image_folder(root, image_size:int=224, resize:int|None=None, target_classes=None) -> FolderDataset:
-    "A class-per-folder image tree, resized and centre-cropped; see `FolderDataset`."
-    return FolderDataset(root, image_size, resize, target_classes)
+    def __len__(self): return len(self.files)
+    def __getitem__(self, i):
+        im = _read_image(self.files[i])
+        if self.border: im = im.crop((self.border, self.border, im.width - self.border, im.height - self.border))
+        return self._tf(im), self.labels[i]
+
+    def project_logits(self, logits:torch.Tensor) -> torch.Tensor:
+        "A model's logits over its own class index -> logits over this dataset's classes (`logit_indices` or max over `logit_groups`)."
+        if self.n_outputs is None or logits.shape[1] != self.n_outputs:
+            if self.n_outputs is None or logits.shape[1] == len(self.classes): return logits   # a head built on this dataset's own classes
+            raise ValueError(f"logits have {logits.shape[1]} columns; accepted for {self.name!r}: {self.n_outputs} (the model's class index) or {len(self.classes)} (its own classes).")
+        if self.logit_groups is not None: return torch.stack([logits[:, g].amax(1) for g in self.logit_groups], 1)
+        return logits[:, self.logit_indices] if self.logit_indices is not None else logits
+
+    def load(self, n:int|None=None, seed:int=0, name:str|None=None) -> ImageDataset:
+        "All images, or `n` of them drawn at random (seeded; files are sorted by class), decoded into an in-memory uint8 `ImageDataset`."
+        idx = torch.arange(len(self)) if n is None or n >= len(self) else torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:int(n)]
+        x = torch.stack([(self[i][0]*255).round().to(torch.uint8) for i in idx.tolist()])
+        return ImageDataset(x, self.labels[idx], self.classes, name or self.name)
+
+    def __repr__(self):
+        size = f'native {self.native_size[0]}x{self.native_size[1]}' if self.native_size else f'resized to {self.image_size}'
+        return f"FolderDataset({str(self.root)!r}, n={len(self)}, classes={len(self.classes)}, {size})"
+
+def _display_names(folders:list[str], classes, root) -> list[str]:
+    "Display names of the class folders: the folder names, or `classes` checked against them."
+    if classes is None: return list(folders)
+    if isinstance(classes, Mapping):
+        missing = [f for f in folders if f not in classes]
+        if missing: raise ValueError(f"classes has no name for {len(missing)} class folders of {str(root)!r}: {_few(missing)}; accepted: a mapping with every folder name.")
+        return [str(classes[f]) for f in folders]
+    if isinstance(classes, str) or not isinstance(classes, Sequence):
+        raise TypeError(f"classes={classes!r} has type {type(classes).__name__}; accepted: a list of names (one per class folder) or a {{folder: name}} mapping.")
+    classes = list(classes)
+    if len(classes) != len(folders):
+        raise ValueError(f"classes has {len(classes)} names but {str(root)!r} has {len(folders)} class folders ({_few(folders)}); "
+                         "accepted: one name per class folder, in sorted folder order, or a {folder: name} mapping.")
+    return classes
+
+def image_folder(root, image_size:int|None=None, resize:int|None=None, target_classes=None, classes=None) -> FolderDataset:
+    "A class-per-folder image tree, read lazily at its own size (or resized and centre-cropped to `image_size`); see `FolderDataset`."
+    return FolderDataset(root, image_size, resize, target_classes, classes)
+
+# %% ../nbs/01_data.ipynb #d047
+META_DIR = Path(__file__).parent/'meta' if '__file__' in globals() else Path('../robustify_nb/meta')
+IMAGENET_KINDS = ('imagenet', 'imagenet-sketch', 'imagenet-r', 'imagenet-a', 'imagenet-v2', 'objectnet')
+
+@functools.lru_cache(None)
+def imagenet_meta() -> dict:
+    "ImageNet-1k wnids and class names, CLIP's 80 templates, the ImageNet-R/-A subsets and ObjectNet's mapping (sources in `_sources`)."
+    return json.loads((META_DIR/'imagenet.json').read_text())
+
+def imagenet_folder(root, # the dataset's class-folder root, as it ships
+                    kind:str='imagenet', # one of IMAGENET_KINDS
+                    image_size:int|None=224, resize:int|None=None) -> FolderDataset:
+    "An ImageNet-family folder with its classes' names and the projection of 1,000-way logits onto them."
+    check_choice('kind', kind, IMAGENET_KINDS, 'ImageNet-family dataset')
+    meta = imagenet_meta(); wnids, names = meta['wnids'], meta['classnames_distinct']   # distinct: one head row per class
+    root = _need(Path(root), f'{kind} folder', 'Pass the folder holding its class sub-folders.')
+    subs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith('.'))
+    if kind == 'objectnet':
+        if 'images' in subs and (root/'images').is_dir(): root = root/'images'                     # objectnet-1.0/images/<folder>
+        on = meta['objectnet']
+        return FolderDataset(root, image_size, resize, classes={f: v['name'] for f, v in on.items()}, folders=list(on),
+                             logit_groups={f: v['imagenet'] for f, v in on.items()}, border=2, name=kind, n_outputs=len(wnids))
+    if kind == 'imagenet-v2':
+        index = [str(i) for i in range(1000)]
+        extra = [s for s in subs if s not in index]
+        if extra: raise ValueError(f"ImageNet-V2 folder {str(root)!r} has folders {_few(extra)} outside 0..999; accepted: class folders numbered 0..999.")
+        return FolderDataset(root, image_size, resize, target_classes=index, classes=dict(zip(index, names)), folders=index, name=kind)
+    allowed = [wnids[i] for i in meta[kind.replace('-', '_')]] if kind in ('imagenet-r', 'imagenet-a') else wnids
+    extra = [s for s in subs if s not in allowed]
+    if extra:
+        what = f'the 200-class subset of {kind}' if kind in ('imagenet-r', 'imagenet-a') else 'ImageNet-1k wnids'
+        raise ValueError(f"{kind} folder {str(root)!r} has {len(extra)} class folders outside {what}: {_few(extra)}; accepted: wnid folders of {what}.")
+    return FolderDataset(root, image_size, resize, target_classes=wnids, classes=dict(zip(wnids, names)), folders=allowed, name=kind)
+
+class ProjectedModel(torch.nn.Module):
+    "`model` followed by `data.project_logits`: for loops that call the model directly (corruption grids) on a subset of its classes."
+    def __init__(self, model:torch.nn.Module, data):
+        super().__init__(); self.model, self._project = model, data.project_logits
+    def forward(self, x): return self._project(self.model(x))
+
+# %% ../nbs/01_data.ipynb #d058
+def align_classes(data, # a dataset (only a plain FolderDataset is changed)
+                  classes:Sequence[str]|None, # the model's class names in its output order (None: keep the folder's order)
+                 ):
+    "Point a plain image folder's labels at a model's class order by folder name; other datasets are returned as they are."
+    if classes is None or not isinstance(data, FolderDataset) or data.logit_indices is not None or data.logit_groups is not None: return data
+    classes = list(classes)
+    if list(data.folders) == classes: return data
+    unknown = [f for f in data.folders if f not in classes]
+    if unknown: raise ValueError(f"image folder {str(data.root)!r} has class folders {_few(unknown)} that are not among the model's {len(classes)} classes "
+                                 f"({_few(classes)}); accepted: folders named as the model's classes, or no class list (sorted folder order).")
+    data.logit_indices, data.n_outputs = torch.tensor([classes.index(f) for f in data.folders]), len(classes)
+    return data
+
+# %% ../nbs/01_data.ipynb #d050
+class CorruptionSets:
+    "The cells of a corrupted benchmark (CIFAR-10-C folder or ImageNet-C tree): `sets[corruption, severity]` is a dataset."
+    def __init__(self, root, kind:str, image_size:int|None=None, classes:Sequence[str]|None=None):
+        check_choice('kind', kind, ['cifar10-c', 'imagenet-c'], 'corrupted-benchmark layout')
+        self.root = _need(Path(root), f'{kind} folder', 'Pass the folder as the benchmark ships it.')
+        self.kind, self.image_size, self.classes = kind, image_size, classes
+        self.model_classes = None                 # set to a model's class order: plain folder cells are aligned to it (`align_classes`)
+        if kind == 'cifar10-c':
+            names = sorted(p.stem for p in self.root.glob('*.npy') if p.stem != 'labels')
+            self.cells = [(c, s) for c in names for s in range(1, 6)]
+        else:
+            self.cells = sorted((c.name, int(s.name)) for c in self.root.iterdir() if c.is_dir() and not c.name.startswith('.')
+                                for s in c.iterdir() if s.is_dir() and s.name.isdigit())
+        if not self.cells: raise ValueError(f"{kind} folder {str(self.root)!r} holds no corruption cells; accepted: "
+                                            + ("<corruption>.npy files and labels.npy." if kind == 'cifar10-c' else "<corruption>/<severity>/<class>/<images>."))
+    @property
+    def corruptions(self) -> list[str]: return list(dict.fromkeys(c for c, _ in self.cells))
+    def severities(self, corruption:str) -> list[int]: return [s for c, s in self.cells if c == corruption]
+    def __len__(self): return len(self.cells)
+    def __iter__(self): return iter(self.cells)
+    def __contains__(self, key): return tuple(key) in self.cells
+    def __getitem__(self, key):
+        c, s = key
+        if (c, s) not in self.cells:
+            check_choice('corruption', c, self.corruptions, f'corruption of {self.root.name}')
+            raise ValueError(f"severity={s!r} of {c!r} is not in {str(self.root)!r}; accepted: {self.severities(c)}.")
+        if self.kind == 'cifar10-c': return load_cifar10c(self.root, c, s, self.classes or CIFAR10_CLASSES)
+        return align_classes(_folder_of_any_kind(self.root/c/str(s), self.image_size, self.classes, name=f'{self.root.name}-{c}-{s}'), self.model_classes)
+    def __repr__(self): return f"CorruptionSets({str(self.root)!r}, {self.kind}, {len(self.corruptions)} corruptions, {len(self.cells)} cells)"
+
+def _folder_of_any_kind(root:Path, image_size, classes, name=None):
+    "A cell of a corrupted tree, at its own size unless `image_size`: wnid folders get the ImageNet index and names."
+    subs = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith('.')] if root.is_dir() else []
+    if subs and classes is None and set(subs) <= set(imagenet_meta()['wnids']):
+        ds = imagenet_folder(root, 'imagenet', image_size)               # ImageNet-C ships 224 px: read as it is
+    else: ds = FolderDataset(root, image_size, classes=classes)
+    if name: ds.name = name
+    return ds
+
+# %% ../nbs/01_data.ipynb #d052
+DATA_KINDS = ('polyshift', 'npz', 'folder', 'cifar10-c', 'imagenet-c') + IMAGENET_KINDS
+
+def detect_layout(path) -> str:
+    "The layout of a dataset path, one of DATA_KINDS, from what it holds."
+    p = Path(path)
+    if p.suffix == '.npz' or (p.is_file() and p.suffix != '.npz'):
+        _need(p, 'numpy dataset file', 'Pass an .npz with arrays x and y.')
+        if p.suffix != '.npz': raise ValueError(f"data {str(p)!r} is a {p.suffix or 'suffix-less'} file; accepted: an .npz file or a dataset folder.")
+        return 'npz'
+    _need(p, 'dataset', "Pass 'polyshift', an .npz file, or a dataset folder (see load_dataset).")
+    if (p/'labels.npy').exists(): return 'cifar10-c'
+    subs = [s for s in p.iterdir() if s.is_dir() and not s.name.startswith('.')]
+    names = {s.name for s in subs}
+    from robustify_nb.corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS
+    if any(s.name in CORRUPTIONS + EXTRA_CORRUPTIONS and any(t.is_dir() and t.name in ('1', '2', '3', '4', '5') for t in s.iterdir()) for s in subs): return 'imagenet-c'
+    meta = imagenet_meta()
+    if p.name.lower().startswith('objectnet') and (names & set(meta['objectnet']) or 'images' in names): return 'objectnet'
+    if names and names <= set(meta['wnids']):
+        r, a = ({meta['wnids'][i] for i in meta[k]} for k in ('imagenet_r', 'imagenet_a'))
+        return 'imagenet-r' if names == r else 'imagenet-a' if names == a else 'imagenet'   # a partial subset: say imagenet-r:PATH
+    if names and all(n.isdigit() and int(n) < 1000 and n == str(int(n)) for n in names) and len(names) > 10: return 'imagenet-v2'
+    return 'folder'
+
+#: The dataset names of the WiSE-FT authors' scripts (mlfoundations/wise-ft `--train-dataset/--eval-datasets`) and where
+#: their datasets.md puts each under `--data-location`: (kind, candidate sub-paths for train, for evaluation).
+WISEFT_DATASETS = {'ImageNet': ('imagenet', ['imagenet/train'], ['imagenet/val_in_folder', 'imagenet/val']),
+    'ImageNetV2': ('imagenet-v2', [], ['imagenetv2-matched-frequency-format-val', 'ImageNetV2-matched-frequency']),
+    'ImageNetR': ('imagenet-r', [], ['imagenet-r']), 'ImageNetA': ('imagenet-a', [], ['imagenet-a']),
+    'ImageNetSketch': ('imagenet-sketch', [], ['sketch']), 'ObjectNet': ('objectnet', [], ['objectnet-1.0'])}
+
+def _wiseft_path(name:str, location, train:bool) -> str:
+    kind, tr, ev = WISEFT_DATASETS[name]
+    if location is None: raise ValueError(f"dataset {name!r} is a WiSE-FT dataset name and needs a data location (--data-location DIR); accepted: a path, or the name with a location.")
+    cands = [Path(location)/c for c in (tr if train else ev)]
+    if not cands: raise ValueError(f"{name} has no training split; accepted as training data: {[k for k, v in WISEFT_DATASETS.items() if v[1]]}, or a path.")
+    for c in cands:
+        if c.exists(): return f'{kind}:{c}'
+    raise FileNotFoundError(f"{name} not found: looked for {', '.join(repr(str(c)) for c in cands)}. Download it as the WiSE-FT authors' datasets.md says, into the data location.")
+
+def load_dataset(spec:str, # 'polyshift[:style]', a path, KIND:PATH (KIND one of DATA_KINDS), or a WiSE-FT name with `location`
+                 image_size:int|None=None, # None: native for plain folders, 224 for the ImageNet family
+                 classes:Sequence[str]|Mapping|None=None, # display names: one per class or {folder: name}
+                 n:int=1000, split:str='test', seed:int=0, # PolyShift only: images, split and seed
+                 location=None): # the folder holding the datasets named as in WISEFT_DATASETS ('ImageNetR', ...)
+    "A dataset (or `CorruptionSets`) from any layout the field ships; see the table above."
+    if not isinstance(spec, (str, Path)): raise TypeError(f"spec={spec!r} has type {type(spec).__name__}; accepted: a string such as 'polyshift', 'data.npz' or 'imagenet-r:/data/imagenet-r'.")
+    spec = str(spec)
+    if spec in WISEFT_DATASETS: spec = _wiseft_path(spec, location, split == 'train')
+    kind, sep, rest = spec.partition(':')
+    if kind == 'polyshift': return PolyShift(n, rest or 'reference', split, seed)
+    if sep and kind in DATA_KINDS: path = Path(rest)
+    elif sep and len(kind) > 1 and '/' not in kind and '\\' not in kind:
+        check_choice('kind', kind, DATA_KINDS, 'dataset layout (KIND:PATH)')
+    else: kind, path = None, Path(spec)
+    kind = kind or detect_layout(path)
+    if kind == 'npz':
+        return load_npz(path, CIFAR10_CLASSES if classes is None else classes)
+    if kind in ('cifar10-c', 'imagenet-c'): return CorruptionSets(path, kind, image_size, classes)
+    if kind in IMAGENET_KINDS:
+        if classes is not None: raise ValueError(f"classes is not accepted for {kind}: its class names come from the ImageNet index (imagenet_meta()); accepted: classes=None.")
+        return imagenet_folder(path, kind, 224 if image_size is None else image_size)
+    return FolderDataset(path, image_size, classes=classes)
+
+# %% ../nbs/01_data.ipynb #d055
+def write_imagenet_c(data:FolderDataset, # an image folder (all images of one size, or read at `image_size`)
+                     out, # the output folder
+                     corruptions:Sequence[str]|None=None, # default: the 15 benchmark corruptions
+                     severities:Sequence[int]=(1, 2, 3, 4, 5), seed:int=0, batch_size:int=64,
+                     preset:str|None=None, # 'imagenet' or 'cifar'; None: by image size
+                     quality:int=85, progress:bool=False) -> dict:
+    "Write `data` corrupted as an ImageNet-C tree under `out`, resumably; returns counts and throughput."
+    import time
+    from PIL import Image
+    from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
+    from robustify_nb.benchmark import _cell_seed
+    from robustify_nb.core import make_generator, read_json, write_json
+    if not isinstance(data, FolderDataset): raise TypeError(f"data has type {type(data).__name__}; accepted: a FolderDataset (image_folder / load_dataset of a folder).")
+    names = list(CORRUPTIONS if corruptions is None else corruptions)
+    for c in names: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
+    for s in severities:
+        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5: raise ValueError(f"severities contains {s!r}; accepted: ints from 1 to 5.")
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    settings = dict(source=str(data.root), image_size=data.image_size, seed=seed, batch_size=batch_size, preset=preset, quality=quality)
+    if (out/'corrupt.json').exists():
+        old = read_json(out/'corrupt.json')
+        diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+        if diff: raise ValueError(f"{str(out)!r} was written with other settings ({', '.join(f'{k}: {a!r} then, {b!r} now' for k, (a, b) in diff.items())}); "
+                                  "accepted: the same settings to resume, or a new output folder.")
+    write_json(out/'corrupt.json', settings | dict(corruptions=names, severities=list(severities)))
+    rel = [Path(data.folders[int(y)])/(f.stem + '.JPEG') for f, y in zip(data.files, data.labels)]
+    written = skipped = 0; t0 = time.perf_counter()
+    starts = range(0, len(data), batch_size)
+    if progress:
+        from tqdm.auto import tqdm; starts = tqdm(starts, desc='corrupt', unit='batch', leave=False)
+    for b, i in enumerate(starts):
+        idx = range(i, min(i + batch_size, len(data)))
+        todo = [(c, s) for c in names for s in severities if not all((out/c/str(s)/rel[j]).exists() for j in idx)]
+        skipped += (len(names)*len(severities) - len(todo))*len(idx)
+        if not todo: continue
+        x = torch.stack([data[j][0] for j in idx])
+        for c, s in todo:
+            xc = corrupt(x, c, s, make_generator(_cell_seed(seed, c, s, b)), preset)
+            arr = (xc*255).round().byte().permute(0, 2, 3, 1).numpy()
+            for k, j in enumerate(idx):
+                dst = out/c/str(s)/rel[j]
+                if dst.exists(): skipped += 1; continue
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dst.with_name(f'.{dst.name}.tmp')
+                Image.fromarray(arr[k]).save(tmp, format='JPEG', quality=quality); os.replace(tmp, dst); written += 1
+    secs = time.perf_counter() - t0
+    return dict(written=written, skipped=skipped, seconds=round(secs, 2), images_per_second=round(written/secs, 1) if secs > 0 else None)

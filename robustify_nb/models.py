@@ -561,6 +561,8 @@ def predict(model:nn.Module, data, # an ImageDataset, any dataset of (image, lab
             outs.append(model(check_images(x.to(dev, non_blocking=True), 'images')).float().cpu()); ys.append(torch.as_tensor(y))
     finally: model.train(was)
     logits, labels = torch.cat(outs), torch.cat(ys)
+    proj = getattr(data, 'project_logits', None)                  # a dataset on a subset of the model's classes (ImageNet-R, ObjectNet)
+    if proj is not None: return proj(logits), labels
     idx = getattr(data, 'logit_indices', None)
     return (logits[:, idx] if idx is not None else logits), labels
 

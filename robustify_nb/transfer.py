@@ -303,10 +303,14 @@ def transfer_sweep(eps:Sequence[float]=(0, 0.05, 0.1, 0.25, 0.5), norm:str|None=
                    tasks:Sequence[str]=('family', 'shape-colour', 'cifar10'), modes:Sequence[str]=('fixed', 'full'),
                    sizes:Sequence[int]=(32,), source:dict|None=None, # source-model settings, see SOURCE_DEFAULTS
                    n_task:int=2000, n_test:int=1000, probe_epochs:int=30, ft_epochs:int=4, seed:int=0,
-                   progress:bool=True, cache:bool=True) -> pd.DataFrame:
+                   progress:bool=True, cache:bool=True,
+                   task_sets:dict|None=None, # own tasks beside `tasks`: {name: (train, test)} ImageDatasets (not cached)
+                   ) -> pd.DataFrame:
     "Transfer accuracy of source models trained at each `eps`, per task, mode and resolution: one row each (cached)."
     for e in eps: check_attack(e, norm)
-    for t in tasks: check_choice('tasks', t, list(TASKS), 'downstream task')
+    task_sets = dict(task_sets or {})
+    tasks = [check_choice('tasks', t, list(TASKS), 'downstream task') for t in tasks if t not in task_sets]
+    if task_sets: cache = False                                                          # own data: the key does not see its content
     for m in modes: check_choice('modes', m, ['fixed', 'full'], 'transfer mode')
     src = dict(SOURCE_DEFAULTS, **(source or {}))
     key = _sweep_key(eps=[float(e) for e in eps], norm=norm, tasks=list(tasks), modes=list(modes), sizes=[int(s) for s in sizes], src=src,
@@ -316,6 +320,7 @@ def transfer_sweep(eps:Sequence[float]=(0, 0.05, 0.1, 0.25, 0.5), norm:str|None=
     if 'cifar10' in tasks and shared_data('cifar10-5k') is None:
         warnings.warn("task 'cifar10' skipped: shared/data/cifar10-5k not found beside the checkout (or $ROBUSTIFY_SHARED_DATA)."); tasks = [t for t in tasks if t != 'cifar10']
     data = {(t, s): (task_data(t, 'train', n_task, seed, s), task_data(t, 'test', n_test, seed, s)) for t in tasks for s in sizes}
+    data |= {(t, s): (downsample(tr, s), downsample(te, s)) for t, (tr, te) in task_sets.items() for s in sizes}
     rows, t0 = [], time.perf_counter()
     from tqdm.auto import tqdm
     bar = tqdm(total=len(eps)*len(data)*len(modes), desc='transfer', disable=not progress, leave=False)

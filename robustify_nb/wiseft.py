@@ -19,13 +19,15 @@ import torch.nn.functional as F
 
 from .core import check_choice, make_generator, seed_everything, write_json, sha256_file
 from .models import Classifier, load_model, extract_features
+from .data import imagenet_meta
 
 # %% auto #0
-__all__ = ['CLIP_MEAN', 'CLIP_STD', 'TEMPLATES', 'check_alpha', 'check_compatible', 'interpolate', 'short_captions',
-           'CaptionedImages', 'ContrastiveCLIP', 'contrastive_loss', 'check_classnames', 'check_templates',
-           'zeroshot_head', 'zeroshot_classifier', 'zeroshot_accuracy', 'pretrain_clip', 'finetune_e2e', 'finetune_lc',
-           'WiseEnsemble', 'make_domains', 'sweep', 'summarize_sweep', 'choose_alpha', 'wiseft_table', 'plot_id_ood',
-           'plot_alpha_slider', 'wise_widget', 'load_finetuned', 'parse_alphas', 'wiseft_experiment', 'check_targets']
+__all__ = ['CLIP_MEAN', 'CLIP_STD', 'TEMPLATES', 'TEMPLATE_SETS', 'check_alpha', 'check_compatible', 'interpolate',
+           'short_captions', 'CaptionedImages', 'ContrastiveCLIP', 'contrastive_loss', 'check_classnames',
+           'check_templates', 'zeroshot_head', 'zeroshot_classifier', 'get_templates', 'classnames_for',
+           'zeroshot_accuracy', 'pretrain_clip', 'finetune_e2e', 'finetune_lc', 'WiseEnsemble', 'make_domains', 'sweep',
+           'summarize_sweep', 'choose_alpha', 'wiseft_table', 'plot_id_ood', 'plot_alpha_slider', 'wise_widget',
+           'load_finetuned', 'parse_alphas', 'wiseft_experiment', 'check_targets']
 
 # %% ../nbs/09_wiseft.ipynb #c006
 def _as_state(theta, arg:str) -> Mapping[str, torch.Tensor]:
@@ -187,6 +189,33 @@ def zeroshot_classifier(name:str='tiny-cnn', # a tiny config or any open_clip ar
     model.head = zeroshot_head(model, model.tokenizer, classnames, templates)
     model.classes, model.config['classes'], model.config['weights'] = classnames, classnames, str(pretrained)
     return model.eval()
+
+# %% ../nbs/09_wiseft.ipynb #w016a
+#: Named prompt-template sets: PolyShift's (above), the CLIP paper's 80 ImageNet templates and the one-template `simple`
+#: set (the names of the WiSE-FT authors' scripts, `openai_imagenet_template` and `simple_template`, are accepted too).
+TEMPLATE_SETS = {'polyshift': TEMPLATES, 'openai_imagenet': tuple(imagenet_meta()['templates_openai_imagenet']), 'simple': ('a photo of a {}.',)}
+
+def get_templates(spec) -> list[str]:
+    "Templates from a set name (TEMPLATE_SETS), a text file (one template per line) or a list; each must have one `{}` slot."
+    if not isinstance(spec, (str, Path)): return check_templates(spec)
+    key = str(spec).removesuffix('_template')
+    if key in TEMPLATE_SETS: return list(TEMPLATE_SETS[key])
+    if Path(spec).is_file(): return check_templates([l.strip() for l in Path(spec).read_text().splitlines() if l.strip()])
+    check_choice('template', str(spec), list(TEMPLATE_SETS), 'template set (or a file with one template per line)')
+
+def classnames_for(data, # a dataset with `.classes`
+                   classnames=None, # None: the dataset's own; else one name per class, in label order
+                  ) -> list[str]:
+    "Class names for a zero-shot head on `data`: its own, or `classnames` checked against its classes."
+    own = list(getattr(data, 'classes', None) or [])
+    if classnames is None:
+        if not own: raise ValueError(f"{type(data).__name__} has no class names; accepted: a dataset with .classes, or classnames=[...].")
+        return check_classnames(own)
+    names = check_classnames(classnames)
+    if own and len(names) != len(own):
+        raise ValueError(f"classnames has {len(names)} names ({', '.join(names[:3])}, ...) but the data has {len(own)} classes "
+                         f"({', '.join(map(str, own[:3]))}, ...); accepted: one name per class, in the data's label order.")
+    return names
 
 # %% ../nbs/09_wiseft.ipynb #c018
 @torch.no_grad()
@@ -358,10 +387,11 @@ def sweep(ens:WiseEnsemble, domains:dict, alphas:Sequence[float]=tuple(np.round(
     if progress:
         from tqdm.auto import tqdm; it = tqdm(alphas, desc='alpha', leave=False)
     for a in it:
-        for k, (x, y) in domains.items():
-            rows.append(dict(kind='weight', alpha=a, domain=k, accuracy=(ens.logits(a, x, k).argmax(1) == y).float().mean().item(), n=len(y)))
+        for k, (x, y, *proj) in domains.items():                  # (x, y) or (x, y, project_logits) for a subset of the classes
+            p = proj[0] if proj and proj[0] is not None else (lambda z: z)
+            rows.append(dict(kind='weight', alpha=a, domain=k, accuracy=(p(ens.logits(a, x, k)).argmax(1) == y).float().mean().item(), n=len(y)))
             if output_space:
-                rows.append(dict(kind='output', alpha=a, domain=k, accuracy=(ens.output_logits(a, x, k).argmax(1) == y).float().mean().item(), n=len(y)))
+                rows.append(dict(kind='output', alpha=a, domain=k, accuracy=(p(ens.output_logits(a, x, k)).argmax(1) == y).float().mean().item(), n=len(y)))
     ens.set_alpha(1.0)
     return pd.DataFrame(rows)
 
@@ -547,12 +577,15 @@ def wiseft_experiment(zeroshot:Classifier|None=None, # θ0; default: the embedde
                       alphas:Sequence[float]=tuple(np.round(np.linspace(0, 1, 11), 2)), corruptions:Sequence[str]|None=None,
                       severity:int=3, seed:int=0, finetuned:Mapping[str, Classifier]|None=None, # models already fine-tuned, by name
                       variants:Sequence[str]=('LC', 'E2E'), # which of 'LC', 'E2E' to fine-tune here (unless given in `finetuned`)
-                      progress:bool=False) -> dict:
+                      progress:bool=False,
+                      train=None, # training data (default: n_train PolyShift reference images)
+                      domains:Mapping|None=None, # evaluation sets {name: (x, y[, project_logits])}: 'heldout', 'reference' (ID), shifts; default make_domains
+                     ) -> dict:
     "Zero-shot θ0, E2E and LC fine-tuning on the reference style, α sweeps over every evaluation set, and Table 1."
     from robustify_nb.data import PolyShift
     t0 = time.perf_counter()
     zs = zeroshot if zeroshot is not None else zeroshot_classifier()
-    train = PolyShift(n_train, 'reference', 'train', seed)
+    train = PolyShift(n_train, 'reference', 'train', seed) if train is None else train
     fts = dict(finetuned or {})
     times = {}
     for v in variants: check_choice('variants', v, ['LC', 'E2E'], 'fine-tuning variant')
@@ -560,7 +593,7 @@ def wiseft_experiment(zeroshot:Classifier|None=None, # θ0; default: the embedde
         t = time.perf_counter(); fts['E2E'] = finetune_e2e(zs, train, epochs=e2e_epochs, lr=e2e_lr, seed=seed, progress=progress); times['E2E'] = time.perf_counter() - t
     if 'LC' in variants and 'LC' not in fts:
         t = time.perf_counter(); fts['LC'] = finetune_lc(zs, train, epochs=lc_epochs, seed=seed, progress=progress); times['LC'] = time.perf_counter() - t
-    domains = make_domains(n_eval, seed, corruptions=corruptions, severity=severity)
+    domains = make_domains(n_eval, seed, corruptions=corruptions, severity=severity) if domains is None else domains
     sweeps = {}
     for k in fts:
         t = time.perf_counter(); sweeps[k] = sweep(WiseEnsemble(zs, fts[k]), domains, alphas, progress=progress); times[f'sweep {k}'] = time.perf_counter() - t
