@@ -423,7 +423,7 @@ def _bench(sp):
 def _transfer(sp):
     sp.add_argument('--out', default='transfer_out', help='output folder (default transfer_out)')
     sp.add_argument('--eps', type=float, nargs='+', default=[0, 0.05, 0.1, 0.25, 0.5], help='source budgets (default 0 0.05 0.1 0.25 0.5)')
-    sp.add_argument('--norm', default='l2', help="'l2' (default) or 'linf'")
+    sp.add_argument('--norm', required=True, choices=['l2', 'linf'], help="attack norm of the source models: 'l2' or 'linf' (required: no default; the --eps defaults are L2 radii)")
     sp.add_argument('--tasks', nargs='+', default=['family', 'shape-colour', 'cifar10'], help='downstream tasks (cifar10 needs shared/data)')
     sp.add_argument('--modes', nargs='+', default=['fixed', 'full'], help="'fixed' (linear probe) and/or 'full' (fine-tuning)")
     sp.add_argument('--sizes', type=int, nargs='+', default=[32], help='target resolutions, e.g. 32 16 8 for the resolution experiment')
@@ -525,9 +525,8 @@ def _wiseft(sp):
         for f in args.finetuned:
             if f.lower() in ('e2e', 'lc'): todo.append(f.upper())
             else: fts[Path(f).stem] = load_finetuned(zs, f)
-        variants = set(todo) | set(fts)
         res = wiseft_experiment(zs, n_train=args.n_train, n_eval=args.n, alphas=alphas, corruptions=args.corruptions,
-                                severity=args.severity, seed=args.seed, finetuned=fts, progress=True, variants=variants, train=train, domains=domains)
+                                severity=args.severity, seed=args.seed, finetuned=fts, progress=True, variants=todo, train=train, domains=domains)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         res['table'].to_csv(out/'table.csv')
         pd_sweeps = [df.assign(variant=k) for k, df in res['sweeps'].items()]
@@ -540,10 +539,11 @@ def _wiseft(sp):
 
 # %% ../nbs/20_cli.ipynb #r001
 def _model_arg(spec:str, what:str):
-    "MODEL[:WEIGHTS] -> a loaded model (weights: a tag of the model or a file)."
-    from robustify_nb.models import load_model
-    name, _, weights = spec.partition(':')
-    return load_model(name, weights or None)
+    "MODEL[:WEIGHTS] -> a loaded model: a registered name, clip:ARCH, FILE.py:factory or package.module:factory; weights a tag or a file."
+    from robustify_nb.models import load_model, parse_model_spec
+    name, weights = parse_model_spec(spec)
+    try: return load_model(name, weights)
+    except (ValueError, TypeError, FileNotFoundError) as e: raise type(e)(f"--{what} {spec!r}: {e}") from None
 
 def parse_tune(text:str):
     "A `tune` spec from the shell: '2' -> 2 (the last two blocks); '0,1,-1' -> [0, 1, -1] (block indices); names stay names."
@@ -553,8 +553,8 @@ def parse_tune(text:str):
 
 @register_command('robustify', 'robustify a pretrained student with a small robust teacher: multi-head student, uncertainty-aware distillation and router; writes the checkpoint and a report (rerun to resume)')
 def _robustify(sp):
-    sp.add_argument('--student', default='resnet20:polyshift', help='MODEL[:WEIGHTS], the pretrained student (default resnet20:polyshift)')
-    sp.add_argument('--teacher', default='smallcnn:polyshift', help='MODEL[:WEIGHTS], the small teacher, robustified here (default smallcnn:polyshift)')
+    sp.add_argument('--student', default='resnet20:polyshift', help='MODEL[:WEIGHTS], the pretrained student: a registered name, clip:ARCH, or your own FILE.py:factory / module:factory (default resnet20:polyshift)')
+    sp.add_argument('--teacher', default='smallcnn:polyshift', help='MODEL[:WEIGHTS], the small teacher, robustified here; same forms as --student (default smallcnn:polyshift)')
     sp.add_argument('--out', default='robustify_out', help='output folder: checkpoints (resumable), student.safetensors, report.json/html')
     sp.add_argument('--data', default='polyshift', help="'polyshift', or the training data in any layout (" + DATA_HELP + "); then --test is needed")
     sp.add_argument('--test', default=None, help='the test data, any layout (with --data)')

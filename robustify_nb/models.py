@@ -19,41 +19,88 @@ from safetensors.torch import save_file, load_file
 from .core import check_choice, close_matches, cache_dir, atomic_write, write_json, read_json, sha256_file, default_device, check_images
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'MODELS', 'WEIGHTS_DIR', 'TINY_CLIP_CONFIGS', 'TINY_CLIP_TOWERS', 'Normalize',
-           'Classifier', 'num_params', 'CifarResNetBackbone', 'SmallCNNBackbone', 'WeightSource', 'ModelSpec',
-           'register_model', 'list_models', 'plot_model_sizes', 'save_checkpoint', 'read_weights', 'load_weights',
-           'embedded_manifest', 'resolve_weights', 'load_model', 'predict', 'accuracy', 'extract_features', 'ConvTower',
-           'tiny_clip_vocabulary', 'CompactTokenizer', 'CLIPBackbone', 'load_clip', 'load_clip_classifier']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RESIZE_MODES', 'MODELS', 'WEIGHTS_DIR', 'TINY_CLIP_CONFIGS', 'TINY_CLIP_TOWERS',
+           'Normalize', 'Resize', 'Classifier', 'num_params', 'CifarResNetBackbone', 'SmallCNNBackbone', 'WeightSource',
+           'ModelSpec', 'register_model', 'list_models', 'plot_model_sizes', 'save_checkpoint', 'read_weights',
+           'load_weights', 'embedded_manifest', 'resolve_weights', 'check_preprocessing', 'load_model', 'load_factory',
+           'as_classifier', 'load_factory_model', 'parse_model_spec', 'predict', 'accuracy', 'extract_features',
+           'ConvTower', 'tiny_clip_vocabulary', 'CompactTokenizer', 'CLIPBackbone', 'load_clip', 'load_clip_classifier']
 
 # %% ../nbs/03_models.ipynb #c006
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+RESIZE_MODES = ('bilinear', 'bicubic')
+
+def _stat(name, v):
+    "A per-channel statistic as a tuple of 3 floats (std: > 0), else an error naming the argument."
+    try: t = tuple(float(a) for a in v)
+    except TypeError: t = None
+    if t is None or len(t) != 3 or (name == 'std' and min(t) <= 0):
+        raise ValueError(f"{name}={v!r} is not accepted; accepted: 3 per-channel numbers{' > 0' if name == 'std' else ''} "
+                         f"(e.g. ImageNet's {IMAGENET_MEAN if name == 'mean' else IMAGENET_STD}, or {(0.0,)*3 if name == 'mean' else (1.0,)*3} for a model that normalises itself).")
+    return t
 
 class Normalize(nn.Module):
     "Per-channel `(x - mean) / std`; the constants are configuration, not weights (they are not in the state dict)."
-    def __init__(self, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    def __init__(self, mean, std):
         super().__init__()
-        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.mean_, self.std_ = _stat('mean', mean), _stat('std', std)
+        self.register_buffer('mean', torch.tensor(self.mean_, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(self.std_, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
     def forward(self, x): return (x - self.mean)/self.std
+    def extra_repr(self): return f"mean={tuple(round(m, 4) for m in self.mean_)}, std={tuple(round(s, 4) for s in self.std_)}"
 
+def _size(image_size):
+    "None, or an (H, W) pair of ints >= 1 from an int or a pair."
+    if image_size is None: return None
+    s = (image_size, image_size) if isinstance(image_size, int) and not isinstance(image_size, bool) else image_size
+    if (not isinstance(s, (tuple, list)) or len(s) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in s)):
+        raise ValueError(f"image_size={image_size!r} is not accepted; accepted: an int >= 1, an (H, W) pair of ints, or None (inputs are used at their own size).")
+    return tuple(s)
+
+class Resize(nn.Module):
+    "Antialiased resize of (N, C, H, W) images to `size`; an exact no-op when the size already matches or `size` is None."
+    def __init__(self, size, mode:str='bilinear'):
+        super().__init__()
+        self.size, self.mode = _size(size), check_choice('resize', mode, RESIZE_MODES, 'resize mode')
+    def forward(self, x):
+        if self.size is None or tuple(x.shape[-2:]) == self.size: return x
+        return F.interpolate(x, size=self.size, mode=self.mode, antialias=True, align_corners=False)
+    def extra_repr(self): return f"size={self.size}, mode={self.mode!r}, antialias=True" if self.size else "size=None (inputs used at their own size)"
+
+# %% ../nbs/03_models.ipynb #c006k
 class Classifier(nn.Module):
-    "`head(backbone(normalize(x)))`, with `features` and `head` usable on their own and a JSON-able `config`."
-    def __init__(self, backbone:nn.Module, # maps normalised images to features (N, D)
+    "`head(backbone(normalize(resize(x))))`: `features` and `head` usable on their own, native size and normalisation stated in `config` and the repr."
+    def __init__(self, backbone:nn.Module, # maps normalised images at the native size to features (N, D)
                  head:nn.Module, # maps features to logits
                  num_features:int, # D
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD, config:dict|None=None):
+                 mean, # per-channel mean the backbone expects (no default: say which convention, e.g. IMAGENET_MEAN)
+                 std, # per-channel std (e.g. IMAGENET_STD; (1, 1, 1) with mean (0, 0, 0) for a model that normalises itself)
+                 image_size, # native input size: an int, (H, W), or None (inputs used at their own size)
+                 resize:str='bilinear', # how inputs of another size are brought to `image_size` (antialiased): 'bilinear' or 'bicubic'
+                 config:dict|None=None):
         super().__init__()
-        self.normalize, self.backbone, self.head = Normalize(mean, std), backbone, head
-        self.num_features = num_features
-        self.config = dict(config or {}, mean=list(mean), std=list(std))
+        self.resize, self.normalize = Resize(image_size, resize), Normalize(mean, std)
+        self.backbone, self.head, self.num_features = backbone, head, num_features
+        self.config = dict(config or {}, mean=list(self.normalize.mean_), std=list(self.normalize.std_),
+                           image_size=list(self.resize.size) if self.resize.size else None, resize=self.resize.mode)
+    @property
+    def image_size(self) -> tuple[int, int]|None:
+        "The native input size (H, W), or None."
+        return self.resize.size
+    def preprocess(self, x:torch.Tensor) -> torch.Tensor:
+        "Images x in [0, 1] at any size -> the backbone's input: resized to the native size, then normalised."
+        return self.normalize(self.resize(x))
     def features(self, x:torch.Tensor) -> torch.Tensor:
-        "Features (N, D) of images x in [0, 1]."
-        return self.backbone(self.normalize(x))
+        "Features (N, D) of images x in [0, 1] of any size."
+        return self.backbone(self.preprocess(x))
     def forward(self, x:torch.Tensor) -> torch.Tensor: return self.head(self.features(x))
     @property
     def num_classes(self) -> int|None:
         "Outputs of the head when it is a linear layer."
         return self.head.out_features if isinstance(self.head, nn.Linear) else self.config.get('num_classes')
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"arch={c.get('arch', '?')!r}, image_size={self.image_size}, resize={c['resize']!r}, mean={tuple(c['mean'])}, std={tuple(c['std'])}"
 
 def num_params(model:nn.Module, trainable:bool=False) -> int:
     "Number of parameters (only those with `requires_grad` if `trainable`)."
@@ -113,6 +160,7 @@ class WeightSource:
     url:str = ''
     num_classes:int|None = None
     note:str = ''
+    preprocessing:dict|None = None  # mean, std, image_size, resize the weights were trained with, when the source states them
 
 @dataclass
 class ModelSpec:
@@ -146,7 +194,7 @@ _CIFAR_FILES = {20: 'resnet20-12fca82f.th', 32: 'resnet32-d509ac18.th', 44: 'res
 def _cifar_builder(depth):
     def build(num_classes=10):
         bb = CifarResNetBackbone(depth)
-        return Classifier(bb, nn.Linear(bb.out_features, num_classes), bb.out_features,
+        return Classifier(bb, nn.Linear(bb.out_features, num_classes), bb.out_features, IMAGENET_MEAN, IMAGENET_STD, 32,   # Idelbayev's training statistics, CIFAR's 32 px
                           config=dict(arch=f'resnet{depth}', num_classes=num_classes))
     return build
 
@@ -158,18 +206,24 @@ for _d, _f in _CIFAR_FILES.items():
 
 def _smallcnn(num_classes=10, widths=(16, 32, 64)):
     bb = SmallCNNBackbone(widths)
-    return Classifier(bb, nn.Linear(bb.out_features, num_classes), bb.out_features, config=dict(arch='smallcnn', num_classes=num_classes))
+    return Classifier(bb, nn.Linear(bb.out_features, num_classes), bb.out_features, IMAGENET_MEAN, IMAGENET_STD, 32, config=dict(arch='smallcnn', num_classes=num_classes))
 
 register_model(ModelSpec('smallcnn', _smallcnn, 'small', 10, 'three-stage CNN (~24k parameters), the cheap teacher'))
 
 # %% ../nbs/03_models.ipynb #c015
+def _tv_preprocessing(weights) -> dict:
+    "mean, std, image_size and resize rule of a torchvision weights entry, read from its own transforms."
+    t = weights.transforms()
+    return dict(mean=tuple(t.mean), std=tuple(t.std), image_size=int(t.crop_size[0]), resize=t.interpolation.value)
+
 def _tv_builder(arch:str, head_attr:str):
     def build(num_classes=1000):
         import torchvision
         m = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
         if head_attr == 'fc': head, m.fc = m.fc, nn.Identity()
         else: head, m.heads = m.heads.head, nn.Identity()   # ViT: heads.head
-        return Classifier(m, head, head.in_features, config=dict(arch=arch, num_classes=num_classes))
+        pp = _tv_preprocessing(torchvision.models.get_model_weights(arch).DEFAULT)   # the preprocessing the architecture's weights were trained with
+        return Classifier(m, head, head.in_features, pp['mean'], pp['std'], pp['image_size'], pp['resize'], config=dict(arch=arch, num_classes=num_classes))
     return build
 
 def _tv_key(head_attr):
@@ -180,7 +234,8 @@ def _tv_tags(arch):
     try:
         import torchvision
         enum = torchvision.models.get_model_weights(arch)
-        return {w.name: WeightSource('torchvision', Path(w.url).name, w.url, len(w.meta['categories']), f'torchvision {enum.__name__}.{w.name}') for w in enum}
+        return {w.name: WeightSource('torchvision', Path(w.url).name, w.url, len(w.meta['categories']), f'torchvision {enum.__name__}.{w.name}',
+                                     preprocessing=_tv_preprocessing(w)) for w in enum}
     except Exception: return {}
 
 for _a, _h in (('resnet18', 'fc'), ('resnet50', 'fc'), ('vit_b_16', 'heads')):
@@ -307,23 +362,46 @@ def resolve_weights(name:str, weights:str|Path) -> tuple[Path, WeightSource|None
     return _fetch(src, name, weights, cache_dir('weights')), src
 
 # %% ../nbs/03_models.ipynb #c030
-def load_model(name:str, # a registered name, see `list_models()`
+def check_preprocessing(model:Classifier, stated:dict|None, source:str='checkpoint') -> None:
+    "Compare a model's mean, std and native size with what a checkpoint's metadata states (keys it lacks are not checked); a mismatch is an error naming both."
+    if not stated or not hasattr(model, 'config') or 'mean' not in model.config: return
+    c, bad = model.config, []
+    for k in ('mean', 'std'):
+        if stated.get(k) is not None and any(abs(float(a) - float(b)) > 1e-4 for a, b in zip(stated[k], c[k])):
+            bad.append(f"{k} {tuple(round(float(v), 4) for v in stated[k])} vs the model's {tuple(round(v, 4) for v in c[k])}")
+    s = stated.get('image_size')
+    if s is not None and c.get('image_size') is not None and list(_size(tuple(s) if isinstance(s, list) else s)) != list(c['image_size']):
+        bad.append(f"image_size {tuple(_size(tuple(s) if isinstance(s, list) else s))} vs the model's {tuple(c['image_size'])}")
+    if bad: raise ValueError(f"the {source} states a preprocessing that differs from {c.get('arch', type(model).__name__)!r}: {'; '.join(bad)}. "
+                             "Build the model with the checkpoint's values (Classifier(..., mean, std, image_size)) or use weights made for this model.")
+
+def _sidecar(path:Path) -> dict|None:
+    "The config in the JSON written beside a checkpoint by `save_checkpoint`, if there is one."
+    j = Path(path).with_suffix('.json')
+    try: return read_json(j).get('config') if j.is_file() else None
+    except (ValueError, AttributeError): return None
+
+def load_model(name:str, # a registered name (`list_models()`), 'clip:ARCH', or your own 'path/to/file.py:factory' / 'package.module:factory'
                weights:str|Path|None=None, # None (random init), a path, or a known tag of the model
                num_classes:int|None=None, # None: the checkpoint's, else the model's default
                device=None) -> Classifier:
-    "Build model `name`, load `weights` into it, and return it in eval mode on `device`."
-    if not isinstance(name, str): raise TypeError(f"name={name!r} has type {type(name).__name__}; accepted: a model name such as {list_models()[:3]}.")
+    "Build model `name`, load `weights` into it, check the preprocessing they state, and return it in eval mode on `device`."
+    if not isinstance(name, str): raise TypeError(f"name={name!r} has type {type(name).__name__}; accepted: a model name such as {list_models()[:3]}, or 'FILE.py:factory'.")
     if name.startswith('clip:'): return load_clip_classifier(name[5:], weights, num_classes, device)   # defined below
-    check_choice('name', name, list(MODELS), 'model')
+    if name not in MODELS and ':' in name: return load_factory_model(name, weights, num_classes, device)  # defined below
+    try: check_choice('name', name, list(MODELS), 'model')
+    except ValueError as e: raise ValueError(f"{e} Or an open_clip model 'clip:ARCH', or your own: 'path/to/file.py:factory' or 'package.module:factory'.") from None
     spec = MODELS[name]
     if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
         raise ValueError(f"num_classes={num_classes!r} is not accepted; accepted: None or an int >= 1.")
-    state, src, path = None, None, None
+    state, src, path, stated = None, None, None, None
     if weights is not None:
         path, src = resolve_weights(name, weights)
         if src is not None and src.kind == 'embedded':
             e = [e for e in embedded_manifest().values() if e['file'] == src.filename][0]
             if sha256_file(path) != e['sha256']: raise ValueError(f"embedded weights {str(path)!r} do not match the sha256 in the manifest; reinstall the package or rerun `robustify pretrain`.")
+            stated = e['config']
+        else: stated = src.preprocessing if src is not None else _sidecar(path)
         state = read_weights(path)
     if num_classes is None:
         hw = state.get('head.weight', None) if state else None
@@ -332,11 +410,132 @@ def load_model(name:str, # a registered name, see `list_models()`
         num_classes = hw.shape[0] if hw is not None else spec.num_classes
     model = spec.build(num_classes)
     if state is not None:
+        check_preprocessing(model, stated, f'checkpoint {str(path)!r}')
         ours = any(k.removeprefix('module.').startswith(('backbone.', 'head.')) for k in state)   # saved by us, or foreign
         key_map = None if ours else spec.key_map
         load_weights(model, state, key_map, f'checkpoint {str(path)!r}')
         model.config['weights'] = str(weights)
     return model.eval().to(default_device(device))
+
+# %% ../nbs/03_models.ipynb #f002
+_FACTORY_RE = re.compile(r'^(?P<target>.+\.py|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<fn>[A-Za-z_]\w*)$')
+
+def load_factory(spec:str) -> Callable:
+    "The function named by 'path/to/file.py:factory' or 'package.module:factory'; errors say which part is missing."
+    m = _FACTORY_RE.match(spec) if isinstance(spec, str) else None
+    if m is None: raise ValueError(f"model={spec!r} is not accepted; accepted: a registered name ({', '.join(list_models()[:4])}, ...), "
+                                   "'clip:ARCH', 'path/to/file.py:factory' or 'package.module:factory'.")
+    target, fn = m['target'], m['fn']
+    import importlib, importlib.util, sys, hashlib
+    if target.endswith('.py'):
+        p = Path(target).expanduser()
+        if not p.is_file(): raise FileNotFoundError(f"model={spec!r}: the file {target!r} does not exist (looked for {str(p.resolve())!r}); accepted: 'path/to/file.py:factory' naming an existing file.")
+        modname = f'_robustify_user_{p.stem}_{hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:8]}'
+        imp = importlib.util.spec_from_file_location(modname, p)
+        mod = importlib.util.module_from_spec(imp); sys.modules[modname] = mod
+        try: imp.loader.exec_module(mod)
+        except BaseException: sys.modules.pop(modname, None); raise
+        where = f'the file {target!r}'
+    else:
+        try: mod = importlib.import_module(target)
+        except ModuleNotFoundError as e:
+            raise ValueError(f"model={spec!r}: the module {target!r} cannot be imported ({e}); accepted: 'package.module:factory' with the module on "
+                             "the Python path, or 'path/to/file.py:factory'.") from None
+        where = f'the module {target!r}'
+    if not hasattr(mod, fn):
+        fns = sorted(k for k, v in vars(mod).items() if callable(v) and not k.startswith('_') and getattr(v, '__module__', None) == mod.__name__)
+        hint = close_matches(fn, fns)
+        raise ValueError(f"model={spec!r}: {where} has no function {fn!r}" + (f" (did you mean {' or '.join(map(repr, hint))}?)" if hint else '')
+                         + f"; functions it defines: {fns or 'none'}.")
+    f = getattr(mod, fn)
+    if not callable(f): raise TypeError(f"model={spec!r}: {fn!r} in {where} is a {type(f).__name__}, not a function; accepted: a function returning a model.")
+    return f
+
+# %% ../nbs/03_models.ipynb #f003
+def _last_linear(module:nn.Module) -> str|None:
+    names = [n for n, m in module.named_modules() if isinstance(m, nn.Linear)]
+    return names[-1] if names else None
+
+def as_classifier(module:nn.Module, # maps [0, 1] pixels (N, 3, H, W) to logits (N, C), normalising inside if it needs to
+                  head:str|None=None, # the name of the layer that makes the logits; None: the last nn.Linear
+                  image_size=None, # native size (int or (H, W)); None: the module's `image_size` attribute if it has one, else inputs at their own size
+                  resize:str='bilinear', mean=(0., 0., 0.), std=(1., 1., 1.), # the module normalises itself unless said otherwise
+                  arch:str|None=None, probe_size:int|None=None) -> Classifier:
+    "A `Classifier` from a plain module: `head` is its layer `head` (default: the last linear layer), `backbone` the rest. Takes the module over (modified in place)."
+    if isinstance(module, Classifier): return module
+    if not isinstance(module, nn.Module): raise TypeError(f"model has type {type(module).__name__}; accepted: a torch.nn.Module mapping [0, 1] images to logits, or a Classifier.")
+    arch = arch or type(module).__name__
+    if image_size is None: image_size = getattr(module, 'image_size', None)
+    size = _size(image_size) or (probe_size or 32,)*2
+    probe = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(0))
+    p = next(module.parameters(), None)
+    probe = probe.to(p.device) if p is not None else probe
+    was = module.training; module.eval()
+    try:
+        with torch.no_grad(): ref = module(probe)
+    except RuntimeError as e:
+        module.train(was)
+        raise ValueError(f"{arch} fails on a probe batch of 2 images of size {size} ({str(e).splitlines()[0][:160]}); state its native size: image_size=... "
+                         "(from a factory: give the module an `image_size` attribute, or return as_classifier(module, image_size=...)).") from None
+    if not isinstance(ref, torch.Tensor) or ref.ndim != 2 or ref.shape[0] != 2:
+        raise ValueError(f"{arch} maps a batch of 2 images of size {size} to {tuple(ref.shape) if isinstance(ref, torch.Tensor) else type(ref).__name__}; "
+                         "accepted: a model whose output is logits of shape (N, classes).")
+    name = head if head is not None else _last_linear(module)
+    if name is None: module.train(was); raise ValueError(f"{arch} has no nn.Linear layer to split features from logits at; pass head=<the name of its output layer> "
+                                      f"(its top-level modules: {[n for n, _ in module.named_children()]}).")
+    mods = dict(module.named_modules())
+    if name not in mods or name == '': module.train(was); raise ValueError(f"head={name!r} is no layer of {arch}; accepted: one of {[n for n in mods if n][-8:]} (last eight shown).")
+    layer = mods[name]
+    parent, _, attr = name.rpartition('.')
+    setattr(module.get_submodule(parent) if parent else module, attr, nn.Identity())
+    num_features = getattr(layer, 'in_features', None)
+    with torch.no_grad(): feats = module(probe); out = layer(feats) if feats.ndim == 2 else None
+    module.train(was)
+    if out is None or out.shape != ref.shape or not torch.allclose(out, ref, atol=1e-4, rtol=1e-3):
+        setattr(module.get_submodule(parent) if parent else module, attr, layer)    # give the module back unchanged
+        raise ValueError(f"{arch} cannot be split at {name!r}: the rest of the model does not give features (N, D) that {name!r} turns into its logits "
+                         f"(something runs after it, or it is not the output layer); pass head=<the name of the output layer>.")
+    return Classifier(module, layer, num_features or feats.shape[1], mean, std, image_size, resize,
+                      config=dict(arch=arch, num_classes=ref.shape[1], head_layer=name))
+
+# %% ../nbs/03_models.ipynb #f004
+def load_factory_model(spec:str, weights:str|Path|None=None, num_classes:int|None=None, device=None) -> Classifier:
+    "The model made by a 'FILE.py:factory' / 'module:factory' string (called with `num_classes` if it takes it), as a checked `Classifier`."
+    import inspect
+    fn = load_factory(spec)
+    try: takes = 'num_classes' in inspect.signature(fn).parameters
+    except (TypeError, ValueError): takes = False
+    made = fn(num_classes=num_classes) if num_classes is not None and takes else fn()
+    if not isinstance(made, nn.Module):
+        raise TypeError(f"model={spec!r}: the factory returned a {type(made).__name__}; accepted: a torch.nn.Module mapping [0, 1] images to logits, or a Classifier.")
+    state, path = (None, None) if weights is None else (read_weights(weights), Path(weights))
+    if state is not None and not isinstance(made, Classifier) and not any(k.removeprefix('module.').startswith(('backbone.', 'head.')) for k in state):
+        load_weights(made, state, source=f'checkpoint {str(path)!r}'); state = None      # the module's own key names: load before the split
+    model = as_classifier(made, arch=spec)
+    model.config['arch'] = spec
+    if num_classes is not None and not takes and model.num_classes != num_classes:
+        raise ValueError(f"num_classes={num_classes} was asked for, but the factory {spec!r} takes no num_classes argument and makes "
+                         f"{model.num_classes} classes; accepted: num_classes=None (or {model.num_classes}), or a factory with a num_classes parameter.")
+    if isinstance(made, Classifier):     # a Classifier from a factory is checked like a plain module: logits (N, classes)
+        with torch.no_grad():
+            was = model.training; out = model.eval()(torch.rand(2, 3, *(model.image_size or (32, 32)), generator=torch.Generator().manual_seed(0)).to(next(model.parameters()).device)); model.train(was)
+        if out.ndim != 2 or out.shape[0] != 2: raise ValueError(f"model={spec!r} maps a batch of 2 images to {tuple(out.shape)}; accepted: logits of shape (N, classes).")
+    if state is not None:
+        check_preprocessing(model, _sidecar(path), f'checkpoint {str(path)!r}')
+        load_weights(model, state, source=f'checkpoint {str(path)!r}')
+    if weights is not None: model.config['weights'] = str(weights)
+    return model.eval().to(default_device(device))
+
+# %% ../nbs/03_models.ipynb #f007
+def parse_model_spec(spec:str) -> tuple[str, str|None]:
+    "`(name, weights)` from a 'MODEL[:WEIGHTS]' string, where MODEL is a registered name, 'clip:ARCH', 'FILE.py:factory' or 'package.module:factory'."
+    if not isinstance(spec, str) or not spec.strip(): raise ValueError(f"model={spec!r} is not accepted; accepted: 'MODEL[:WEIGHTS]', e.g. 'resnet20:polyshift' or 'my_models.py:net'.")
+    if spec.startswith('clip:'):
+        arch, _, tag = spec[5:].partition(':'); return f'clip:{arch}', tag or None
+    head, _, rest = spec.partition(':')
+    if head in MODELS or not rest: return head, rest or None
+    fn, _, weights = rest.partition(':')
+    return f'{head}:{fn}', weights or None
 
 # %% ../nbs/03_models.ipynb #c033
 def _batches(data, batch_size):
@@ -478,12 +677,15 @@ def load_clip(name:str, pretrained:str|Path|None=None):
     return model, open_clip.get_tokenizer(name)
 
 def load_clip_classifier(name:str, weights=None, num_classes:int|None=None, device=None) -> Classifier:
-    "An open_clip image tower as a `Classifier` (normalised embeddings -> linear head); the whole CLIP is `model.backbone.clip`."
+    "An open_clip image tower as a `Classifier` (normalised embeddings -> linear head) with the tower's own preprocessing; the whole CLIP is `model.backbone.clip`."
     clip, tok = load_clip(name, weights)
-    pp = clip.visual.preprocess_cfg if hasattr(clip.visual, 'preprocess_cfg') else {}
-    mean, std = pp.get('mean', (0.48145466, 0.4578275, 0.40821073)), pp.get('std', (0.26862954, 0.26130258, 0.27577711))
+    pp = getattr(clip.visual, 'preprocess_cfg', None) or {}
+    mean, std = pp.get('mean', (0.48145466, 0.4578275, 0.40821073)), pp.get('std', (0.26862954, 0.26130258, 0.27577711))   # open_clip's defaults (OpenAI CLIP)
+    size = pp.get('size', getattr(clip.visual, 'image_size', None))
+    size = tuple(size) if isinstance(size, (tuple, list)) else size
+    mode = pp.get('interpolation', 'bicubic') if pp.get('interpolation', 'bicubic') in RESIZE_MODES else 'bicubic'
     dim = clip.text_projection.shape[-1] if getattr(clip, 'text_projection', None) is not None else clip.visual.output_dim
-    m = Classifier(CLIPBackbone(clip), nn.Linear(dim, num_classes or 10, bias=False), dim, mean, std,
+    m = Classifier(CLIPBackbone(clip), nn.Linear(dim, num_classes or 10, bias=False), dim, mean, std, size, mode,
                    config=dict(arch=f'clip:{name}', num_classes=num_classes or 10))
     m.tokenizer = tok
     return m.eval().to(default_device(device))

@@ -18,13 +18,13 @@ from .core import check_choice, check_fraction, make_generator, check_images
 from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, CLIPBackbone, ConvTower, num_params
 
 # %% auto #0
-__all__ = ['HEADS', 'GATES', 'backbone_chain', 'list_blocks', 'MultiHeadStudent', 'tuned_fraction', 'tuned_table',
-           'with_head_dropout', 'mc_logits', 'entropy', 'mc_uncertainty', 'check_compatible', 'Distiller',
-           'distill_student', 'load_student', 'gate_explorer']
+__all__ = ['HEADS', 'GATES', 'backbone_chain', 'discover_blocks', 'find_blocks', 'list_blocks', 'MultiHeadStudent',
+           'tuned_fraction', 'tuned_table', 'with_head_dropout', 'mc_logits', 'entropy', 'mc_uncertainty',
+           'check_compatible', 'Distiller', 'distill_student', 'load_student', 'gate_explorer']
 
 # %% ../nbs/07_student.ipynb #c006
 def backbone_chain(backbone:nn.Module, prefix:str='backbone'):
-    "`(stem, [(name, block), ...], tail)` of a backbone whose forward is tail(blocks(stem(x))); None if unknown."
+    "`(stem, [(name, block), ...], tail)` of a backbone of a known family whose forward is tail(blocks(stem(x))); None otherwise."
     if isinstance(backbone, CifarResNetBackbone):
         stem = lambda x: F.relu(backbone.bn1(backbone.conv1(x)))
         blocks = [(f'{prefix}.{l}.{i}', b) for l in ('layer1', 'layer2', 'layer3') for i, b in enumerate(getattr(backbone, l))]
@@ -46,18 +46,56 @@ def backbone_chain(backbone:nn.Module, prefix:str='backbone'):
         return stem, blocks, lambda h: torch.flatten(b.avgpool(h), 1)
     return None
 
+def _has_params(m): return next(m.parameters(), None) is not None
+_CONTAINERS = (nn.Sequential, nn.ModuleList)
+def _is_layer(m): return type(m).__module__.startswith('torch.nn.modules') and not isinstance(m, _CONTAINERS)
+
+def _runs(parent:nn.Module, path:str) -> list[list[tuple[str, nn.Module]]]:
+    "Runs of >= 2 consecutive children of one class with parameters (not plain layers); a run of stages of one block class becomes their blocks."
+    kids, out, i = [(f'{path}.{n}' if path else n, m) for n, m in parent.named_children()], [], 0
+    while i < len(kids):
+        j = i + 1
+        while j < len(kids) and type(kids[j][1]) is type(kids[i][1]): j += 1
+        run = [(p, m) for p, m in kids[i:j] if _has_params(m)]
+        if run and isinstance(run[0][1], _CONTAINERS):
+            inner = [(f'{p}.{n}', c) for p, m in run for n, c in m.named_children()]
+            if len(inner) >= 2 and len({type(c) for _, c in inner}) == 1 and all(_has_params(c) for _, c in inner) \
+               and not _is_layer(inner[0][1]) and not isinstance(inner[0][1], _CONTAINERS): run = inner
+        if len(run) >= 2 and not _is_layer(run[0][1]): out.append(run)
+        i = j
+    return out
+
+def discover_blocks(module:nn.Module) -> list[tuple[str, nn.Module]]:
+    "The longest run of repeated blocks anywhere in `module` (ties: the one with more parameters), as (path, block) pairs in order."
+    best, key = [], (0, 0)
+    for path, m in module.named_modules():
+        for run in _runs(m, path):
+            k = (len(run), sum(p.numel() for _, b in run for p in b.parameters()))
+            if k > key: best, key = run, k
+    return best
+
+def find_blocks(backbone:nn.Module, prefix:str='backbone') -> list[tuple[str, nn.Module]]:
+    "The tunable blocks of any backbone, in forward order, named by their path below the classifier (known families first, else `discover_blocks`)."
+    ch = backbone_chain(backbone, prefix)
+    if ch: return ch[1]
+    root, sub = backbone, ''
+    if isinstance(backbone, CLIPBackbone) and hasattr(backbone.clip, 'visual'): root, sub = backbone.clip.visual, 'clip.visual.'   # the image tower, not the text one
+    return [(f'{prefix}.{sub}{p}', b) for p, b in discover_blocks(root)]
+
 def list_blocks(model:Classifier) -> list[str]:
     "Names of the tunable blocks of a classifier's backbone, in forward order."
-    ch = backbone_chain(model.backbone)
-    return [n for n, _ in ch[1]] if ch else []
+    return [n for n, _ in find_blocks(model.backbone)]
 
 # %% ../nbs/07_student.ipynb #c009
 HEADS = ('clean', 'robust', 'combined')
 
 def _resolve_tune(model:Classifier, tune) -> list[int]:
-    ch = backbone_chain(model.backbone)
-    names = [n for n, _ in ch[1]] if ch else []
+    names = list_blocks(model)
     if isinstance(tune, bool): raise TypeError(f"tune={tune!r} has type bool; accepted: an int k >= 0 (the last k blocks) or a list of block names {names}.")
+    if not names and tune not in (0, [], ()):
+        raise ValueError(f"tune={tune!r} asks for blocks, but no repeated blocks were found in {model.config.get('arch', type(model.backbone).__name__)!r} "
+                         f"(its top-level modules: {[n for n, _ in model.backbone.named_children()]}); accepted: tune=0 (heads only), or a backbone "
+                         "with repeated blocks (sibling modules of one class, or stages of them).")
     if isinstance(tune, int):
         if tune < 0 or tune > len(names):
             raise ValueError(f"tune={tune} is not accepted; accepted: an int from 0 to {len(names)} (the blocks of this backbone: {names}).")
@@ -95,9 +133,9 @@ class MultiHeadStudent(nn.Module):
         self.base, self.p_drop, self.freeze_bn, self.default_head = base, float(p_drop), freeze_bn, default_head
         for p in base.parameters(): p.requires_grad_(False)
         self.tuned_idx = _resolve_tune(base, tune)
-        ch = backbone_chain(base.backbone)
-        self.block_names = [n for n, _ in ch[1]] if ch else []
-        self.tuned = nn.ModuleDict({str(i): copy.deepcopy(ch[1][i][1]) for i in self.tuned_idx})
+        blocks = find_blocks(base.backbone)
+        self.block_names = [n for n, _ in blocks]
+        self.tuned = nn.ModuleDict({str(i): copy.deepcopy(blocks[i][1]) for i in self.tuned_idx})
         for p in self.tuned.parameters(): p.requires_grad_(True)
         def make_head():
             h = nn.Linear(base.head.in_features, base.head.out_features, bias=base.head.bias is not None); h.load_state_dict(base.head.state_dict())   # CLIP zero-shot heads have no bias
@@ -118,7 +156,7 @@ def _run_chain(self, x, original:bool|int=False):
     first = self.tuned_idx[0] if self.tuned_idx else len(blocks)
     n = _n_original(x, original)
     with torch.no_grad():
-        h = stem(self.base.normalize(x))
+        h = stem(self.base.preprocess(x))
         for _, b in blocks[:first]: h = b(h)
     ho, hn = h[:n], h
     for i in range(first, len(blocks)):
@@ -128,7 +166,26 @@ def _run_chain(self, x, original:bool|int=False):
     return tail(hn), (tail(ho) if n else None)
 
 MultiHeadStudent._run_chain = _run_chain
-def _features(self, x): return self._run_chain(x)[0] if backbone_chain(self.base.backbone) else self.base.features(x)
+
+@contextlib.contextmanager
+def _swapped(root:nn.Module, repl:dict):
+    "Temporarily put the modules `repl` ({path below root: module}) in place of root's submodules."
+    old = []
+    try:
+        for path, m in repl.items():
+            parent, _, attr = path.rpartition('.')
+            pm = root.get_submodule(parent) if parent else root
+            old.append((pm, attr, pm._modules[attr])); pm._modules[attr] = m
+        yield root
+    finally:
+        for pm, attr, m in reversed(old): pm._modules[attr] = m
+
+def _swap_features(self, x):
+    "Features of a backbone of no known family: its own forward, with the tuned copies swapped in for the originals."
+    with _swapped(self.base, {self.block_names[i]: self.tuned[str(i)] for i in self.tuned_idx}): return self.base.features(x)
+MultiHeadStudent._swap_features = _swap_features
+
+def _features(self, x): return self._run_chain(x)[0] if backbone_chain(self.base.backbone) else self._swap_features(x)
 MultiHeadStudent.features = _features
 MultiHeadStudent.features.__doc__ = "Features (N, D) of images in [0, 1] through the tuned backbone."
 
@@ -143,7 +200,7 @@ MultiHeadStudent.forward = _forward
 def _forward_all(self, x, original:bool|int=False) -> dict:
     "Logits of every head (and of the original model if `original`: on all images, or on the first `original` ones): a dict of (N, C) tensors."
     if backbone_chain(self.base.backbone): f, fo = self._run_chain(x, original)
-    else: f, fo = self.base.features(x), None
+    else: f, fo = self._swap_features(x), None
     out = {k: h(f) for k, h in self.heads.items()}
     if original:
         if fo is None:
@@ -212,7 +269,7 @@ def mc_logits(model:nn.Module, x:torch.Tensor, passes:int=8, generator:torch.Gen
         return model.head[1](_drop(f, model.head[0].p, passes, g))
     if isinstance(model, Classifier) and isinstance(model.backbone, SmallCNNBackbone) and isinstance(model.head, nn.Linear):
         bb = model.backbone
-        f = bb.body(model.normalize(x)).mean((2, 3))
+        f = bb.body(model.preprocess(x)).mean((2, 3))
         if bb.drop.p == 0 and passes > 1:
             raise ValueError(f"passes={passes} Monte Carlo passes were asked for but the model has no dropout (p=0); accepted: passes=1 or a model with dropout.")
         return model.head(_drop(f, bb.drop.p, passes, g))

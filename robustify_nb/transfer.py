@@ -32,8 +32,10 @@ NORMS = ('l2', 'linf')
 
 def _number(x): return not isinstance(x, bool) and isinstance(x, (int, float, np.integer, np.floating))
 
-def check_attack(eps, norm:str='l2', steps:int=10, step_size=None) -> tuple[float, str, int, float]:
-    "Validate an attack budget; return `(eps, norm, steps, step_size)` with the default step size `2.5*eps/steps` filled in."
+def check_attack(eps, norm:str|None=None, steps:int=10, step_size=None) -> tuple[float, str, int, float]:
+    "Validate an attack budget; return `(eps, norm, steps, step_size)` with the default step size `2.5*eps/steps` filled in. `norm` has no default."
+    if norm is None: raise TypeError(f"norm is required (no default): accepted: {', '.join(map(repr, NORMS))}. The field uses both conventions and the same "
+                                     f"eps means different attacks: eps={eps!r} as an L2 radius is far weaker than as an L-inf one (0.5 is a usual L2 radius, 8/255 a usual L-inf one).")
     check_choice('norm', norm, NORMS, 'norm')
     if not _number(eps) or not math.isfinite(eps) or eps < 0:
         raise ValueError(f"eps={eps!r} is not accepted; accepted: a finite number >= 0 (the {norm} radius in pixel units, images in [0, 1]).")
@@ -62,7 +64,7 @@ def _random_start(x, eps, norm, generator):
 
 def pgd(model:nn.Module, x:torch.Tensor, y:torch.Tensor,
         eps:float, # radius of the perturbation ball, in pixel units (images in [0, 1])
-        norm:str='l2', # 'l2' or 'linf'
+        norm:str|None=None, # 'l2' or 'linf': required, no default (see `check_attack`)
         steps:int=10, # gradient steps
         step_size:float|None=None, # None: 2.5*eps/steps
         random_start:bool=True, # start from a random point of the ball
@@ -109,7 +111,7 @@ def _eval_mode(model, on_train_mode):
     was = model.training; model.eval(); return was
 
 def adversarial_accuracy(model:nn.Module, data, # an ImageDataset, a dataset of (image, label) or an (x, y) pair
-                         eps:float, norm:str='l2', steps:int=10, step_size:float|None=None, random_start:bool=True,
+                         eps:float, norm:str|None=None, steps:int=10, step_size:float|None=None, random_start:bool=True,
                          keep_worst:bool=True, seed:int=0, batch_size:int=256,
                          on_train_mode:str='eval' # a model in training mode: 'eval' (switch, warn, restore) or 'raise'
                         ) -> float:
@@ -129,7 +131,7 @@ def adversarial_accuracy(model:nn.Module, data, # an ImageDataset, a dataset of 
 # %% ../nbs/10_transfer.ipynb #c019
 class AdversarialLoss(Callback):
     "Madry et al.'s adversarial training as a `Learner` loss: cross-entropy on PGD examples within `eps` (pass it as `loss_fn` and as a callback)."
-    def __init__(self, eps:float, norm:str='l2', steps:int=3, step_size:float|None=None, random_start:bool=True,
+    def __init__(self, eps:float, norm:str|None=None, steps:int=3, step_size:float|None=None, random_start:bool=True,
                  attack_mode:str='eval', # craft the examples with the model in 'eval' mode (running BatchNorm statistics) or 'train' mode
                  seed:int=0):
         self.eps, self.norm, self.steps, self.step_size = check_attack(eps, norm, steps, step_size)
@@ -146,7 +148,7 @@ class AdversarialLoss(Callback):
             model.train(was)
         return F.cross_entropy(model(x), y)
 
-def adversarial_train(model:nn.Module, data, eps:float, norm:str='l2', steps:int=3, step_size:float|None=None,
+def adversarial_train(model:nn.Module, data, eps:float, norm:str|None=None, steps:int=3, step_size:float|None=None,
                       epochs:int=3, seed:int=0, attack_mode:str='eval', callbacks=(), **learner_kwargs) -> Learner:
     "Adversarially train `model` on `data` with the project's `Learner`; return the fitted learner."
     adv = AdversarialLoss(eps, norm, steps, step_size, attack_mode=attack_mode, seed=seed)
@@ -227,7 +229,7 @@ SOURCE_DEFAULTS = dict(arch='smallcnn', n_train=5000, epochs=5, steps=2, lr=0.1,
 
 def _ref_eps(norm): return 0.5 if norm == 'l2' else 2/255
 
-def source_model(eps:float, norm:str='l2', arch:str='smallcnn', n_train:int=5000, epochs:int=5, steps:int=2, lr:float=0.1,
+def source_model(eps:float, norm:str|None=None, arch:str='smallcnn', n_train:int=5000, epochs:int=5, steps:int=2, lr:float=0.1,
                  batch_size:int=64, seed:int=0, progress:bool=False, retrain:bool=False) -> nn.Module:
     "A source model adversarially trained at `eps` on the 6 source classes: loaded from the cache, else trained and cached there."
     eps, norm, steps, _ = check_attack(eps, norm, steps)
@@ -297,7 +299,7 @@ def fine_tune(model:nn.Module, train, test, epochs:int=4, lr:float=0.02, batch_s
 # %% ../nbs/10_transfer.ipynb #c039
 def _sweep_key(**kw) -> str: return hashlib.sha256(json.dumps(kw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-def transfer_sweep(eps:Sequence[float]=(0, 0.05, 0.1, 0.25, 0.5), norm:str='l2',
+def transfer_sweep(eps:Sequence[float]=(0, 0.05, 0.1, 0.25, 0.5), norm:str|None=None,
                    tasks:Sequence[str]=('family', 'shape-colour', 'cifar10'), modes:Sequence[str]=('fixed', 'full'),
                    sizes:Sequence[int]=(32,), source:dict|None=None, # source-model settings, see SOURCE_DEFAULTS
                    n_task:int=2000, n_test:int=1000, probe_epochs:int=30, ft_epochs:int=4, seed:int=0,

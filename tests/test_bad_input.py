@@ -91,3 +91,51 @@ def test_open_clip_tag_offline_fails_fast(monkeypatch):
 def test_bad_weights_type_and_path(tmp_path):
     with pytest.raises(FileNotFoundError, match='no such file'): load_model('resnet20', tmp_path/'nope.pt')
     with pytest.raises(TypeError, match='weights=3'): load_model('resnet20', 3)
+
+# ---- your own model: FILE.py:factory / package.module:factory ----------------------------------------------------------
+_FACTORIES = '''
+import torch.nn as nn
+def good(num_classes=10): return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, num_classes))
+def text(): return 'a model'
+def pooled(): return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())         # (N, 4, H, W): not logits
+def no_arg(): return good()
+'''
+
+@pytest.fixture
+def factories(tmp_path):
+    (tmp_path/'mine.py').write_text(_FACTORIES); return tmp_path/'mine.py'
+
+def test_factory_file_missing_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"the file '.*gone\.py' does not exist"): load_model(f'{tmp_path}/gone.py:good')
+
+def test_factory_module_missing_names_the_module():
+    with pytest.raises(ValueError, match=r"the module 'no_such_pkg\.sub' cannot be imported"): load_model('no_such_pkg.sub:net')
+
+def test_factory_function_missing_names_the_function_and_lists_others(factories):
+    with pytest.raises(ValueError, match=r"has no function 'god' \(did you mean 'good'\?\); functions it defines: \['good', 'no_arg', 'pooled', 'text'\]"):
+        load_model(f'{factories}:god')
+    with pytest.raises(ValueError, match=r"the module 'torchvision\.models' has no function 'resnet_51'"): load_model('torchvision.models:resnet_51')
+
+def test_factory_returning_a_non_module(factories):
+    with pytest.raises(TypeError, match='the factory returned a str; accepted: a torch.nn.Module'): load_model(f'{factories}:text')
+
+def test_factory_output_not_logits(factories):
+    with pytest.raises(ValueError, match=r"maps a batch of 2 images of size \(32, 32\) to \(2, 4, 32, 32\); accepted: a model whose output is logits of shape \(N, classes\)"):
+        load_model(f'{factories}:pooled')
+
+def test_factory_without_num_classes(factories):
+    assert load_model(f'{factories}:good', num_classes=3).num_classes == 3
+    with pytest.raises(ValueError, match='takes no num_classes argument'): load_model(f'{factories}:no_arg', num_classes=3)
+
+def test_classifier_states_its_normalisation():
+    from robustify_nb.models import Classifier
+    with pytest.raises(TypeError, match="missing 3 required positional arguments: 'mean', 'std', and 'image_size'"):
+        Classifier(torch.nn.Identity(), torch.nn.Linear(3, 2), 3)
+    with pytest.raises(ValueError, match=r"image_size=\(224,\) is not accepted"):
+        Classifier(torch.nn.Identity(), torch.nn.Linear(3, 2), 3, (0, 0, 0), (1, 1, 1), (224,))
+
+def test_checkpoint_with_other_preprocessing_is_refused(tmp_path):
+    from robustify_nb.core import read_json, write_json
+    p = save_checkpoint(load_model('resnet20'), tmp_path/'r20.safetensors')
+    meta = read_json(tmp_path/'r20.json'); meta['config']['image_size'] = [64, 64]; write_json(tmp_path/'r20.json', meta)
+    with pytest.raises(ValueError, match=r"image_size \(64, 64\) vs the model's \(32, 32\)"): load_model('resnet20', p)

@@ -90,7 +90,7 @@ def test_wiseft_on_own_folders_with_named_templates(tmp_path):
 
 def test_transfer_on_an_own_task_from_folders(tmp_path):
     polyshift_folder(tmp_path/'tr', 60, split='valid'); polyshift_folder(tmp_path/'te', 60)
-    r = run('transfer', '--eps', '0', '--tasks', 'mine', '--task-data', f"mine={tmp_path/'tr'},{tmp_path/'te'}", '--modes', 'fixed',
+    r = run('transfer', '--norm', 'l2', '--eps', '0', '--tasks', 'mine', '--task-data', f"mine={tmp_path/'tr'},{tmp_path/'te'}", '--modes', 'fixed',
             '--n-source', '300', '--source-epochs', '1', '--steps', '1', '--probe-epochs', '2', '--n-task', '60', '--n-test', '60', '--out', tmp_path/'o')
     assert r.returncode == 0, r.stderr[-2000:]
     sw = pd.read_csv(tmp_path/'o'/'sweep.csv')
@@ -119,7 +119,7 @@ def folders(tmp_path):
     (['wiseft', '--train-dataset', '{t}/ok', '--eval-datasets', '{t}/ok,{t}/ok', '--template', '{t}/notemplate.txt'], "'a photo of something' has no '{}' slot"),
     (['wiseft', '--train-dataset', '{t}/ok', '--eval-datasets', '{t}/ok'], "at least one shifted set"),
     (['wiseft', '--train-dataset', 'ImageNet', '--eval-datasets', 'ImageNet,ImageNetR'], "needs a data location"),
-    (['transfer', '--tasks', 'mine', '--task-data', 'mine={t}/ok'], "accepted: NAME=TRAIN,TEST"),
+    (['transfer', '--norm', 'l2', '--tasks', 'mine', '--task-data', 'mine={t}/ok'], "accepted: NAME=TRAIN,TEST"),
 ])
 def test_bad_data_exits_2_naming_the_problem(folders, args, msg):
     r = run(*[a.replace('{t}', str(folders)) for a in args], timeout=300)

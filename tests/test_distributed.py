@@ -119,7 +119,7 @@ from robustify_nb.student import distill_student
 st, cost = distill_student(load_model('resnet20', weights='polyshift'), teacher, train.subset(slice(0, 128)), mc_passes=2, batch_size=32, progress=False)
 res['student'] = dict(digest=digest(st), steps=cost['steps'])
 from robustify_nb.transfer import adversarial_train, fine_tune, linear_probe
-L = adversarial_train(load_model('smallcnn'), train.subset(slice(0, 128)), eps=0.1, steps=1, epochs=1, batch_size=32, progress=False)
+L = adversarial_train(load_model('smallcnn'), train.subset(slice(0, 128)), eps=0.1, norm='l2', steps=1, epochs=1, batch_size=32, progress=False)
 res['adversarial'] = dict(digest=digest(L.raw_model), steps=L.step)
 res['fine_tune'] = dict(digest=str(fine_tune(teacher, train.subset(slice(0, 128)), test, epochs=1, batch_size=32)))
 from robustify_nb.wiseft import zeroshot_classifier, finetune_e2e, finetune_lc

@@ -11,7 +11,7 @@ def test_torchvision_checkpoint_layout_loads(tmp_path):
     m = load_model('tv_resnet18', tmp_path/'r18.pth')
     assert m.num_classes == 7 and m.num_features == 512
     x = torch.rand(2, 3, 64, 64)
-    with torch.no_grad(): torch.testing.assert_close(m(x), tv(m.normalize(x)))
+    with torch.no_grad(): torch.testing.assert_close(m(x), tv(m.preprocess(x)))
 
 def test_torchvision_tags_offline(monkeypatch):
     import robustify_nb.models as M

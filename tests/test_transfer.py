@@ -48,23 +48,30 @@ def test_pgd_stays_in_budget_and_range(student, images):
 ])
 def test_bad_attack_budgets(student, images, kwargs, match):
     x, y = images.tensors(slice(0, 4))
-    with pytest.raises(ValueError, match=match): pgd(student, x, y, **kwargs)
-    with pytest.raises(ValueError, match=match): adversarial_accuracy(student, images, **kwargs)
-    with pytest.raises(ValueError, match=match): AdversarialLoss(**kwargs)
+    with pytest.raises(ValueError, match=match): pgd(student, x, y, **{'norm': 'l2', **kwargs})
+    with pytest.raises(ValueError, match=match): adversarial_accuracy(student, images, **{'norm': 'l2', **kwargs})
+    with pytest.raises(ValueError, match=match): AdversarialLoss(**{'norm': 'l2', **kwargs})
+
+def test_attack_norm_has_no_default(student, images):
+    "The same eps is a different attack in L2 and L-inf: every attacking function refuses to guess the norm."
+    x, y = images.tensors(slice(0, 4))
+    for call in (lambda: pgd(student, x, y, 2/255), lambda: adversarial_accuracy(student, images, 2/255), lambda: AdversarialLoss(2/255),
+                 lambda: transfer_sweep(eps=(0, 0.5), tasks=('family',))):
+        with pytest.raises(TypeError, match=r"norm is required \(no default\): accepted: 'l2', 'linf'"): call()
 
 def test_inputs_outside_unit_range(student, images):
     x, y = images.tensors(slice(0, 4))
-    with pytest.raises(ValueError, match=r'x has values in \[.*\]; accepted: values in \[0, 1\]'): pgd(student, x*255, y, 0.5)
-    with pytest.raises(ValueError, match='accepted: values in'): adversarial_accuracy(student, (x - 0.5, y), 0.5)
+    with pytest.raises(ValueError, match=r'x has values in \[.*\]; accepted: values in \[0, 1\]'): pgd(student, x*255, y, 0.5, 'l2')
+    with pytest.raises(ValueError, match='accepted: values in'): adversarial_accuracy(student, (x - 0.5, y), 0.5, 'l2')
 
 def test_train_mode_is_evaluated_in_eval_mode_and_said(student, images):
     data = images.subset(slice(0, 64))
-    ref = adversarial_accuracy(student, data, 0.25, steps=3)
+    ref = adversarial_accuracy(student, data, 0.25, 'l2', steps=3)
     student.train()
     try:
-        with pytest.warns(UserWarning, match='training mode: BatchNorm'): got = adversarial_accuracy(student, data, 0.25, steps=3)
+        with pytest.warns(UserWarning, match='training mode: BatchNorm'): got = adversarial_accuracy(student, data, 0.25, 'l2', steps=3)
         assert got == ref and student.training
-        with pytest.raises(ValueError, match=r'call model.eval\(\) first'): adversarial_accuracy(student, data, 0.25, on_train_mode='raise')
+        with pytest.raises(ValueError, match=r'call model.eval\(\) first'): adversarial_accuracy(student, data, 0.25, 'l2', on_train_mode='raise')
     finally: student.eval()
 
 def test_class_count_mismatch():
@@ -84,7 +91,7 @@ def test_adversarial_training_resumes_exactly(tmp_path):
         def after_batch(self, learn): learn.stop = learn.step >= 5
     def run(d, cbs=()):
         seed_everything(0)
-        return adversarial_train(load_model('smallcnn', num_classes=6), data, 0.5, steps=1, epochs=2, batch_size=32, ckpt_dir=d,
+        return adversarial_train(load_model('smallcnn', num_classes=6), data, 0.5, 'l2', steps=1, epochs=2, batch_size=32, ckpt_dir=d,
                                  ckpt_every=2, progress=False, callbacks=cbs).raw_model.state_dict()
     ref = run(tmp_path/'a')
     run(tmp_path/'b', [StopAt()]); got = run(tmp_path/'b')
@@ -100,11 +107,11 @@ def test_cifar10_missing_says_where(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match="task 'cifar10' needs the development data: looked for"): task_data('cifar10')
 
 def test_sweep_is_cached_and_checked():
-    kw = dict(eps=(0, 0.5), tasks=('family',), modes=('fixed',), source=dict(n_train=128, epochs=1, steps=1), n_task=60, n_test=30,
+    kw = dict(eps=(0, 0.5), norm='l2', tasks=('family',), modes=('fixed',), source=dict(n_train=128, epochs=1, steps=1), n_task=60, n_test=30,
               probe_epochs=1, progress=False)
     a = transfer_sweep(**kw); b = transfer_sweep(**kw)
     assert a.equals(b) and len(a) == 2
-    with pytest.raises(ValueError, match="tasks='cifar' is not a known downstream task"): transfer_sweep(tasks=('cifar',))
+    with pytest.raises(ValueError, match="tasks='cifar' is not a known downstream task"): transfer_sweep(norm='l2', tasks=('cifar',))
 
 def test_attributions_on_the_mask(student):
     data = source_data(16, 'test')
