@@ -7,6 +7,7 @@ myst_enable_extensions = ['colon_fence', 'dollarmath', 'amsmath']
 nb_render_markdown_format = 'myst'
 html_theme = 'pydata_sphinx_theme'
 html_title = 'robustify-nb'
+html_favicon = 'favicon.svg'              # without one, browsers ask for /favicon.ico and log a 404 on every page
 html_static_path = ['_static']
 html_js_files = ['plotly.min.js']         # once for the whole site; figures are plain divs
 html_css_files = ['robustify.css']       # figures fit the content column (docs/nbdocs.py writes it)

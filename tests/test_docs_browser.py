@@ -8,12 +8,11 @@ column. The pages are small stand-ins built here (the real site needs the execut
 figure is the library's own `plot_alpha_slider`.
 
 Needs Debian's chromium (`make browsers` installs it; CI runs as root) and playwright from requirements.txt."""
-import functools, http.server, importlib.util, json, shutil, threading
+import functools, http.server, importlib.util, json, threading
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 spec = importlib.util.spec_from_file_location('nbdocs', ROOT/'docs/nbdocs.py'); nbdocs = importlib.util.module_from_spec(spec); spec.loader.exec_module(nbdocs)
 
 def _md(src): return dict(cell_type='markdown', metadata={}, source=src)
@@ -30,7 +29,6 @@ def _sweep():
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
-    if not Path(CHROMIUM).exists(): pytest.fail(f"chromium not found at {CHROMIUM}: run `make browsers` (Debian's chromium; CI installs it as root)")
     import plotly.graph_objects as go
     from robustify_nb.wiseft import plot_alpha_slider
     d = tmp_path_factory.mktemp('site')
@@ -48,14 +46,6 @@ def site(tmp_path_factory):
     t = threading.Thread(target=srv.serve_forever, daemon=True); t.start()
     yield f'http://127.0.0.1:{srv.server_address[1]}'
     srv.shutdown(); srv.server_close()
-
-@pytest.fixture(scope='module')
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=['--no-sandbox'])
-        yield b
-        b.close()
 
 def _open(browser, url):
     "A fresh page with its console errors, page errors and failed requests collected."
