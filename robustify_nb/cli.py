@@ -113,9 +113,9 @@ def _in_memory(ds, n:int|None, what:str, seed:int=0):
 
 
 # %% ../nbs/20_cli.ipynb #c013
-@register_command('eval', 'accuracy of a model on an .npz dataset or on PolyShift styles')
+@register_command('eval', 'accuracy of a model on PolyShift styles or on a dataset in any layout load_dataset reads')
 def _eval(sp):
-    sp.add_argument('--model', required=True, help='a model name (see robustify_nb.models.list_models())')
+    sp.add_argument('--model', required=True, help='a registered name (see robustify_nb.models.list_models()) or your own FILE.py:factory / package.module:factory')
     sp.add_argument('--weights', default=None, help='a weights file or a tag of the model (e.g. polyshift, cifar10)')
     sp.add_argument('--data', default='polyshift', help="'polyshift' (every style), or any layout load_dataset reads (.npz, image folder, ImageNet-R/-A/-Sketch/-V2, ObjectNet, KIND:PATH)")
     sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
