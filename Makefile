@@ -28,7 +28,7 @@ env: $(ENV_DIR)/.complete
 	@$(BIN)/python -c "import robustify_nb, torch, torchvision; print('environment ready:', '$(ENV_DIR)', 'torch', torch.__version__)"
 
 demo: env
-	$(BIN)/robustify demo --out demo_out
+	$(BIN)/robustify demo --out demo_out $(if $(filter 1 true yes,$(FULL)),--full)
 
 # Notebooks clean and the library in sync with them: nbdev-clean, nbdev-export and the README generator must change
 # nothing (they are run, and any file they changed is reported; the fixed files are left in the tree to commit).

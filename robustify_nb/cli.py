@@ -622,11 +622,10 @@ def notebook_figures(nb) -> list[tuple[str, dict]]:
             if fig: out.append((heading, fig))
     return out
 
-def run_demo(out:str|Path='demo_out', nbs=None, only:list[str]|None=None, timeout:int=1800) -> Path:
+def run_demo(out:str|Path='demo_out', nbs=None, only:list[str]|None=None, timeout:int=1800,
+             full:bool=False) -> Path: # run the experiments at full size (`ROBUSTIFY_FULL=1` in every kernel)
     "Execute the notebooks (all cells) into `out/nbs` and write `out/report.html`; return the report's path."
-    import nbformat, plotly.graph_objects as go
-    from nbclient import NotebookClient
-    from robustify_nb.core import figures_to_html
+    from robustify_nb.core import figures_to_html, write_json
     out = Path(out); (out/'nbs').mkdir(parents=True, exist_ok=True)
     paths = find_notebooks(nbs)
     if only:
@@ -634,29 +633,42 @@ def run_demo(out:str|Path='demo_out', nbs=None, only:list[str]|None=None, timeou
         if unknown: raise ValueError(f"--only {unknown} matches no notebook; accepted: parts of {[p.stem for p in paths]}.")
         paths = [p for p in paths if any(o in p.stem for o in only)]
     figs, times = [], {}
-    for p in paths:
-        t0 = time.perf_counter()
-        print(f"executing {p.name} ...", flush=True)
-        nb = nbformat.read(p, as_version=4)
-        NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(p.parent)}},
-                       extra_arguments=['--IPKernelApp.log_level=ERROR']).execute()
-        nbformat.write(nb, out/'nbs'/p.name)
-        times[p.name] = round(time.perf_counter() - t0, 1)
-        title = next((l.lstrip('# ').strip() for c in nb.cells if c.cell_type == 'markdown' for l in c.source.splitlines() if l.startswith('# ')), p.stem)
-        figs += [(f"{title} · {h}", go.Figure(f)) for h, f in notebook_figures(nb)]
-        print(f"  done in {times[p.name]} s, {len(notebook_figures(nb))} figures", flush=True)
-    report = figures_to_html(figs, 'robustify-nb walkthrough report', out/'report.html')
-    from robustify_nb.core import write_json
-    write_json(out/'timings.json', times)
+    old_full = os.environ.get('ROBUSTIFY_FULL')
+    os.environ['ROBUSTIFY_FULL'] = '1' if full else '0'          # the kernels inherit this process's environment
+    try:
+        for p in paths: figs += _run_chapter(p, out, timeout, times)
+    finally:
+        if old_full is None: os.environ.pop('ROBUSTIFY_FULL', None)
+        else: os.environ['ROBUSTIFY_FULL'] = old_full
+    size = 'full' if full else 'quick'
+    report = figures_to_html(figs, f'robustify-nb walkthrough report ({size} size)', out/'report.html')
+    write_json(out/'timings.json', {'size': size, 'seconds': times, 'total': round(sum(times.values()), 1)})
     return out/'report.html'
+
+def _run_chapter(p:Path, out:Path, timeout:int, times:dict) -> list:
+    "Execute one notebook into `out/nbs` and record its time in `times`; its (heading, figure) pairs for the report."
+    import nbformat, plotly.graph_objects as go
+    from nbclient import NotebookClient
+    t0 = time.perf_counter()
+    print(f"executing {p.name} ...", flush=True)
+    nb = nbformat.read(p, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(p.parent)}},
+                   extra_arguments=['--IPKernelApp.log_level=ERROR']).execute()
+    nbformat.write(nb, out/'nbs'/p.name)
+    times[p.name] = round(time.perf_counter() - t0, 1)
+    title = next((l.lstrip('# ').strip() for c in nb.cells if c.cell_type == 'markdown' for l in c.source.splitlines() if l.startswith('# ')), p.stem)
+    figs = notebook_figures(nb)
+    print(f"  done in {times[p.name]} s, {len(figs)} figures", flush=True)
+    return [(f"{title} · {h}", go.Figure(f)) for h, f in figs]
 
 @register_command('demo', 'execute the walkthrough notebooks headless (all cells) and write an HTML report of their figures')
 def _demo(sp):
     sp.add_argument('--out', default='demo_out', help='output folder (default demo_out)')
     sp.add_argument('--nbs', default=None, help='notebook folder (default: nbs/ of this checkout)')
     sp.add_argument('--only', nargs='*', default=None, help='run only notebooks whose name contains one of these')
+    sp.add_argument('--full', action='store_true', help='full-size experiments in every chapter (default: the quick size)')
     def run(args):
         t0 = time.perf_counter()
-        rep = run_demo(args.out, args.nbs, args.only)
+        rep = run_demo(args.out, args.nbs, args.only, full=args.full)
         print(f"report: {rep}  ({time.perf_counter() - t0:.0f} s in all)")
     return run

@@ -15,8 +15,8 @@ import torch
 
 # %% auto #0
 __all__ = ['close_matches', 'check_choice', 'check_fraction', 'default_device', 'make_generator', 'seed_everything',
-           'set_threads', 'cache_dir', 'shared_data', 'atomic_write', 'write_json', 'read_json', 'sha256_file',
-           'check_images', 'to_float_images', 'use_plotly_mimetype', 'figures_to_html']
+           'set_threads', 'cache_dir', 'shared_data', 'full_size', 'atomic_write', 'write_json', 'read_json',
+           'sha256_file', 'check_images', 'to_float_images', 'use_plotly_mimetype', 'figures_to_html']
 
 # %% ../nbs/00_core.ipynb #c006
 def close_matches(value, options:Iterable[str], n:int=3) -> list[str]:
@@ -135,6 +135,15 @@ def shared_data(*parts:str) -> Path|None:
     for r in roots:
         if r.is_dir(): return r.joinpath(*parts)
     return None
+
+# %% ../nbs/00_core.ipynb #71ce0268
+def full_size() -> bool:
+    "Whether the chapters run their experiments at full size: `$ROBUSTIFY_FULL` is 1/true/yes/on (unset: the quick size)."
+    v = os.environ.get('ROBUSTIFY_FULL', '').strip().lower()
+    if v in ('', '0', 'false', 'no', 'off'): return False
+    if v in ('1', 'true', 'yes', 'on'): return True
+    raise ValueError(f"ROBUSTIFY_FULL={os.environ['ROBUSTIFY_FULL']!r} is not understood; accepted: 1, true, yes, on "
+                     "(full size) or 0, false, no, off, unset (quick size).")
 
 # %% ../nbs/00_core.ipynb #c021
 @contextlib.contextmanager

@@ -77,3 +77,23 @@ def test_pretrain_clip_bad_input(tmp_path, args, msg):
     r = run('pretrain', 'clip', '--out', str(tmp_path), '--n-train', '64', *args)   # 256 pairs: one batch
     assert r.returncode == 2 and msg in r.stderr, r.stderr
     assert not list(tmp_path.glob('*.safetensors'))                                                 # nothing written
+
+@pytest.mark.parametrize('flag', [[], ['--full']])
+def test_demo_runs_each_chapter_at_the_size_asked(tmp_path, flag):
+    "`robustify demo` executes notebooks as typed in a shell; `--full` reaches every kernel as ROBUSTIFY_FULL=1."
+    import nbformat
+    nbs = tmp_path/'nbs'; nbs.mkdir()
+    for name in ('01_a', '02_b'):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f'# Chapter {name}'),
+            nbformat.v4.new_code_cell('from robustify_nb.core import full_size\nimport plotly.graph_objects as go\n'
+                                      'print("FULL", full_size()); go.Figure(go.Bar(y=[1]))')])
+        nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
+        nbformat.write(nb, nbs/f'{name}.ipynb')
+    r = run('demo', '--nbs', str(nbs), '--out', str(tmp_path/'out'), *flag, env={**__import__('os').environ, 'ROBUSTIFY_FULL': 'no'})
+    assert r.returncode == 0, r.stderr
+    t = json.loads((tmp_path/'out'/'timings.json').read_text())
+    assert t['size'] == ('full' if flag else 'quick') and set(t['seconds']) == {'01_a.ipynb', '02_b.ipynb'}
+    for name in ('01_a', '02_b'):
+        out = nbformat.read(tmp_path/'out'/'nbs'/f'{name}.ipynb', as_version=4).cells[1].outputs
+        assert any(o.get('text', '').strip() == f'FULL {bool(flag)}' for o in out), out
+    assert (tmp_path/'out'/'report.html').read_text().count('<h2>') == 2
