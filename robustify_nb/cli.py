@@ -13,7 +13,7 @@ import torch
 
 # %% auto #0
 __all__ = ['COMMANDS', 'DATA_HELP', 'CLASSES_HELP', 'GPU_CHECK_NOTEBOOKS', 'register_command', 'build_parser', 'main',
-           'gpu_check', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo']
+           'gpu_check', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo', 'seconds_to_widget']
 
 # %% ../nbs/20_cli.ipynb #c006
 COMMANDS = {}
@@ -632,21 +632,31 @@ def run_demo(out:str|Path='demo_out', nbs=None, only:list[str]|None=None, timeou
         unknown = [o for o in only if not any(o in p.stem for p in paths)]
         if unknown: raise ValueError(f"--only {unknown} matches no notebook; accepted: parts of {[p.stem for p in paths]}.")
         paths = [p for p in paths if any(o in p.stem for o in only)]
-    figs, times = [], {}
+    figs, times, to_widget = [], {}, {}
     old_full = os.environ.get('ROBUSTIFY_FULL')
     os.environ['ROBUSTIFY_FULL'] = '1' if full else '0'          # the kernels inherit this process's environment
     try:
-        for p in paths: figs += _run_chapter(p, out, timeout, times)
+        for p in paths: figs += _run_chapter(p, out, timeout, times, to_widget)
     finally:
         if old_full is None: os.environ.pop('ROBUSTIFY_FULL', None)
         else: os.environ['ROBUSTIFY_FULL'] = old_full
     size = 'full' if full else 'quick'
     report = figures_to_html(figs, f'robustify-nb walkthrough report ({size} size)', out/'report.html')
-    write_json(out/'timings.json', {'size': size, 'seconds': times, 'total': round(sum(times.values()), 1)})
+    write_json(out/'timings.json', {'size': size, 'seconds': times, 'total': round(sum(times.values()), 1), 'to_widget': to_widget})
     return out/'report.html'
 
-def _run_chapter(p:Path, out:Path, timeout:int, times:dict) -> list:
-    "Execute one notebook into `out/nbs` and record its time in `times`; its (heading, figure) pairs for the report."
+def seconds_to_widget(nb) -> float|None:
+    "Seconds from the first cell starting to the first cell that displays a widget finishing, from nbclient's cell timings."
+    from datetime import datetime
+    stamps = lambda c, k: datetime.fromisoformat(c.metadata['execution'][k].replace('Z', '+00:00'))
+    ran = [c for c in nb.cells if c.cell_type == 'code' and 'iopub.status.busy' in c.get('metadata', {}).get('execution', {})]
+    for c in ran:
+        if any('application/vnd.jupyter.widget-view+json' in o.get('data', {}) for o in c.get('outputs', [])):
+            return round((stamps(c, 'shell.execute_reply') - stamps(ran[0], 'iopub.status.busy')).total_seconds(), 1)
+    return None
+
+def _run_chapter(p:Path, out:Path, timeout:int, times:dict, to_widget:dict) -> list:
+    "Execute one notebook into `out/nbs`, record its time in `times` (and the time to its first widget); its (heading, figure) pairs."
     import nbformat, plotly.graph_objects as go
     from nbclient import NotebookClient
     t0 = time.perf_counter()
@@ -656,6 +666,7 @@ def _run_chapter(p:Path, out:Path, timeout:int, times:dict) -> list:
                    extra_arguments=['--IPKernelApp.log_level=ERROR']).execute()
     nbformat.write(nb, out/'nbs'/p.name)
     times[p.name] = round(time.perf_counter() - t0, 1)
+    if (w := seconds_to_widget(nb)) is not None: to_widget[p.name] = w
     title = next((l.lstrip('# ').strip() for c in nb.cells if c.cell_type == 'markdown' for l in c.source.splitlines() if l.startswith('# ')), p.stem)
     figs = notebook_figures(nb)
     print(f"  done in {times[p.name]} s, {len(figs)} figures", flush=True)

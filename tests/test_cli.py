@@ -87,12 +87,15 @@ def test_demo_runs_each_chapter_at_the_size_asked(tmp_path, flag):
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f'# Chapter {name}'),
             nbformat.v4.new_code_cell('from robustify_nb.core import full_size\nimport plotly.graph_objects as go\n'
                                       'print("FULL", full_size()); go.Figure(go.Bar(y=[1]))')])
+        if name == '02_b': nb.cells += [nbformat.v4.new_code_cell('import time; time.sleep(1.5)'),
+                                        nbformat.v4.new_code_cell('import ipywidgets as W; W.IntSlider()')]
         nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
         nbformat.write(nb, nbs/f'{name}.ipynb')
     r = run('demo', '--nbs', str(nbs), '--out', str(tmp_path/'out'), *flag, env={**__import__('os').environ, 'ROBUSTIFY_FULL': 'no'})
     assert r.returncode == 0, r.stderr
     t = json.loads((tmp_path/'out'/'timings.json').read_text())
     assert t['size'] == ('full' if flag else 'quick') and set(t['seconds']) == {'01_a.ipynb', '02_b.ipynb'}
+    assert set(t['to_widget']) == {'02_b.ipynb'} and 1.5 <= t['to_widget']['02_b.ipynb'] < t['seconds']['02_b.ipynb']   # the time to the widget
     for name in ('01_a', '02_b'):
         out = nbformat.read(tmp_path/'out'/'nbs'/f'{name}.ipynb', as_version=4).cells[1].outputs
         assert any(o.get('text', '').strip() == f'FULL {bool(flag)}' for o in out), out
