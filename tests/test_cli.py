@@ -99,4 +99,10 @@ def test_demo_runs_each_chapter_at_the_size_asked(tmp_path, flag):
     for name in ('01_a', '02_b'):
         out = nbformat.read(tmp_path/'out'/'nbs'/f'{name}.ipynb', as_version=4).cells[1].outputs
         assert any(o.get('text', '').strip() == f'FULL {bool(flag)}' for o in out), out
-    assert (tmp_path/'out'/'report.html').read_text().count('<h2>') == 2
+    page = (tmp_path/'out'/'report.html').read_text()
+    assert page.count('<h2>') == 2
+    top = page[page.index('</h1>'):page.index('<h2>')]                  # the timings table, before the figures
+    assert f"Size: <b>{'full' if flag else 'quick'}</b>" in top
+    for name, s in t['seconds'].items():
+        assert f"<td>{name}</td><td style='text-align:right'>{s}</td>" in top, top
+    assert f"<td style='text-align:right'>{t['to_widget']['02_b.ipynb']}</td></tr>" in top and f">{t['total']}</td>" in top
