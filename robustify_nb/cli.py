@@ -14,7 +14,7 @@ import torch
 # %% auto #0
 __all__ = ['COMMANDS', 'DATA_HELP', 'CLASSES_HELP', 'GPU_CHECK_NOTEBOOKS', 'register_command', 'build_parser', 'main',
            'gpu_check', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo', 'timings_table',
-           'seconds_to_widget']
+           'is_export_cell', 'seconds_to_widget']
 
 # %% ../nbs/20_cli.ipynb #c006
 COMMANDS = {}
@@ -656,6 +656,11 @@ def timings_table(t:dict) -> str:
             "<table class='timings'><tr><th>chapter</th><th>seconds</th><th>seconds to the first widget</th></tr>"
             + ''.join(rows) + f"<tr><td><b>total</b></td>{td(t['total'])}<td></td></tr></table>")
 
+def is_export_cell(cell) -> bool:
+    "Whether a notebook cell is the chapters' closing `nbdev_export()` cell (hidden; it rewrites `robustify_nb/`)."
+    lines = [l.strip() for l in cell.source.strip().splitlines()]
+    return cell.cell_type == 'code' and lines == ['#| hide', 'import nbdev; nbdev.nbdev_export()']
+
 def seconds_to_widget(nb) -> float|None:
     "Seconds from the first cell starting to the first cell that displays a widget finishing, from nbclient's cell timings."
     from datetime import datetime
@@ -673,6 +678,7 @@ def _run_chapter(p:Path, out:Path, timeout:int, times:dict, to_widget:dict) -> l
     t0 = time.perf_counter()
     print(f"executing {p.name} ...", flush=True)
     nb = nbformat.read(p, as_version=4)
+    nb.cells = [c for c in nb.cells if not is_export_cell(c)]    # the demo does not rewrite the library
     NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(p.parent)}},
                    extra_arguments=['--IPKernelApp.log_level=ERROR']).execute()
     nbformat.write(nb, out/'nbs'/p.name)
