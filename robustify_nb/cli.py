@@ -661,13 +661,21 @@ def is_export_cell(cell) -> bool:
     lines = [l.strip() for l in cell.source.strip().splitlines()]
     return cell.cell_type == 'code' and lines == ['#| hide', 'import nbdev; nbdev.nbdev_export()']
 
+def _progress_bar(model_id:str, state:dict) -> bool:
+    "Whether the widget `model_id` is (or holds) a progress bar, as tqdm's notebook bars are: not a widget a student drives."
+    m = state.get(model_id, {})
+    if m.get('model_name', '').endswith('ProgressModel'): return True
+    return any(_progress_bar(str(k).replace('IPY_MODEL_', ''), state) for k in m.get('state', {}).get('children', []))
+
 def seconds_to_widget(nb) -> float|None:
-    "Seconds from the first cell starting to the first cell that displays a widget finishing, from nbclient's cell timings."
+    "Seconds from the first cell starting to the first cell that displays a widget (progress bars aside) finishing, from nbclient's cell timings."
     from datetime import datetime
     stamps = lambda c, k: datetime.fromisoformat(c.metadata['execution'][k].replace('Z', '+00:00'))
+    state = nb.metadata.get('widgets', {}).get('application/vnd.jupyter.widget-state+json', {}).get('state', {})
     ran = [c for c in nb.cells if c.cell_type == 'code' and 'iopub.status.busy' in c.get('metadata', {}).get('execution', {})]
     for c in ran:
-        if any('application/vnd.jupyter.widget-view+json' in o.get('data', {}) for o in c.get('outputs', [])):
+        views = [o['data']['application/vnd.jupyter.widget-view+json'] for o in c.get('outputs', []) if 'application/vnd.jupyter.widget-view+json' in o.get('data', {})]
+        if any(not _progress_bar(v['model_id'], state) for v in views):
             return round((stamps(c, 'shell.execute_reply') - stamps(ran[0], 'iopub.status.busy')).total_seconds(), 1)
     return None
 
