@@ -24,8 +24,8 @@ __all__ = ['CORRUPTIONS', 'EXTRA_CORRUPTIONS', 'CATEGORIES', 'PRESETS', 'MIN_SIZ
            'default_preset', 'reference_corrupt', 'gaussian_noise', 'shot_noise', 'impulse_noise', 'speckle_noise',
            'gaussian_blur', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur', 'plasma_fractal', 'fog', 'frost',
            'snow', 'spatter', 'rgb2hsv', 'hsv2rgb', 'brightness', 'saturate', 'contrast', 'jpeg_compression',
-           'pixelate', 'elastic_transform', 'corrupt', 'corruption_gallery', 'fidelity', 'throughput',
-           'suite_throughput', 'corruption_explorer']
+           'pixelate', 'elastic_transform', 'corrupt', 'corruption_gallery', 'corruption_explorer', 'fidelity',
+           'throughput', 'suite_throughput']
 
 # %% ../nbs/02_corruptions.ipynb #c006
 CORRUPTIONS = ('gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur',
@@ -1149,6 +1149,39 @@ def corruption_gallery(x:torch.Tensor, # one image (3, H, W) or a batch whose fi
     fig.for_each_annotation(lambda a: a.update(font_size=10))
     return fig
 
+# %% ../nbs/02_corruptions.ipynb #c051
+def corruption_explorer(model, data, n:int=256, show:int=12, seed:int=0):
+    "Widget: corruption and severity controls; shows `show` corrupted images and the model's accuracy on `n`."
+    import ipywidgets as W, plotly.graph_objects as go
+    from robustify_nb.models import accuracy
+    x, y = data.tensors(slice(0, n)) if hasattr(data, 'tensors') else data
+    name = W.Dropdown(options=list(CORRUPTIONS + EXTRA_CORRUPTIONS), description='corruption')
+    sev = W.IntSlider(3, 1, 5, description='severity', continuous_update=False)   # a drag computes its final value only
+    clean_acc = accuracy(model, (x, y))
+    from concurrent.futures import ThreadPoolExecutor
+    pool, jobs = ThreadPoolExecutor(1), {}             # one worker computes; (corruption, severity) -> its result, kept
+    def job(key):
+        def compute():
+            xc = corrupt(x, key[0], key[1], make_generator(seed))
+            return (torch.cat(list(xc[:show]), 2).permute(1, 2, 0)*255).round().byte().numpy(), accuracy(model, (xc, y))
+        if key not in jobs: jobs[key] = pool.submit(compute)
+        return jobs[key]
+    fig = go.FigureWidget(go.Image(z=np.zeros((x.shape[-2], x.shape[-1]*show, 3), np.uint8)))
+    fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
+    fig.update_layout(height=140, margin=dict(l=0, r=0, t=30, b=0))
+    def update(*_):
+        strip, acc = job((name.value, sev.value)).result()
+        for s in (sev.value + 1, sev.value - 1):       # the next step either way is computed before it is asked for
+            if 1 <= s <= 5: job((name.value, s))
+        fig.data[0].z = strip
+        fig.layout.title = f"{name.value}, severity {sev.value}: accuracy {100*acc:.1f}% (clean {100*clean_acc:.1f}%) on {len(y)} images"
+        box.accuracy = acc
+    box = W.VBox([W.HBox([name, sev]), fig])
+    box.controls, box.figure = dict(name=name, severity=sev), fig
+    for w in (name, sev): w.observe(update, 'value')
+    update()
+    return box
+
 # %% ../nbs/02_corruptions.ipynb #9629f3ef
 def fidelity(x:torch.Tensor, # float images (N, 3, H, W) in [0, 1]
              y:torch.Tensor|None=None, # labels, needed with `model`
@@ -1218,36 +1251,3 @@ def suite_throughput(df, names=CORRUPTIONS) -> dict:
     out = dict(ours=1/(1/d.ours).sum())
     if 'reference' in d: out.update(reference=1/(1/d.reference).sum(), ratio=(1/d.reference).sum()/(1/d.ours).sum())
     return out
-
-# %% ../nbs/02_corruptions.ipynb #c051
-def corruption_explorer(model, data, n:int=256, show:int=12, seed:int=0):
-    "Widget: corruption and severity controls; shows `show` corrupted images and the model's accuracy on `n`."
-    import ipywidgets as W, plotly.graph_objects as go
-    from robustify_nb.models import accuracy
-    x, y = data.tensors(slice(0, n)) if hasattr(data, 'tensors') else data
-    name = W.Dropdown(options=list(CORRUPTIONS + EXTRA_CORRUPTIONS), description='corruption')
-    sev = W.IntSlider(3, 1, 5, description='severity', continuous_update=False)   # a drag computes its final value only
-    clean_acc = accuracy(model, (x, y))
-    from concurrent.futures import ThreadPoolExecutor
-    pool, jobs = ThreadPoolExecutor(1), {}             # one worker computes; (corruption, severity) -> its result, kept
-    def job(key):
-        def compute():
-            xc = corrupt(x, key[0], key[1], make_generator(seed))
-            return (torch.cat(list(xc[:show]), 2).permute(1, 2, 0)*255).round().byte().numpy(), accuracy(model, (xc, y))
-        if key not in jobs: jobs[key] = pool.submit(compute)
-        return jobs[key]
-    fig = go.FigureWidget(go.Image(z=np.zeros((x.shape[-2], x.shape[-1]*show, 3), np.uint8)))
-    fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
-    fig.update_layout(height=140, margin=dict(l=0, r=0, t=30, b=0))
-    def update(*_):
-        strip, acc = job((name.value, sev.value)).result()
-        for s in (sev.value + 1, sev.value - 1):       # the next step either way is computed before it is asked for
-            if 1 <= s <= 5: job((name.value, s))
-        fig.data[0].z = strip
-        fig.layout.title = f"{name.value}, severity {sev.value}: accuracy {100*acc:.1f}% (clean {100*clean_acc:.1f}%) on {len(y)} images"
-        box.accuracy = acc
-    box = W.VBox([W.HBox([name, sev]), fig])
-    box.controls, box.figure = dict(name=name, severity=sev), fig
-    for w in (name, sev): w.observe(update, 'value')
-    update()
-    return box
