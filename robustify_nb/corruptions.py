@@ -619,11 +619,16 @@ def _clipped_zoom(x, z: float):
     out = (int(round(ch0 * z)), int(round(ch1 * z)))
     return F.interpolate(x[..., t0:t0 + ch0, t1:t1 + ch1], size=out, mode='bilinear', align_corners=True)
 
-def _snow_apply(x, c, noise, angle):
-    "noise (N, H, W) ~ N(c[0], c[1]); angle (N,) ~ U(-135, -45) degrees."
+def _snow_apply(x, c, noise, angle, cifar=False):
+    """noise (N, H, W) ~ N(c[0], c[1]); angle (N,) ~ U(-135, -45) degrees. cifar=True: as CIFAR-10-C's generator, which
+    trims the zoomed layer to H x W centrally and stores it as uint8 (floor) before ImageMagick blurs it; imagecorruptions
+    blurs the whole zoomed float layer and keeps its top-left H x W."""
     N, _, H, W = x.shape
     s = _clipped_zoom(noise[:, None].to(x.dtype), c[2])[:, 0]
     s = torch.where(s < c[3], torch.zeros_like(s), s).clamp(0, 1)
+    if cifar:
+        t0, t1 = (s.shape[-2] - H) // 2, (s.shape[-1] - W) // 2
+        s = s[:, t0:t0 + H, t1:t1 + W].mul(255).floor_().div_(255)
     s = _motion_blur(s, int(c[4]), float(c[5]), angle, (H, W))
     s = (s * 255).round_().clamp_(0, 255).div_(255.)[:, None]
     s = s + s.flip(-1, -2)  # + np.rot90(snow_layer, k=2)
@@ -631,12 +636,12 @@ def _snow_apply(x, c, noise, angle):
     out = torch.maximum(x, gray.mul_(1.5).add_(0.5)).mul_(1 - c[6]).add_(x, alpha=c[6])
     return out.add_(s).clamp_(0, 1)
 
-def snow(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
+def snow(x: torch.Tensor, c, g: torch.Generator, cifar: bool = False) -> torch.Tensor:
     "Snow: zoomed, thresholded, motion-blurred gaussian snow layer (+ its 180 deg rotation) over a greyed image."
     N, _, H, W = x.shape
     noise = torch.randn(N, H, W, generator=g, device=x.device) * c[1] + c[0]
     angle = torch.rand(N, generator=g, device=x.device, dtype=torch.float64) * 90 - 135
-    return _snow_apply(x, c, noise, angle)
+    return _snow_apply(x, c, noise, angle, cifar)
 
 # %% ../nbs/02_corruptions.ipynb #c027
 def _canny(u8, low: float = 50, high: float = 150, max_iter: int = 1000):
@@ -1105,7 +1110,7 @@ _PARAMS_DIGITAL = {
                                     (_IM * 0.1, _IM * 0.03, _IM * 0.03)]},
 }
 PARAMS = {**_PARAMS_NOISEBLUR, **_PARAMS_WEATHER, **_PARAMS_DIGITAL}
-PRESET_KWARGS = {'imagenet': {}, 'cifar': {'pixelate': {'up': 'box'}, 'frost': {'scale': 0.2, 'pictures': 5}}}
+PRESET_KWARGS = {'imagenet': {}, 'cifar': {'pixelate': {'up': 'box'}, 'frost': {'scale': 0.2, 'pictures': 5}, 'snow': {'cifar': True}}}
 
 # %% ../nbs/02_corruptions.ipynb #c041
 _FUNCS:dict[str, Callable] = {n: globals()[n] for n in CORRUPTIONS + EXTRA_CORRUPTIONS}
