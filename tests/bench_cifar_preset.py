@@ -14,7 +14,7 @@ from robustify_nb.models import load_model, accuracy
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--n', type=int, default=300); ap.add_argument('--draws', type=int, default=1)
-    ap.add_argument('--out', default='cifar_preset_accuracy.csv')
+    ap.add_argument('--out', default='cifar_preset_accuracy.csv'); ap.add_argument('--severities', nargs='*', type=int, default=[1, 3, 5])
     ap.add_argument('--corruptions', nargs='*', default=None, help='default: all 15 (without ImageMagick: all but motion blur and snow)')
     a = ap.parse_args()
     print(f"torch threads: {set_threads(1)}", flush=True)
@@ -29,7 +29,7 @@ if __name__ == '__main__':
     print(f"clean: {100*accuracy(net, (x, y)):.1f}%", flush=True)
     rows = []
     for name in a.corruptions:
-        for s in (1, 3, 5):
+        for s in a.severities:
             t0 = time.perf_counter(); acc_o, acc_r = [], []
             for d in range(a.draws):
                 np.random.seed(1000*d + 10*s)
