@@ -250,8 +250,8 @@ def source_model(eps:float, norm:str|None=None, arch:str='smallcnn', n_train:int
                                                                 lr=lr, batch_size=batch_size, seed=seed, classes=list(SOURCE_CLASSES)))
     return load_model(arch, path)
 
-QUICK_SOURCE = dict(n_train=3000, epochs=4, steps=1, batch_size=64)              # the chapters' quick size (a few CPU-seconds per 1,000 images)
-FIRST_SOURCE = dict(n_train=4000, epochs=4, steps=1, batch_size=64)            # full size: the chapters' first pair of sources
+QUICK_SOURCE = dict(n_train=3000, epochs=4, steps=1, batch_size=64)    # the chapters' quick size: about 10 (ε = 0) to 20 (ε > 0) CPU-seconds a model
+FIRST_SOURCE = dict(n_train=4000, epochs=4, steps=1, batch_size=64)    # full size: the chapters' first pair of sources
 
 def source_settings(full:bool=False, # the chapter's size, `FULL = full_size()`
                     sweep:bool=False # full size only: the full sweep's settings (`SOURCE_DEFAULTS`), not the first pair's
