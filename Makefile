@@ -62,7 +62,7 @@ browsers:
 test: check nbtest pytest
 
 lab: env
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) nbs
+	$(if $(filter 1 true yes,$(FULL)),ROBUSTIFY_FULL=1) $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) nbs
 
 readme: env
 	$(BIN)/python docs/nbdocs.py readme
