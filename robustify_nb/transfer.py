@@ -22,10 +22,10 @@ from .models import load_model, save_checkpoint, accuracy, _batches, extract_fea
 from .train import Learner, Callback
 
 # %% auto #0
-__all__ = ['NORMS', 'SOURCE_CLASSES', 'NEW_CLASSES', 'FAMILIES', 'TASKS', 'SOURCE_DEFAULTS', 'check_attack', 'pgd',
-           'adversarial_accuracy', 'AdversarialLoss', 'adversarial_train', 'source_data', 'downsample', 'task_data',
-           'source_model', 'source_metrics', 'check_task', 'linear_probe', 'fine_tune', 'transfer_sweep', 'best_eps',
-           'plot_transfer', 'plot_resolution', 'attack_explorer']
+__all__ = ['NORMS', 'SOURCE_CLASSES', 'NEW_CLASSES', 'FAMILIES', 'TASKS', 'SOURCE_DEFAULTS', 'QUICK_SOURCE', 'FIRST_SOURCE',
+           'check_attack', 'pgd', 'adversarial_accuracy', 'AdversarialLoss', 'adversarial_train', 'source_data',
+           'downsample', 'task_data', 'source_model', 'source_settings', 'source_metrics', 'attack_explorer',
+           'check_task', 'linear_probe', 'fine_tune', 'transfer_sweep', 'best_eps', 'plot_transfer', 'plot_resolution']
 
 # %% ../nbs/10_transfer.ipynb #c006
 NORMS = ('l2', 'linf')
@@ -250,10 +250,76 @@ def source_model(eps:float, norm:str|None=None, arch:str='smallcnn', n_train:int
                                                                 lr=lr, batch_size=batch_size, seed=seed, classes=list(SOURCE_CLASSES)))
     return load_model(arch, path)
 
+QUICK_SOURCE = dict(n_train=3000, epochs=4, steps=1, batch_size=64)    # the chapters' quick size: about 10 (ε = 0) to 20 (ε > 0) CPU-seconds a model
+FIRST_SOURCE = dict(n_train=4000, epochs=4, steps=1, batch_size=64)    # full size: the chapters' first pair of sources
+
+def source_settings(full:bool=False, # the chapter's size, `FULL = full_size()`
+                    sweep:bool=False # full size only: the full sweep's settings (`SOURCE_DEFAULTS`), not the first pair's
+                   ) -> dict:
+    "Keyword arguments of `source_model` at a chapter's size: `QUICK_SOURCE` for every quick use, `FIRST_SOURCE` or `SOURCE_DEFAULTS` at full size."
+    if not isinstance(full, bool): raise TypeError(f"full={full!r} is not accepted; accepted: True (the full size) or False (the quick size), e.g. full_size().")
+    if not full: return dict(QUICK_SOURCE)
+    return dict(SOURCE_DEFAULTS) if sweep else dict(FIRST_SOURCE)
+
 def source_metrics(model) -> dict:
     "The metrics recorded with a cached source model (clean and adversarial accuracy, training seconds)."
     p = Path(model.config.get('weights', '')).with_suffix('.json')
     return read_json(p)['metrics'] if p.is_file() else {}
+
+# %% ../nbs/10_transfer.ipynb #c047
+def attack_explorer(models:dict, # name -> model
+                    data, # an ImageDataset
+                    steps:int=20):
+    "A widget: image, norm and ε sliders; per model the adversarial image, the amplified perturbation and the predictions."
+    import ipywidgets as W, plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    names = list(models)
+    index = W.IntSlider(0, 0, len(data) - 1, description='image')
+    norm = W.Dropdown(options=list(NORMS), description='norm')
+    eps = W.FloatSlider(0.5, min=0, max=2, step=0.05, description='ε', readout_format='.2f', continuous_update=False)
+    titles = ['clean'] + [t for n in names for t in (f'{n}<br>adversarial', f'{n}<br>perturbation (scaled)')]
+    base = make_subplots(1, len(titles), subplot_titles=titles, horizontal_spacing=0.03)
+    for a in base.layout.annotations: a.font.size = 12
+    for j in range(len(titles)): base.add_trace(go.Image(z=np.zeros((32, 32, 3), np.uint8)), 1, j + 1)
+    fig = go.FigureWidget(base)
+    fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
+    fig.update_layout(height=270, margin=dict(l=0, r=0, t=50, b=0))
+    text = W.HTML(); box = W.VBox([W.HBox([index, norm, eps]), fig, text])
+    def img(t): return (t.permute(1, 2, 0).clamp(0, 1)*255).round().byte().numpy()
+    switching = []
+    def on_norm(change):
+        # the budget's range, step and value change together in ONE message to the page (hold_sync): sent one by one,
+        # the slider in the browser clamped the old value to the new range and sent that back, so the attack ran at a
+        # wrong ε; the attack itself runs once, after the switch (update is the norm's next observer)
+        switching.append(1)
+        try:
+            with eps.hold_sync():
+                l2 = norm.value == 'l2'
+                if l2: eps.max, eps.step = 2, 0.05
+                else: eps.step, eps.max = 1/255, 16/255
+                eps.value, eps.readout_format = (0.5, '.2f') if l2 else (4/255, '.4f')
+        finally: switching.clear()
+    def update(*_):
+        if switching: return
+        x, y = data.tensors(slice(index.value, index.value + 1))
+        rows, res = [f"true class: <b>{data.classes[int(y[0])]}</b>"], {}
+        with fig.batch_update():
+            fig.data[0].z = img(x[0])
+            for k, n in enumerate(names):
+                m = models[n]; was = m.training; m.eval()
+                xa = pgd(m, x, y, eps.value, norm.value, steps)
+                with torch.no_grad(): p, pa = m(x).argmax(1).item(), m(xa).argmax(1).item()
+                m.train(was)
+                d = xa[0] - x[0]
+                fig.data[1 + 2*k].z = img(xa[0]); fig.data[2 + 2*k].z = img(0.5 + d/(2*d.abs().max().clamp(min=1e-12)))
+                res[n] = dict(clean=p, adversarial=pa, l2=d.norm().item(), linf=d.abs().max().item())
+                rows.append(f"{n}: {data.classes[p]} → <b>{data.classes[pa]}</b> (‖δ‖₂ = {res[n]['l2']:.2f}, ‖δ‖∞ = {255*res[n]['linf']:.1f}/255)")
+        box.results = res; text.value = '<br>'.join(rows)
+    norm.observe(on_norm, 'value')
+    for w in (index, norm, eps): w.observe(update, 'value')
+    update()
+    box.controls, box.figure = dict(index=index, norm=norm, eps=eps), fig
+    return box
 
 # %% ../nbs/10_transfer.ipynb #c035
 @torch.inference_mode()
@@ -370,58 +436,3 @@ def plot_resolution(df:pd.DataFrame, mode:str='fixed', title:str='The resolution
                                  showlegend=False, hovertext=f'best ε at {r.size} px'), row=1, col=tasks.index(r.task) + 1)
     fig.update_yaxes(matches=None, showticklabels=True); fig.update_layout(height=380)
     return fig
-
-# %% ../nbs/10_transfer.ipynb #c047
-def attack_explorer(models:dict, # name -> model
-                    data, # an ImageDataset
-                    steps:int=20):
-    "A widget: image, norm and ε sliders; per model the adversarial image, the amplified perturbation and the predictions."
-    import ipywidgets as W, plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-    names = list(models)
-    index = W.IntSlider(0, 0, len(data) - 1, description='image')
-    norm = W.Dropdown(options=list(NORMS), description='norm')
-    eps = W.FloatSlider(0.5, min=0, max=2, step=0.05, description='ε', readout_format='.2f', continuous_update=False)
-    titles = ['clean'] + [t for n in names for t in (f'{n}<br>adversarial', f'{n}<br>perturbation (scaled)')]
-    base = make_subplots(1, len(titles), subplot_titles=titles, horizontal_spacing=0.03)
-    for a in base.layout.annotations: a.font.size = 12
-    for j in range(len(titles)): base.add_trace(go.Image(z=np.zeros((32, 32, 3), np.uint8)), 1, j + 1)
-    fig = go.FigureWidget(base)
-    fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
-    fig.update_layout(height=270, margin=dict(l=0, r=0, t=50, b=0))
-    text = W.HTML(); box = W.VBox([W.HBox([index, norm, eps]), fig, text])
-    def img(t): return (t.permute(1, 2, 0).clamp(0, 1)*255).round().byte().numpy()
-    switching = []
-    def on_norm(change):
-        # the budget's range, step and value change together in ONE message to the page (hold_sync): sent one by one,
-        # the slider in the browser clamped the old value to the new range and sent that back, so the attack ran at a
-        # wrong ε; the attack itself runs once, after the switch (update is the norm's next observer)
-        switching.append(1)
-        try:
-            with eps.hold_sync():
-                l2 = norm.value == 'l2'
-                if l2: eps.max, eps.step = 2, 0.05
-                else: eps.step, eps.max = 1/255, 16/255
-                eps.value, eps.readout_format = (0.5, '.2f') if l2 else (4/255, '.4f')
-        finally: switching.clear()
-    def update(*_):
-        if switching: return
-        x, y = data.tensors(slice(index.value, index.value + 1))
-        rows, res = [f"true class: <b>{data.classes[int(y[0])]}</b>"], {}
-        with fig.batch_update():
-            fig.data[0].z = img(x[0])
-            for k, n in enumerate(names):
-                m = models[n]; was = m.training; m.eval()
-                xa = pgd(m, x, y, eps.value, norm.value, steps)
-                with torch.no_grad(): p, pa = m(x).argmax(1).item(), m(xa).argmax(1).item()
-                m.train(was)
-                d = xa[0] - x[0]
-                fig.data[1 + 2*k].z = img(xa[0]); fig.data[2 + 2*k].z = img(0.5 + d/(2*d.abs().max().clamp(min=1e-12)))
-                res[n] = dict(clean=p, adversarial=pa, l2=d.norm().item(), linf=d.abs().max().item())
-                rows.append(f"{n}: {data.classes[p]} → <b>{data.classes[pa]}</b> (‖δ‖₂ = {res[n]['l2']:.2f}, ‖δ‖∞ = {255*res[n]['linf']:.1f}/255)")
-        box.results = res; text.value = '<br>'.join(rows)
-    norm.observe(on_norm, 'value')
-    for w in (index, norm, eps): w.observe(update, 'value')
-    update()
-    box.controls, box.figure = dict(index=index, norm=norm, eps=eps), fig
-    return box

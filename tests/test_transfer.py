@@ -4,7 +4,8 @@ import pytest, torch, torch.nn as nn, torch.nn.functional as F
 from robustify_nb.models import load_model
 from robustify_nb.data import PolyShift
 from robustify_nb.transfer import (pgd, adversarial_accuracy, check_attack, AdversarialLoss, adversarial_train, task_data,
-                                   linear_probe, fine_tune, check_task, source_data, transfer_sweep)
+                                   linear_probe, fine_tune, check_task, source_data, transfer_sweep,
+                                   source_model, source_metrics, source_settings, SOURCE_DEFAULTS, QUICK_SOURCE)
 from robustify_nb.explain import attribute, mask_share, attribution_scores
 
 @pytest.fixture(scope='module')
@@ -112,6 +113,26 @@ def test_sweep_is_cached_and_checked():
     a = transfer_sweep(**kw); b = transfer_sweep(**kw)
     assert a.equals(b) and len(a) == 2
     with pytest.raises(ValueError, match="tasks='cifar' is not a known downstream task"): transfer_sweep(norm='l2', tasks=('cifar',))
+
+def test_source_settings_sizes():
+    "The chapters' sizes: the full size is the settings the chapters always used, the quick size is smaller, both copies."
+    assert source_settings(True, sweep=True) == SOURCE_DEFAULTS
+    assert source_settings(True) == dict(n_train=4000, epochs=4, steps=1, batch_size=64)
+    assert source_settings(False) == source_settings(False, sweep=True) == QUICK_SOURCE
+    assert QUICK_SOURCE['n_train'] < 4000 and source_settings(False) is not QUICK_SOURCE
+    with pytest.raises(TypeError, match="full=1 is not accepted; accepted: True"): source_settings(1)
+
+def test_source_models_of_two_sizes_never_mix(monkeypatch, tmp_path):
+    "Two sizes are two cache files, each with its own settings recorded; a second call loads the same weights."
+    monkeypatch.setenv('ROBUSTIFY_HOME', str(tmp_path))
+    small, other = dict(n_train=64, epochs=1, steps=1, batch_size=32), dict(n_train=96, epochs=1, steps=1, batch_size=32)
+    a, b = source_model(0.5, 'l2', **small), source_model(0.5, 'l2', **other)
+    files = sorted(p.name for p in (tmp_path/'transfer'/'sources').glob('*.safetensors'))
+    assert len(files) == 2 and any('-n64-' in f for f in files) and any('-n96-' in f for f in files), files
+    assert set(source_metrics(a)) == {'clean_acc', 'adv_acc_l2_0.5', 'train_seconds'}
+    again = source_model(0.5, 'l2', **small)
+    for k, v in a.state_dict().items(): assert torch.equal(v, again.state_dict()[k]), k
+    assert not all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
 
 def test_attributions_on_the_mask(student):
     data = source_data(16, 'test')
