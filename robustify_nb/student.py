@@ -155,7 +155,7 @@ def _run_chain(self, x, original:bool|int=False):
     stem, blocks, tail = backbone_chain(self.base.backbone)
     first = self.tuned_idx[0] if self.tuned_idx else len(blocks)
     n = _n_original(x, original)
-    with torch.no_grad():
+    with torch.set_grad_enabled(torch.is_grad_enabled() and x.requires_grad):   # frozen prefix: no graph, unless the images need a gradient (attacks, attributions)
         h = stem(self.base.preprocess(x))
         for _, b in blocks[:first]: h = b(h)
     ho, hn = h[:n], h
