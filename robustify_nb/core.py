@@ -149,17 +149,18 @@ def full_size() -> bool:
 def check_answer(answer, # the student's value; None: not answered yet
                  expected, # the value the library computes
                  what:str='the answer', # what is checked, for the message
-                 tol:float=1e-3) -> bool|None: # absolute tolerance for numbers
+                 tol:float=1e-3, # absolute tolerance for numbers
+                 hint:str='') -> bool|None: # how to get it right, added to the message when it is wrong
     "Compare a student's `answer` with `expected` (numbers within `tol`, shapes and other values exactly): True, or an AssertionError saying how it differs; None when not answered."
     if answer is None: print(f"{what}: not answered yet (write your value in place of None and run the cell again)"); return None
     if isinstance(expected, (int, float, np.number)) and not isinstance(expected, bool):
         try: a = float(answer)
         except (TypeError, ValueError): raise TypeError(f"{what}: answer={answer!r} has type {type(answer).__name__}; accepted: a number.") from None
         if abs(a - float(expected)) > tol:
-            raise AssertionError(f"{what}: {a:g} is not right: it is too {'high' if a > float(expected) else 'low'} (by more than {tol:g}).")
+            raise AssertionError(f"{what}: {a:g} is not right: it is too {'high' if a > float(expected) else 'low'} (by more than {tol:g}). {hint}".strip())
     else:
         norm = lambda v: tuple(v) if isinstance(v, (list, tuple, torch.Size)) else v
-        if norm(answer) != norm(expected): raise AssertionError(f"{what}: {answer!r} is not right.")
+        if norm(answer) != norm(expected): raise AssertionError(f"{what}: {answer!r} is not right. {hint}".strip())
     print(f"{what}: right"); return True
 
 # %% ../nbs/00_core.ipynb #c021
