@@ -44,7 +44,8 @@ def site(tmp_path_factory):
     pages = {'index': _nb(_md('# robustify-nb\n\nThe weight-space ensemble $\\theta_\\alpha = (1-\\alpha)\\,\\theta_0 + \\alpha\\,\\theta_1$.\n\n'
                                '$$\\mathrm{mCE} = \\frac{1}{15}\\sum_c \\mathrm{CE}_c$$')),
              'wiseft': _nb(_md('# WiSE-FT\n\nDrag α.'), _fig_cell(plot_alpha_slider(_sweep()))),
-             'wide': _nb(_md('# A wide figure'), _fig_cell(wide))}
+             'wide': _nb(_md('# A wide figure'), _fig_cell(wide)),
+             'solutions/09_wiseft': _nb(_md('# Solutions: WiSE-FT\n\nIn a folder of its own: the site\'s static files still load. $\\alpha = 0.5$'), _fig_cell(wide))}
     pages = {k: nbdocs.convert(v) for k, v in pages.items()}
     assert nbdocs.build_pages(pages, d/'src', d/'html') == 0
     with _serve(d/'html') as url: yield url
@@ -69,12 +70,14 @@ def _open(browser, url):
     page.goto(url, wait_until='networkidle')
     return page, errors
 
-@pytest.mark.parametrize('name', ['index', 'wiseft', 'wide'])
+@pytest.mark.parametrize('name', ['index', 'wiseft', 'wide', 'solutions/09_wiseft'])
 def test_pages_load_without_console_errors(site, browser, name):
     page, errors = _open(browser, f'{site}/{name}.html')
     page.wait_for_timeout(300)
     assert errors == [], errors
-    if name != 'index': assert page.locator('.plotly-graph-div .main-svg').count() >= 1, 'the plotly figure did not render'
+    if name == 'index':                                                      # the worked solutions: a section of the site's navigation
+        assert page.locator('nav a[href="solutions/09_wiseft.html"]').count() >= 1 and page.get_by_text('Solutions', exact=True).count() >= 1
+    if name != 'index': page.locator('.plotly-graph-div .main-svg').first.wait_for(timeout=15_000)   # the plotly figure rendered (drawn once the page is laid out)
     page.close()
 
 def test_formulas_typeset_offline(site, browser):

@@ -53,15 +53,21 @@ def _state(w):
     t = w.figure.layout.title.text
     return dict(controls=cs, traces=_traces(w.figure), title=t, html=_htmls(w))
 def _show(w, **kw): print(json.dumps(dict(kw, _=_state(w)), default=float))
+def _same_traces(a, b):
+    L = lambda v: [] if v is None else v if isinstance(v, list) else [v]
+    for x, y in zip(a, b):
+        for k in ('x', 'y', 'z'):
+            p, q = L(x[k]), L(y[k])
+            if len(p) != len(q) or [v for v in p if isinstance(v, str)] != [v for v in q if isinstance(v, str)]: return False
+            if not np.allclose([v for v in p if not isinstance(v, str)], [v for v in q if not isinstance(v, str)], atol=1e-4): return False
+    return len(a) == len(b)
 def _fresh(w, make):
     f = make()
     for k, c in w.controls.items(): f.controls[k].value = c.value
     a, b = _state(w), _state(f)
-    same = all(np.allclose([v or 0 for v in (x[k] if isinstance(x[k], list) else [x[k]]) if not isinstance(v, str)],
-                           [v or 0 for v in (y[k] if isinstance(y[k], list) else [y[k]]) if not isinstance(v, str)], atol=1e-4)
-               and [v for v in (x[k] or []) if isinstance(v, str)] == [v for v in (y[k] or []) if isinstance(v, str)]
-               for x, y in zip(a['traces'], b['traces']) for k in ('x', 'y', 'z'))
-    print(json.dumps(dict(same=bool(same and a['title'] == b['title'] and a['html'] == b['html']), driven=a, fresh=b), default=float))"""
+    same = _same_traces(a['traces'], b['traces'])
+    texts = lambda st: [re.sub(r'[\\d.]+ ms', 'ms', t) for t in st['html']]     # a timing in a status line is not state
+    print(json.dumps(dict(same=bool(same and a['title'] == b['title'] and texts(a) == texts(b)), driven=a, fresh=b), default=float))"""
 
 def _nb(make, state):
     "A notebook: the set-up and `make` (a function building the widget) then the widget; its state cell; its fresh-widget cell."
@@ -102,7 +108,7 @@ NOTEBOOKS = {
                        "models = {'random': load_model('smallcnn'), 'trained': load_model('smallcnn', weights='polyshift')}\n"
                        "make = lambda: attribution_explorer(models, PolyShift(8, split='test'), n_steps=4, n_samples=4)",
                        "_show(w, index=w.controls['index'].value, model=w.controls['model'].value, method=w.controls['method'].value, "
-                       "share=w.share, map_sum=float(w.map.sum()), map_max=float(w.map.max()))"),
+                       "share=w.share, map_sum=float(w.map.sum()), heat_max=float(np.max(w.figure.data[1].z)))"),
 }
 
 def _free_port():
@@ -199,7 +205,8 @@ class Notebook:
         if not screenshots_wanted(): return
         self.shots += 1
         area = self.page.locator('.jp-OutputArea-output', has=self.page.locator('.widget-vbox')).first
-        area.screenshot(path=str(self.out/f"{self.name}-{self.shots:02d}-{re.sub(r'[^\w.-]+', '_', tag)}.png"))
+        tag = re.sub(r'[^\w.-]+', '_', tag)
+        area.screenshot(path=str(self.out/f"{self.name}-{self.shots:02d}-{tag}.png"))
 
     def page_state(self) -> dict:
         "What the page shows: each control's label, shown value and disabled state; the figure's traces and title; the texts."
@@ -241,7 +248,7 @@ PAGE_STATE = """() => {
   const g = document.querySelector('.js-plotly-plot');
   const traces = g ? g._fullData.map(t => ({x: t.type === 'image' ? null : list(t.x), y: t.type === 'image' ? null : list(t.y),
                                            z: ('z' in t && t.z != null) ? sum(t.z) : null})) : [];
-  const title = g && g._fullLayout.title ? g._fullLayout.title.text : null;
+  const t = g ? g.querySelector('.gtitle') : null, title = t ? t.textContent : null;   // the title drawn (none: null)
   const html = Array.from(document.querySelectorAll('.widget-html-content')).map(e => e.innerText.split(/\\s+/).join(' ').trim());
   return {controls, traces, title, html};
 }"""
@@ -451,7 +458,7 @@ def test_attribution_explorer_image_model_method(notebooks):
         nb.timed(act, _changed(z), arg=before, control=label)
     nb.settle(); s1 = nb.kernel_state()
     assert (s1['index'], s1['model'], s1['method']) == (1, 'trained', 'integrated_gradients'), s1
-    assert s1['map_max'] == pytest.approx(1.0) and 'integrated_gradients' in s1['_']['html'][0], s1
+    assert s1['heat_max'] == pytest.approx(1.0) and 'integrated_gradients' in s1['_']['html'][0], s1
     assert_page_agrees(nb, s1)
     assert _labels_cut(page) == [] and nb.errors == [], (_labels_cut(page), nb.errors)
 
