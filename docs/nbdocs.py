@@ -192,6 +192,7 @@ def _seconds(entry:dict|None) -> str:
     if not entry or entry.get('seconds') is None: return '—'
     s = entry['seconds']; t = f"{s:.0f} s" if s < 120 else f"{s/60:.1f} min"
     if str(entry.get('source', '')).startswith('budget'): t = f"≤ {t} (budget)"
+    elif entry.get('tag'): t += f" ({entry['tag']})"
     if entry.get('to_widget') is not None: t += f", widget at {entry['to_widget']:.0f} s"
     return t
 
@@ -201,7 +202,7 @@ def course_map(nbs=None, times:Path|None=None, course:Path|None=None) -> dict:
     times = json.loads(Path(times or DOCS/'course_times.json').read_text())['chapters']
     needs = json.loads(Path(course or DOCS/'course.json').read_text())['needs']
     sols = {p.stem: page_name(p) for p in solutions(nbs)}
-    rows, linked = [], set()
+    rows, linked, notes = [], set(), []
     for i, p in enumerate(chapters(nbs)):
         info = chapter_summary(json.loads(p.read_text()))
         sol = sols.get(p.stem); linked.add(p.stem)
@@ -210,19 +211,21 @@ def course_map(nbs=None, times:Path|None=None, course:Path|None=None) -> dict:
                  _seconds(t.get('quick')), _seconds(t.get('full')), needs.get(p.stem, '—').replace('|', '\\|'),
                  ', '.join(f'`{w}`' for w in info['widgets']) or '—', f"{{doc}}`solutions <{sol}>`" if sol else '—']
         rows.append('| ' + ' | '.join(cells) + ' |')
+        notes += [f"- {info['title'] or p.stem}, {size} size: {t[size]['source']}" for size in ('quick', 'full')
+                  if (t.get(size) or {}).get('seconds') is not None and not str(t[size].get('source', '')).startswith('budget')]
     others = [f"- {{doc}}`{stem} <{name}>`" for stem, name in sols.items() if stem not in linked]
-    srcs = {str(e.get(k, {}).get('source')) for e in times.values() for k in ('quick', 'full')}
     text = ("# Course map\n\n*The chapters in reading order: what each teaches, how long it takes on a CPU, what it needs, its "
             "widgets and its worked solutions.*\n\n"
             "Times are for the whole notebook (every cell, `#| slow` ones included) from a fresh kernel and an empty cache "
             "(`robustify demo`), at the quick size (the default) and at the full size (`FULL = True` in the chapter, or "
-            "`make demo FULL=1`). \"budget\" marks a chapter not measured yet: the figure is the time it must stay under. "
+            "`make demo FULL=1`). \"budget\" marks a chapter not measured yet: the figure is the time it must stay under; "
+            "\"before issue 17\" marks the CPU time measured on the code before the quick size existed. "
             "The figures come from `docs/course_times.json`; refresh them after a demo with "
             "`python docs/nbdocs.py times demo_out/timings.json --note \"where and how it was measured\"`.\n\n"
             "| # | chapter | what it teaches | quick size | full size | what it needs | widgets | solutions |\n"
             "|---|---|---|---|---|---|---|---|\n" + '\n'.join(rows))
     if others: text += '\n\nOther worked solutions:\n\n' + '\n'.join(others)
-    text += '\n\nWhere the figures come from:\n\n' + '\n'.join(f'- {s}' for s in sorted(srcs) if s != 'None')
+    if notes: text += '\n\nWhere the measured figures come from:\n\n' + '\n'.join(notes)
     return dict(nbformat=4, nbformat_minor=5, metadata={}, cells=[dict(cell_type='markdown', metadata={}, source=text)])
 
 def refresh_times(timings:Path, note:str, out:Path|None=None) -> dict:

@@ -52,7 +52,7 @@ def _state(w):
     cs = {c.description: dict(value=c.value, disabled=c.disabled, format=getattr(c, 'readout_format', None)) for c in w.controls.values()}
     t = w.figure.layout.title.text
     return dict(controls=cs, traces=_traces(w.figure), title=t, html=_htmls(w))
-def _show(w, **kw): print(json.dumps(dict(kw, _=_state(w)), default=float))
+def _show(_w, /, **kw): print(json.dumps(dict(kw, _=_state(_w)), default=float))
 def _same_traces(a, b):
     L = lambda v: [] if v is None else v if isinstance(v, list) else [v]
     for x, y in zip(a, b):
@@ -169,6 +169,9 @@ class Notebook:
             page.get_by_role('menuitem', name='Run All Cells', exact=True).click()
             self.wait_idle(timeout=120_000)
             page.wait_for_selector('.widget-vbox', timeout=60_000)
+            # a person starts once the figure is drawn: every plotly figure of the widget holds its traces
+            page.wait_for_function("() => { const gs = document.querySelectorAll('.js-plotly-plot'); return gs.length > 0 && "
+                                   "Array.from(gs).every(g => g._fullData && g._fullData.length > 0 && g.querySelector('.main-svg')); }", timeout=60_000)
         except Exception:
             shot = Path(os.environ.get('TMPDIR', '/tmp'))/f'widget-{name}.png'; page.screenshot(path=str(shot))
             raise AssertionError(f"the widget of {name}.ipynb did not render (screenshot {shot}); outputs: {self.outputs()}; console: {self.errors}")
@@ -191,7 +194,7 @@ class Notebook:
             shot = Path(os.environ.get('TMPDIR', '/tmp'))/'widget-state.png'; self.page.screenshot(path=str(shot))
             raise AssertionError(f"the state cell printed nothing (screenshot {shot}); outputs: {self.outputs()}; console: {self.errors}")
 
-    def timed(self, action, changed:str, arg=None, timeout=30_000, control:str|None=None) -> float:
+    def timed(self, action, changed:str, arg=None, timeout=60_000, control:str|None=None) -> float:
         """Seconds from the input event in `action` to the page satisfying the JS predicate `changed(before)`; with
         `control`, recorded in latency.json under this widget and control, and a screenshot taken when wanted."""
         t0 = time.perf_counter(); action()
@@ -203,10 +206,15 @@ class Notebook:
     def shot(self, tag:str):
         "A screenshot of the widget (its output area) when $ROBUSTIFY_BROWSER_OUT is set: <out>/<widget>-<n>-<tag>.png."
         if not screenshots_wanted(): return
-        self.shots += 1
+        self.shots += 1; self.settle(300)
+        # a clip of the viewport, not an element screenshot: for an element taller than the viewport playwright resizes
+        # the viewport, the figures redraw on the resize, and a redraw racing an update left a blank figure
         area = self.page.locator('.jp-OutputArea-output', has=self.page.locator('.widget-vbox')).first
+        area.evaluate("e => e.scrollIntoView({block: 'start'})")
+        b, vp = area.bounding_box(), self.page.viewport_size
+        clip = dict(x=max(0, b['x']), y=max(0, b['y']), width=min(b['width'], vp['width'] - max(0, b['x'])), height=min(b['height'], vp['height'] - max(0, b['y'])))
         tag = re.sub(r'[^\w.-]+', '_', tag)
-        area.screenshot(path=str(self.out/f"{self.name}-{self.shots:02d}-{tag}.png"))
+        self.page.screenshot(path=str(self.out/f"{self.name}-{self.shots:02d}-{tag}.png"), clip=clip)
 
     def page_state(self) -> dict:
         "What the page shows: each control's label, shown value and disabled state; the figure's traces and title; the texts."
@@ -331,7 +339,7 @@ PLOT = "() => { const g = document.querySelectorAll('.js-plotly-plot')[0]; retur
 
 def test_wiseft_widget_first_render_and_alpha(notebooks):
     nb = notebooks('wiseft'); page = nb.page
-    page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullData && g._fullData[1].x.length > 0; }")
+    page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullData && g._fullData.length > 1 && g._fullData[1].x && g._fullData[1].x.length > 0; }", timeout=60_000)
     first, s = page.evaluate(PLOT), nb.kernel_state()
     assert first['marker'] == pytest.approx(s['marker']) and first['marker'][0] == pytest.approx(s['scores']['reference'])   # first render right
     xs = [c[0] for c in s['curve']]
