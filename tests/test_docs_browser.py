@@ -76,7 +76,7 @@ def test_pages_load_without_console_errors(site, browser, name):
     page.wait_for_timeout(300)
     assert errors == [], errors
     if name == 'index':                                                      # the worked solutions: a section of the site's navigation
-        assert page.locator('nav a[href="solutions/09_wiseft.html"]').count() >= 1 and page.get_by_text('Solutions', exact=True).count() >= 1
+        assert page.locator('nav a[href="solutions/09_wiseft.html"]').count() >= 1, 'the solutions page is not in the navigation'
     if name != 'index': page.locator('.plotly-graph-div .main-svg').first.wait_for(timeout=15_000)   # the plotly figure rendered (drawn once the page is laid out)
     page.close()
 

@@ -70,8 +70,10 @@ def _fresh(w, make):
     print(json.dumps(dict(same=bool(same and a['title'] == b['title'] and texts(a) == texts(b)), driven=a, fresh=b), default=float))"""
 
 def _nb(make, state):
-    "A notebook: the set-up and `make` (a function building the widget) then the widget; its state cell; its fresh-widget cell."
-    return (SETUP + '\n' + make + '\nw = make()\nw', state, '_fresh(w, make)')
+    """A notebook: the set-up and `make` (a function building the widget) then the widget; its state cell; its fresh-widget
+    cell, which does nothing in "Run All" (a second FigureWidget made while the first is being drawn sometimes left the
+    first one blank under load: seen in styles and gate, default axes, no traces) and builds the fresh widget when run later."""
+    return (SETUP + '\n' + make + '\nw = make()\nw', '_runs = globals().get("_runs", 0) + 1\n' + state, 'if _runs > 1: _fresh(w, make)')
 
 NOTEBOOKS = {
     'attack': _nb("from robustify_nb.transfer import attack_explorer\nmodels = {'a': load_model('smallcnn'), 'b': load_model('smallcnn')}\n"
@@ -220,9 +222,15 @@ class Notebook:
         "What the page shows: each control's label, shown value and disabled state; the figure's traces and title; the texts."
         return self.page.evaluate(PAGE_STATE)
 
-    def settle(self, ms=600):
-        "Let the page and the kernel finish what the last input started (the kernel idle, then a pause for the echo)."
-        self.wait_idle(); self.page.wait_for_timeout(ms); self.wait_idle()
+    def settle(self, ms=1000, timeout=120_000):
+        """Let the page and the kernel finish what the last inputs started: widget updates run in the kernel without a
+        busy cell prompt, so wait for the status bar to say Idle for `ms` on end (the page sends a held-back value once
+        the kernel is idle, which makes it busy again)."""
+        self.wait_idle()
+        self.page.evaluate("() => { window.__idleSince = null; }")
+        self.page.wait_for_function("""(ms) => { const s = document.querySelector('#jp-main-statusbar'); const now = performance.now();
+            if (!s || !/\\|\\s*Idle/.test(s.innerText)) { window.__idleSince = null; return false; }
+            if (window.__idleSince == null) window.__idleSince = now; return now - window.__idleSince >= ms; }""", arg=ms, polling=100, timeout=timeout)
 
     def slider(self, label):
         "The slider whose label is exactly `label`."
