@@ -7,9 +7,9 @@ ENV_DIR := $(ENV_ROOT)/$(ENV_KEY)
 BIN := .venv/bin
 export PYTHONUNBUFFERED := 1
 
-.PHONY: env browsers demo test check nbtest pytest lab docs readme bench pretrain clean lock help
+.PHONY: env browsers magick demo test check nbtest pytest lab docs readme bench pretrain clean lock help
 help:
-	@echo "make demo | test | lab | docs | bench | pretrain | readme | check | browsers | lock | clean"
+	@echo "make demo | test | lab | docs | bench | pretrain | readme | check | browsers | magick | lock | clean"
 
 # The environment: a virtualenv keyed on the hash of requirements.txt, outside the clone, linked as .venv.
 # The stamp has no prerequisite on purpose: the directory name already encodes requirements.txt's content, and a
@@ -48,7 +48,7 @@ check: env
 nbtest: env
 	cd nbs && ../$(BIN)/nbdev-test --n-workers 1 --do-print
 
-pytest: env browsers
+pytest: env browsers magick
 	$(BIN)/python -m pytest -q tests
 
 # The browser tests drive Debian's chromium with playwright (playwright's own browser download does not work offline).
@@ -59,10 +59,18 @@ browsers:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "the browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
 
+# The fidelity tests of the `cifar` preset run Hendrycks' original CIFAR-10-C generator, whose motion blur and snow call
+# ImageMagick through Wand (pinned in requirements.txt): Debian's libmagickwand, installed here when missing (as root).
+magick:
+	@ldconfig -p | grep -q libMagickWand || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian's libmagickwand for the CIFAR-10-C fidelity tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmagickwand-dev >/dev/null; \
+	  else echo "the CIFAR-10-C fidelity tests need ImageMagick's MagickWand: sudo apt-get install libmagickwand-dev"; exit 1; fi; }
+
 test: check nbtest pytest
 
 lab: env
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) nbs
+	$(if $(filter 1 true yes,$(FULL)),ROBUSTIFY_FULL=1) $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) nbs
 
 readme: env
 	$(BIN)/python docs/nbdocs.py readme

@@ -14,7 +14,8 @@ import torch
 
 # %% auto #0
 __all__ = ['COMMANDS', 'DATA_HELP', 'CLASSES_HELP', 'GPU_CHECK_NOTEBOOKS', 'register_command', 'build_parser', 'main',
-           'gpu_check', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo', 'seconds_to_widget']
+           'gpu_check', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo', 'timings_table',
+           'is_export_cell', 'seconds_to_widget']
 
 # %% ../nbs/20_cli.ipynb #c006
 COMMANDS = {}
@@ -641,18 +642,41 @@ def run_demo(out:str|Path='demo_out', nbs=None, only:list[str]|None=None, timeou
     finally:
         if old_full is None: os.environ.pop('ROBUSTIFY_FULL', None)
         else: os.environ['ROBUSTIFY_FULL'] = old_full
-    size = 'full' if full else 'quick'
-    report = figures_to_html(figs, f'robustify-nb walkthrough report ({size} size)', out/'report.html')
-    write_json(out/'timings.json', {'size': size, 'seconds': times, 'total': round(sum(times.values()), 1), 'to_widget': to_widget})
+    timings = {'size': 'full' if full else 'quick', 'seconds': times, 'total': round(sum(times.values()), 1), 'to_widget': to_widget}
+    write_json(out/'timings.json', timings)
+    figures_to_html(figs, f"robustify-nb walkthrough report ({timings['size']} size)", out/'report.html', intro=timings_table(timings))
     return out/'report.html'
 
+def timings_table(t:dict) -> str:
+    "An HTML table of a demo's `timings.json`: the size, then seconds per chapter and to its first widget, and the total."
+    import html
+    td = lambda v: f"<td style='text-align:right'>{'' if v is None else v}</td>"
+    rows = [f"<tr><td>{html.escape(k)}</td>{td(s)}{td(t['to_widget'].get(k))}</tr>" for k, s in t['seconds'].items()]
+    how = 'ROBUSTIFY_FULL=1: <code>--full</code>, <code>make demo FULL=1</code>' if t['size'] == 'full' else 'the default; <code>--full</code> runs the full size'
+    return (f"<p>Size: <b>{t['size']}</b> ({how}).</p>"
+            "<table class='timings'><tr><th>chapter</th><th>seconds</th><th>seconds to the first widget</th></tr>"
+            + ''.join(rows) + f"<tr><td><b>total</b></td>{td(t['total'])}<td></td></tr></table>")
+
+def is_export_cell(cell) -> bool:
+    "Whether a notebook cell is the chapters' closing `nbdev_export()` cell (hidden; it rewrites `robustify_nb/`)."
+    lines = [l.strip() for l in cell.source.strip().splitlines()]
+    return cell.cell_type == 'code' and lines == ['#| hide', 'import nbdev; nbdev.nbdev_export()']
+
+def _progress_bar(model_id:str, state:dict) -> bool:
+    "Whether the widget `model_id` is (or holds) a progress bar, as tqdm's notebook bars are: not a widget a student drives."
+    m = state.get(model_id, {})
+    if m.get('model_name', '').endswith('ProgressModel'): return True
+    return any(_progress_bar(str(k).replace('IPY_MODEL_', ''), state) for k in m.get('state', {}).get('children', []))
+
 def seconds_to_widget(nb) -> float|None:
-    "Seconds from the first cell starting to the first cell that displays a widget finishing, from nbclient's cell timings."
+    "Seconds from the first cell starting to the first cell that displays a widget (progress bars aside) finishing, from nbclient's cell timings."
     from datetime import datetime
     stamps = lambda c, k: datetime.fromisoformat(c.metadata['execution'][k].replace('Z', '+00:00'))
+    state = nb.metadata.get('widgets', {}).get('application/vnd.jupyter.widget-state+json', {}).get('state', {})
     ran = [c for c in nb.cells if c.cell_type == 'code' and 'iopub.status.busy' in c.get('metadata', {}).get('execution', {})]
     for c in ran:
-        if any('application/vnd.jupyter.widget-view+json' in o.get('data', {}) for o in c.get('outputs', [])):
+        views = [o['data']['application/vnd.jupyter.widget-view+json'] for o in c.get('outputs', []) if 'application/vnd.jupyter.widget-view+json' in o.get('data', {})]
+        if any(not _progress_bar(v['model_id'], state) for v in views):
             return round((stamps(c, 'shell.execute_reply') - stamps(ran[0], 'iopub.status.busy')).total_seconds(), 1)
     return None
 
@@ -663,6 +687,7 @@ def _run_chapter(p:Path, out:Path, timeout:int, times:dict, to_widget:dict) -> l
     t0 = time.perf_counter()
     print(f"executing {p.name} ...", flush=True)
     nb = nbformat.read(p, as_version=4)
+    nb.cells = [c for c in nb.cells if not is_export_cell(c)]    # the demo does not rewrite the library
     NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(p.parent)}},
                    extra_arguments=['--IPKernelApp.log_level=ERROR']).execute()
     nbformat.write(nb, out/'nbs'/p.name)

@@ -15,8 +15,8 @@ import torch
 
 # %% auto #0
 __all__ = ['close_matches', 'check_choice', 'check_fraction', 'default_device', 'make_generator', 'seed_everything',
-           'set_threads', 'cache_dir', 'shared_data', 'full_size', 'atomic_write', 'write_json', 'read_json',
-           'sha256_file', 'check_images', 'to_float_images', 'use_plotly_mimetype', 'figures_to_html']
+           'set_threads', 'cache_dir', 'shared_data', 'full_size', 'check_answer', 'atomic_write', 'write_json',
+           'read_json', 'sha256_file', 'check_images', 'to_float_images', 'use_plotly_mimetype', 'figures_to_html']
 
 # %% ../nbs/00_core.ipynb #c006
 def close_matches(value, options:Iterable[str], n:int=3) -> list[str]:
@@ -145,6 +145,23 @@ def full_size() -> bool:
     raise ValueError(f"ROBUSTIFY_FULL={os.environ['ROBUSTIFY_FULL']!r} is not understood; accepted: 1, true, yes, on "
                      "(full size) or 0, false, no, off, unset (quick size).")
 
+# %% ../nbs/00_core.ipynb #i17a-aca8a907
+def check_answer(answer, # the student's value; None: not answered yet
+                 expected, # the value the library computes
+                 what:str='the answer', # what is checked, for the message
+                 tol:float=1e-3) -> bool|None: # absolute tolerance for numbers
+    "Compare a student's `answer` with `expected` (numbers within `tol`, shapes and other values exactly): True, or an AssertionError saying how it differs; None when not answered."
+    if answer is None: print(f"{what}: not answered yet (write your value in place of None and run the cell again)"); return None
+    if isinstance(expected, (int, float, np.number)) and not isinstance(expected, bool):
+        try: a = float(answer)
+        except (TypeError, ValueError): raise TypeError(f"{what}: answer={answer!r} has type {type(answer).__name__}; accepted: a number.") from None
+        if abs(a - float(expected)) > tol:
+            raise AssertionError(f"{what}: {a:g} is not right: it is too {'high' if a > float(expected) else 'low'} (by more than {tol:g}).")
+    else:
+        norm = lambda v: tuple(v) if isinstance(v, (list, tuple, torch.Size)) else v
+        if norm(answer) != norm(expected): raise AssertionError(f"{what}: {answer!r} is not right.")
+    print(f"{what}: right"); return True
+
 # %% ../nbs/00_core.ipynb #c021
 @contextlib.contextmanager
 def atomic_write(path:str|Path, mode:str='w', **kwargs):
@@ -216,13 +233,14 @@ def use_plotly_mimetype():
     import plotly.io as pio
     pio.renderers.default = 'plotly_mimetype'
 
-def figures_to_html(figs, title:str='robustify-nb report', path:str|Path|None=None) -> str:
+def figures_to_html(figs, title:str='robustify-nb report', path:str|Path|None=None,
+                    intro:str='') -> str: # HTML shown under the title, before the figures (e.g. a table)
     "One self-contained HTML page (plotly.js included once, offline) showing `figs`, a list of `(heading, figure)` pairs."
     import plotly.io as pio, html
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}</style>",
              f"<script>{__import__('plotly.offline', fromlist=['x']).get_plotlyjs()}</script></head><body>",
-             f"<h1>{html.escape(title)}</h1>"]
+             f"<h1>{html.escape(title)}</h1>", intro]
     for heading, fig in figs:
         parts.append(f"<h2>{html.escape(str(heading))}</h2>")
         parts.append(pio.to_html(fig, include_plotlyjs=False, full_html=False))

@@ -23,7 +23,7 @@ from .models import load_model
 # %% auto #0
 __all__ = ['UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'evaluate_many', 'grid_from_stats',
            'robustify_teacher', 'run_experiment', 'check_targets', 'ablate', 'corruption_table', 'save_experiment',
-           'load_router', 'plot_pareto', 'plot_ablation', 'router_explorer', 'sample_inspector']
+           'load_router', 'plot_pareto', 'router_explorer', 'sample_inspector', 'plot_ablation']
 
 # %% ../nbs/08_router.ipynb #c006
 class UncertaintyRouter(nn.Module):
@@ -329,6 +329,7 @@ def ablate(factors:dict|None=None, # factor -> values, one factor varied at a ti
            base:nn.Module|None=None, teacher:nn.Module|None=None, train=None, valid=None, test=None,
            n_train:int=3000, n_valid:int=500, n_test:int=200, corruptions:Sequence[str]|None=None, severities:Sequence[int]=(1, 3, 5),
            teacher_recipe:str='augmix+shifts', teacher_lr:float=0.02, seed:int=0, log=print, progress:bool=False,
+           teachers:dict|None=None, # robustified teachers to reuse, {epochs: (teacher, cost)}: e.g. run_experiment's, trained on the same data and recipe
            **defaults) -> pd.DataFrame:
     "Ablations of the method's knobs: the teacher is robustified once per `teacher_epochs`; per setting the student is distilled, routed (thresholds fitted on validation) and evaluated."
     from robustify_nb.core import seed_everything
@@ -347,7 +348,10 @@ def ablate(factors:dict|None=None, # factor -> values, one factor varied at a ti
     corruptions = list(corruptions or CORRUPTIONS)
     base = base if base is not None else load_model('resnet20', weights='polyshift')
     train, valid, test = _datasets(train, valid, test, n_train, n_valid, n_test, seed)
-    teacher0, teachers = teacher if teacher is not None else _default_teacher(), {}
+    teacher0, teachers = teacher if teacher is not None else _default_teacher(), dict(teachers or {})
+    for e, v in teachers.items():
+        if isinstance(e, bool) or not isinstance(e, int) or not (isinstance(v, tuple) and len(v) == 2):
+            raise ValueError(f"teachers has the entry {e!r}: {type(v).__name__}; accepted: {{epochs (int): (teacher, cost)}}, e.g. {{12: (res['models']['teacher'], res['teacher_cost'])}}.")
     t_check = robustify_teacher(copy.deepcopy(teacher0), None, epochs=0)[0]     # with MC dropout, for the checks below
     for f, values in factors.items():                  # every setting refused before any training
         for v in values:
@@ -441,23 +445,6 @@ def plot_pareto(table:pd.DataFrame, title:str='Mean corruption accuracy vs train
                       yaxis_title='mean corruption accuracy (%)', height=480, width=760)
     return fig
 
-# %% ../nbs/08_router.ipynb #a002
-def plot_ablation(df:pd.DataFrame, y:str='mean_corruption_acc', title:str='Ablations (one factor at a time; the default is darker)'):
-    "Bars of `y` (%) for each value of each factor of an `ablate` table, one panel per factor."
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-    factors = list(dict.fromkeys(df.factor))
-    fig = make_subplots(1, len(factors), subplot_titles=factors, shared_yaxes=True, horizontal_spacing=0.03)
-    for i, f in enumerate(factors):
-        d = df[df.factor == f]
-        fig.add_trace(go.Bar(x=d.value.astype(str), y=100*d[y], marker_color=['#1f4e79' if v else '#9dc3e6' for v in d['default']],
-                             text=[f'{100*v:.1f}' for v in d[y]], textposition='outside', showlegend=False,
-                             customdata=d.student_seconds, hovertemplate='%{x}: %{y:.1f}%, student %{customdata:.0f} s'), 1, i + 1)
-    lo = 100*df[y].min()
-    fig.update_yaxes(range=[max(0, lo - 5), min(100, 100*df[y].max() + 3)], title_text=y.replace('_', ' ') + ' (%)', row=1, col=1)
-    fig.update_layout(title=title, height=380, width=max(500, 230*len(factors)))
-    return fig
-
 # %% ../nbs/08_router.ipynb #c025
 def router_explorer(router:UncertaintyRouter, stats:dict):
     "Widget: sliders for kl_threshold and unc_threshold, an uncertainty toggle; bars of routed / head / oracle accuracy on clean and corrupted data."
@@ -524,3 +511,20 @@ def sample_inspector(router:UncertaintyRouter, data, corruption:str='gaussian_no
     box.controls, box.figure = dict(image=idx, corruption=cor, severity=sev), img
     update()
     return box
+
+# %% ../nbs/08_router.ipynb #a002
+def plot_ablation(df:pd.DataFrame, y:str='mean_corruption_acc', title:str='Ablations (one factor at a time; the default is darker)'):
+    "Bars of `y` (%) for each value of each factor of an `ablate` table, one panel per factor."
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    factors = list(dict.fromkeys(df.factor))
+    fig = make_subplots(1, len(factors), subplot_titles=factors, shared_yaxes=True, horizontal_spacing=0.03)
+    for i, f in enumerate(factors):
+        d = df[df.factor == f]
+        fig.add_trace(go.Bar(x=d.value.astype(str), y=100*d[y], marker_color=['#1f4e79' if v else '#9dc3e6' for v in d['default']],
+                             text=[f'{100*v:.1f}' for v in d[y]], textposition='outside', showlegend=False,
+                             customdata=d.student_seconds, hovertemplate='%{x}: %{y:.1f}%, student %{customdata:.0f} s'), 1, i + 1)
+    lo = 100*df[y].min()
+    fig.update_yaxes(range=[max(0, lo - 5), min(100, 100*df[y].max() + 3)], title_text=y.replace('_', ' ') + ' (%)', row=1, col=1)
+    fig.update_layout(title=title, height=380, width=max(500, 230*len(factors)))
+    return fig

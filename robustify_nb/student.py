@@ -331,7 +331,7 @@ class Distiller:
         check_choice('gate', gate, GATES, 'gate'); check_choice('uncertainty', uncertainty, ['entropy', 'mi'], 'uncertainty')
         self.teacher, self.T, self.passes, self.gate, self.threshold, self.uncertainty = teacher.eval(), float(T), mc_passes, gate, threshold, uncertainty
         if mc_passes > 1: mc_logits(teacher, torch.rand(1, 3, 32, 32, device=next(teacher.parameters()).device), 2)   # refuses a teacher without dropout now
-        self.weights = dict(clean=1.0, robust=1.0, combined=1.0, **(weights or {}))
+        self.weights = {**dict(clean=1.0, robust=1.0, combined=1.0), **(weights or {})}     # a given weight replaces the default 1
         self.shift_kw, self.stats, self._seed = {'p_pixmix': check_fraction('p_pixmix', p_pixmix), **(shift_kw or {})}, [], 0
     def augment(self, x, y, g):
         from robustify_nb.teacher import heldout_shift

@@ -22,7 +22,7 @@ from .corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
 __all__ = ['AUGMIX_OPS', 'TRAIN_SHIFTS', 'RECIPES', 'autocontrast', 'equalize', 'posterize', 'solarize', 'rotate', 'shear_x',
            'shear_y', 'translate_x', 'translate_y', 'augmix', 'plot_views', 'jsd_consistency', 'AugMixJSD',
            'spectral_pictures', 'pixmix', 'PixMixCE', 'heldout_shift', 'make_recipe', 'train_teacher',
-           'compare_recipes', 'augmentation_explorer']
+           'compare_recipes', 'plot_recipes', 'augmentation_explorer']
 
 # %% ../nbs/06_teacher.ipynb #c006
 def _affine(x, theta):
@@ -267,7 +267,8 @@ def train_teacher(data, # training data (an ImageDataset)
 
 # %% ../nbs/06_teacher.ipynb #c030
 def compare_recipes(data, test, recipes:Sequence[str]=RECIPES, model:str='smallcnn', weights:str|None='polyshift', epochs:int=2, seed:int=0,
-                    corruptions:Sequence[str]=CORRUPTIONS, severities:Sequence[int]=(1, 2, 3, 4, 5), progress:bool=False):
+                    corruptions:Sequence[str]=CORRUPTIONS, severities:Sequence[int]=(1, 2, 3, 4, 5), progress:bool=False,
+                    batch_size:int=128):
     "Train `model` with each recipe and summarise clean / mean corruption accuracy and training seconds: a DataFrame."
     import pandas as pd
     from robustify_nb.benchmark import evaluate_corruptions, summarize
@@ -276,10 +277,21 @@ def compare_recipes(data, test, recipes:Sequence[str]=RECIPES, model:str='smallc
     for r in recipes:
         seed_everything(seed)
         from robustify_nb.models import load_model
-        m, cost = train_teacher(data, load_model(model, weights), r, epochs=epochs, lr=0.02 if weights else 0.1, seed=seed, progress=progress)
+        m, cost = train_teacher(data, load_model(model, weights), r, epochs=epochs, lr=0.02 if weights else 0.1, seed=seed,
+                                progress=progress, batch_size=batch_size)
         s = summarize(evaluate_corruptions(m, test, corruptions, severities, seed=seed), baseline=None)
         rows.append(dict(recipe=r, clean_acc=s.clean_acc, mean_corruption_acc=s.mean_corruption_acc, train_seconds=cost['seconds'], cpu_seconds=cost['cpu_seconds']))
     return pd.DataFrame(rows)
+
+# %% ../nbs/06_teacher.ipynb #i17a-66d27f22
+def plot_recipes(df, title:str='Teacher recipes: clean and mean corruption accuracy'):
+    "Grouped bars of `compare_recipes`' table: clean and mean corruption accuracy (%) per recipe."
+    import plotly.express as px, pandas as pd
+    d = pd.DataFrame([dict(recipe=r.recipe, accuracy=100*getattr(r, k), of=k.replace('_acc', '').replace('_', ' '))
+                      for r in df.itertuples() for k in ('clean_acc', 'mean_corruption_acc')])
+    fig = px.bar(d, x='recipe', y='accuracy', color='of', barmode='group', text_auto='.1f', title=title, range_y=[0, 100])
+    fig.update_layout(yaxis_title='accuracy (%)', height=380, width=650, legend_title_text='')
+    return fig
 
 # %% ../nbs/06_teacher.ipynb #c033
 def augmentation_explorer(x:torch.Tensor, n:int=8):

@@ -1,23 +1,26 @@
 """resnet56 accuracy under the `cifar` preset vs under Hendrycks' original CIFAR-10-C generator, same images, severities
-1, 3, 5, one draw per side (`--draws` to average more); motion blur and snow need ImageMagick (Wand) and are left out.
+1, 3, 5, one draw per side (`--draws` to average more); motion blur and snow need ImageMagick (Wand, `make magick`) and are
+left out without it.
   python tests/bench_cifar_preset.py [--n 300] [--draws 1] [--out cifar_preset_accuracy.csv]
 Needs ../shared/data (CIFAR-10 test images, resnet56) and ../shared/reference/cifar10-c."""
 import argparse, os, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 sys.path.insert(0, str(Path(__file__).parent))
-from cifar_c_reference import load_generator, reference_cifar
+from cifar_c_reference import load_generator, reference_cifar, has_magick
 from robustify_nb.core import set_threads, shared_data, make_generator
 from robustify_nb.corruptions import corrupt, CORRUPTIONS
 from robustify_nb.models import load_model, accuracy
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--n', type=int, default=300); ap.add_argument('--draws', type=int, default=1)
-    ap.add_argument('--out', default='cifar_preset_accuracy.csv')
-    ap.add_argument('--corruptions', nargs='*', default=[c for c in CORRUPTIONS if c not in ('motion_blur', 'snow')])
+    ap.add_argument('--out', default='cifar_preset_accuracy.csv'); ap.add_argument('--severities', nargs='*', type=int, default=[1, 3, 5])
+    ap.add_argument('--corruptions', nargs='*', default=None, help='default: all 15 (without ImageMagick: all but motion blur and snow)')
     a = ap.parse_args()
     print(f"torch threads: {set_threads(1)}", flush=True)
     ns = load_generator(); assert ns is not None, 'needs ../shared/reference/cifar10-c/make_cifar_c.py'
+    if a.corruptions is None: a.corruptions = [c for c in CORRUPTIONS if has_magick(ns) or c not in ('motion_blur', 'snow')]
+    if not has_magick(ns) and {'motion_blur', 'snow'} & set(a.corruptions): sys.exit('motion_blur and snow need Wand and libmagickwand: make magick')
     a.out = str(Path(a.out).resolve())
     os.chdir(shared_data() / '..' / 'reference' / 'cifar10-c')          # the original reads ./frost*.png
     z = np.load(shared_data('cifar10-5k/test_1000.npz')); xu, y = z['x'][:a.n], torch.as_tensor(z['y'][:a.n])
@@ -26,7 +29,7 @@ if __name__ == '__main__':
     print(f"clean: {100*accuracy(net, (x, y)):.1f}%", flush=True)
     rows = []
     for name in a.corruptions:
-        for s in (1, 3, 5):
+        for s in a.severities:
             t0 = time.perf_counter(); acc_o, acc_r = [], []
             for d in range(a.draws):
                 np.random.seed(1000*d + 10*s)

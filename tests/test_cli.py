@@ -87,8 +87,10 @@ def test_demo_runs_each_chapter_at_the_size_asked(tmp_path, flag):
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f'# Chapter {name}'),
             nbformat.v4.new_code_cell('from robustify_nb.core import full_size\nimport plotly.graph_objects as go\n'
                                       'print("FULL", full_size()); go.Figure(go.Bar(y=[1]))')])
+        nb.cells.append(nbformat.v4.new_code_cell('from tqdm.auto import tqdm; _ = list(tqdm(range(3)))'))   # a progress bar is not a widget to reach
         if name == '02_b': nb.cells += [nbformat.v4.new_code_cell('import time; time.sleep(1.5)'),
                                         nbformat.v4.new_code_cell('import ipywidgets as W; W.IntSlider()')]
+        nb.cells.append(nbformat.v4.new_code_cell('#| hide\nimport nbdev; nbdev.nbdev_export()'))   # left out: outside a project it would fail
         nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
         nbformat.write(nb, nbs/f'{name}.ipynb')
     r = run('demo', '--nbs', str(nbs), '--out', str(tmp_path/'out'), *flag, env={**__import__('os').environ, 'ROBUSTIFY_FULL': 'no'})
@@ -99,4 +101,12 @@ def test_demo_runs_each_chapter_at_the_size_asked(tmp_path, flag):
     for name in ('01_a', '02_b'):
         out = nbformat.read(tmp_path/'out'/'nbs'/f'{name}.ipynb', as_version=4).cells[1].outputs
         assert any(o.get('text', '').strip() == f'FULL {bool(flag)}' for o in out), out
-    assert (tmp_path/'out'/'report.html').read_text().count('<h2>') == 2
+    for name, n in (('01_a', 3), ('02_b', 5)):                           # the export cell was not run
+        assert len(nbformat.read(tmp_path/'out'/'nbs'/f'{name}.ipynb', as_version=4).cells) == n
+    page = (tmp_path/'out'/'report.html').read_text()
+    assert page.count('<h2>') == 2
+    top = page[page.index('</h1>'):page.index('<h2>')]                  # the timings table, before the figures
+    assert f"Size: <b>{'full' if flag else 'quick'}</b>" in top
+    for name, s in t['seconds'].items():
+        assert f"<td>{name}</td><td style='text-align:right'>{s}</td>" in top, top
+    assert f"<td style='text-align:right'>{t['to_widget']['02_b.ipynb']}</td></tr>" in top and f">{t['total']}</td>" in top
