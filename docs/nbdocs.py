@@ -219,7 +219,7 @@ def course_map(nbs=None, times:Path|None=None, course:Path|None=None) -> dict:
             "Times are for the whole notebook (every cell, `#| slow` ones included) from a fresh kernel and an empty cache "
             "(`robustify demo`), at the quick size (the default) and at the full size (`FULL = True` in the chapter, or "
             "`make demo FULL=1`). \"budget\" marks a chapter not measured yet: the figure is the time it must stay under; "
-            "\"before issue 17\" marks the CPU time measured on the code before the quick size existed. "
+            "\"CPU, loaded machine\" marks a CPU time (user + sys: about the time on a quiet machine) measured while the machine was shared. "
             "The figures come from `docs/course_times.json`; refresh them after a demo with "
             "`python docs/nbdocs.py times demo_out/timings.json --note \"where and how it was measured\"`.\n\n"
             "| # | chapter | what it teaches | quick size | full size | what it needs | widgets | solutions |\n"
