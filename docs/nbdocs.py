@@ -133,9 +133,11 @@ def _only_eval_what_show_doc_needs():
     import ast, nbdev.processors as P
     def _do_eval(cell):
         if P.cell_lang(cell) != 'python' or cell.cell_type != 'code' or not cell.source: return
-        if 'nbdev_export'+'()' in cell.source: return
         trees = cell.parsed_()
         if not trees or cell.directives_.get('eval', '').lower() == 'false': return
+        # the closing `nbdev_export()` cell is not run; a cell that merely mentions it in a string (20_cli) is
+        calls = [t.value.func for t in trees if isinstance(t, ast.Expr) and isinstance(t.value, ast.Call)]
+        if any(getattr(f, 'attr', getattr(f, 'id', None)) == 'nbdev_export' for f in calls): return
         if cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'}: return True
         if all(isinstance(t, (ast.Import, ast.ImportFrom)) for t in trees): return True
         if P._show_docs(trees): return True
