@@ -4,11 +4,15 @@ nbdev's own `nbdev-readme` and `nbdev-docs` render through Quarto, which cannot 
 
     python docs/nbdocs.py readme   # README.md from nbs/index.ipynb
     python docs/nbdocs.py site     # the site, from nbdev's processed notebooks, with Sphinx + myst-nb -> docs/_build/html
+    python docs/nbdocs.py site --unexecuted   # the same site from nbs/ as committed (no outputs, nothing executed: CI)
+    python docs/nbdocs.py times demo_out/timings.json --note "quiet machine, load 0.1"   # refresh the course map's times
 
 `site` documents the *executed* notebooks of `make demo` (demo_out/nbs; notebooks missing there or older than their
 source are executed first), runs nbdev's processors on them (show_doc API sections, hidden cells, export cells
 folded into their documentation), turns plotly outputs into HTML (plotly.js is served once from _static), and builds
-the site with Sphinx, executing nothing.
+the site with Sphinx, executing nothing. The site has a course map (`course`: the chapters in order, what each teaches,
+its time at the quick and the full size from docs/course_times.json, what it needs from docs/course.json, its widgets
+and its worked solutions) and a "Solutions" section (nbs/solutions/*.ipynb).
 """
 import argparse, json, re, shutil, subprocess, sys, html, uuid
 from pathlib import Path
@@ -129,38 +133,131 @@ def _only_eval_what_show_doc_needs():
     import ast, nbdev.processors as P
     def _do_eval(cell):
         if P.cell_lang(cell) != 'python' or cell.cell_type != 'code' or not cell.source: return
-        if 'nbdev_export'+'()' in cell.source: return
         trees = cell.parsed_()
         if not trees or cell.directives_.get('eval', '').lower() == 'false': return
+        # the closing `nbdev_export()` cell is not run; a cell that merely mentions it in a string (20_cli) is
+        calls = [t.value.func for t in trees if isinstance(t, ast.Expr) and isinstance(t.value, ast.Call)]
+        if any(getattr(f, 'attr', getattr(f, 'id', None)) == 'nbdev_export' for f in calls): return
         if cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'}: return True
         if all(isinstance(t, (ast.Import, ast.ImportFrom)) for t in trees): return True
         if P._show_docs(trees): return True
     P._do_eval = _do_eval
 
-def site(rerun:bool=False) -> int:
-    "Build the documentation site into docs/_build/html."
-    exe = ROOT/'demo_out'/'nbs'
-    srcs = _executed(exe, rerun)
+def page_name(p:Path) -> str:
+    "The site's page for a notebook: `index`, the chapter name without its number, or `solutions/<stem>`."
+    if p.parent.name == 'solutions': return f'solutions/{p.stem}'
+    return 'index' if p.stem == 'index' else re.sub(r'^\d+_', '', p.stem)
+
+def site(rerun:bool=False, unexecuted:bool=False, out:Path|None=None) -> int:
+    "Build the documentation site into `out` (default docs/_build: html/ and the pages' sources in _src/); `unexecuted`: from nbs/ as committed, running nothing."
+    if unexecuted: exe = ROOT/'nbs'
+    else: exe = ROOT/'demo_out'/'nbs'; _executed(exe, rerun)
+    srcs = sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith('_')) + solutions()
     from nbdev.serve import proc_nbs
     _only_eval_what_show_doc_needs()
     shutil.rmtree(ROOT/'_proc', ignore_errors=True)
     proc = proc_nbs(str(exe), n_workers=0)
     pages = {}
     for p in srcs:
-        name = 'index' if p.stem == 'index' else re.sub(r'^\d+_', '', p.stem)
-        pages[name] = convert(json.loads((proc/p.name).read_text()))
-    return build_pages(pages, DOCS/'_src', DOCS/'_build'/'html')
+        rel = p.relative_to(ROOT/'nbs')
+        done = proc/rel if (proc/rel).exists() else None   # solutions the demo did not execute: taken as committed
+        if done is None:
+            proc_nbs(str(p.parent), n_workers=0); done = proc/p.name
+        pages[page_name(p)] = convert(json.loads(done.read_text()))
+    pages['course'] = course_map()
+    return build_pages(pages, Path(out)/'_src' if out else DOCS/'_src', Path(out or DOCS/'_build')/'html')
+
+# ---------------------------------------------------------------------------------------------------- the course map
+def chapters(nbs=None) -> list[Path]:
+    "The chapter notebooks in reading order (nbs/NN_*.ipynb)."
+    return sorted(Path(nbs or ROOT/'nbs').glob('[0-9][0-9]_*.ipynb'))
+
+def solutions(nbs=None) -> list[Path]:
+    "The worked-solutions notebooks (nbs/solutions/NN_<chapter>.ipynb)."
+    return sorted((Path(nbs or ROOT/'nbs')/'solutions').glob('[0-9]*.ipynb'))
+
+def chapter_summary(nb:dict) -> dict:
+    "Title and one-line description (the `# Title` / `> description` cell) and the widgets a chapter exports."
+    import ast
+    title, desc, widgets = '', '', []
+    for c in nb['cells']:
+        s = _src(c)
+        if c['cell_type'] == 'markdown' and not title and (m := re.match(r'#\s+(.+)\n+>\s*(.+)', s.strip())): title, desc = m.groups()
+        if c['cell_type'] == 'code' and re.match(r'#\|\s*export', s):
+            try: tree = ast.parse('\n'.join(l for l in s.splitlines() if not l.startswith('#|')))
+            except SyntaxError: continue
+            widgets += [f.name for f in tree.body if isinstance(f, ast.FunctionDef)
+                        and (re.match(r'(A )?[Ww]idget\b', ast.get_docstring(f) or '') or re.match(r'[a-z]+_(explorer|widget|browser|inspector)$', f.name))]
+    return dict(title=title, description=desc, widgets=widgets)
+
+def _seconds(entry:dict|None) -> str:
+    if not entry or entry.get('seconds') is None: return '—'
+    s = entry['seconds']; t = f"{s:.0f} s" if s < 120 else f"{s/60:.1f} min"
+    if str(entry.get('source', '')).startswith('budget'): t = f"≤ {t} (budget)"
+    elif entry.get('tag'): t += f" ({entry['tag']})"
+    if entry.get('to_widget') is not None: t += f", widget at {entry['to_widget']:.0f} s"
+    return t
+
+def course_map(nbs=None, times:Path|None=None, course:Path|None=None) -> dict:
+    "The course map page (a notebook of markdown cells): one row per chapter of `nbs`, linked to its page and its solutions."
+    nbs = Path(nbs or ROOT/'nbs')
+    times = json.loads(Path(times or DOCS/'course_times.json').read_text())['chapters']
+    needs = json.loads(Path(course or DOCS/'course.json').read_text())['needs']
+    sols = {p.stem: page_name(p) for p in solutions(nbs)}
+    rows, linked, notes = [], set(), []
+    for i, p in enumerate(chapters(nbs)):
+        info = chapter_summary(json.loads(p.read_text()))
+        sol = sols.get(p.stem); linked.add(p.stem)
+        t = times.get(p.stem, {})
+        cells = [f"{i}", f"{{doc}}`{info['title'] or p.stem} <{page_name(p)}>`", info['description'].replace('|', '\\|'),
+                 _seconds(t.get('quick')), _seconds(t.get('full')), needs.get(p.stem, '—').replace('|', '\\|'),
+                 ', '.join(f'`{w}`' for w in info['widgets']) or '—', f"{{doc}}`solutions <{sol}>`" if sol else '—']
+        rows.append('| ' + ' | '.join(cells) + ' |')
+        notes += [f"- {info['title'] or p.stem}, {size} size: {t[size]['source']}" for size in ('quick', 'full')
+                  if (t.get(size) or {}).get('seconds') is not None and not str(t[size].get('source', '')).startswith('budget')]
+    others = [f"- {{doc}}`{stem} <{name}>`" for stem, name in sols.items() if stem not in linked]
+    text = ("# Course map\n\n*The chapters in reading order: what each teaches, how long it takes on a CPU, what it needs, its "
+            "widgets and its worked solutions.*\n\n"
+            "Times are for the whole notebook (every cell, `#| slow` ones included) from a fresh kernel and an empty cache "
+            "(`robustify demo`), at the quick size (the default) and at the full size (`FULL = True` in the chapter, or "
+            "`make demo FULL=1`). \"budget\" marks a chapter not measured yet: the figure is the time it must stay under; "
+            "\"CPU, loaded machine\" marks a CPU time (user + sys: about the time on a quiet machine) measured while the machine was shared. "
+            "The figures come from `docs/course_times.json`; refresh them after a demo with "
+            "`python docs/nbdocs.py times demo_out/timings.json --note \"where and how it was measured\"`.\n\n"
+            "| # | chapter | what it teaches | quick size | full size | what it needs | widgets | solutions |\n"
+            "|---|---|---|---|---|---|---|---|\n" + '\n'.join(rows))
+    if others: text += '\n\nOther worked solutions:\n\n' + '\n'.join(others)
+    if notes: text += '\n\nWhere the measured figures come from:\n\n' + '\n'.join(notes)
+    return dict(nbformat=4, nbformat_minor=5, metadata={}, cells=[dict(cell_type='markdown', metadata={}, source=text)])
+
+def refresh_times(timings:Path, note:str, out:Path|None=None) -> dict:
+    "Update docs/course_times.json from a demo's timings.json (its `size` says which column); returns the new content."
+    sys.path.insert(0, str(ROOT))
+    from robustify_nb.core import write_json
+    t = json.loads(Path(timings).read_text())
+    if t.get('size') not in ('quick', 'full'): raise ValueError(f"timings {str(timings)!r} has size {t.get('size')!r}; accepted: 'quick' or 'full' (a timings.json written by `robustify demo`).")
+    out = Path(out or DOCS/'course_times.json')
+    d = json.loads(out.read_text())
+    for nb, secs in t['seconds'].items():
+        stem = Path(nb).stem
+        d['chapters'].setdefault(stem, {})[t['size']] = dict(seconds=secs, to_widget=t.get('to_widget', {}).get(nb), source=f"measured: {note}")
+    write_json(out, d)
+    return d
 
 def build_pages(pages:dict, # page name -> a notebook made ready by `convert`; 'index' is the landing page
                 src:Path, html:Path) -> int:
     "Write the pages into `src` (the landing page gets a table of contents of the others) and build the site into `html`."
     src, html = Path(src), Path(html)
     shutil.rmtree(src, ignore_errors=True); src.mkdir(parents=True)
-    names = [n for n in pages if n != 'index']
+    names = [n for n in pages if n != 'index' and not n.startswith('solutions/')]
+    names = (['course'] if 'course' in names else []) + [n for n in names if n != 'course']
+    sols = [n for n in pages if n.startswith('solutions/')]
+    toc = lambda entries, caption='': ('```{toctree}\n:hidden:\n:maxdepth: 1\n' + (f':caption: {caption}\n' if caption else '') + '\n'
+                                       + '\n'.join(entries) + '\n```')
     for name, nb in pages.items():
         if name == 'index':
-            nb = dict(nb, cells=nb['cells'] + [dict(cell_type='markdown', metadata={},
-                      source='```{toctree}\n:hidden:\n:maxdepth: 1\n\n' + '\n'.join(names) + '\n```')])
+            nb = dict(nb, cells=nb['cells'] + [dict(cell_type='markdown', metadata={}, source=toc(names) + ('\n\n' + toc(sols, 'Solutions') if sols else ''))])
+        (src/f'{name}.ipynb').parent.mkdir(parents=True, exist_ok=True)
         (src/f'{name}.ipynb').write_text(json.dumps(nb, indent=1))
     static_assets(DOCS/'_static')
     cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-c', str(DOCS), str(src), str(html)]
@@ -170,8 +267,14 @@ def build_pages(pages:dict, # page name -> a notebook made ready by `convert`; '
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('what', choices=['readme', 'site'])
+    ap.add_argument('what', choices=['readme', 'site', 'times'])
+    ap.add_argument('timings', nargs='?', help="times: a demo's timings.json (e.g. demo_out/timings.json)")
     ap.add_argument('--check', action='store_true', help='readme: exit 1 if README.md is stale, write nothing')
     ap.add_argument('--rerun', action='store_true', help='site: execute every notebook again')
+    ap.add_argument('--unexecuted', action='store_true', help='site: build from nbs/ as committed, executing nothing (no outputs)')
+    ap.add_argument('--note', default='', help='times: where and how the timings were measured (machine, load), shown on the map')
     a = ap.parse_args()
-    sys.exit(readme(a.check) if a.what == 'readme' else site(a.rerun))
+    if a.what == 'times':
+        if not a.timings: ap.error('times needs the path of a timings.json')
+        refresh_times(Path(a.timings), a.note or f'robustify demo, {a.timings}'); sys.exit(0)
+    sys.exit(readme(a.check) if a.what == 'readme' else site(a.rerun, a.unexecuted))

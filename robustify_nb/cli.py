@@ -8,6 +8,7 @@ Docs: https://robustify-nb.github.io/robustify-nb/cli.html.md"""
 from __future__ import annotations
 import argparse, json, sys, time, os
 from pathlib import Path
+from collections.abc import Sequence
 
 import torch
 

@@ -495,6 +495,7 @@ def sample_inspector(router:UncertaintyRouter, data, corruption:str='gaussian_no
             cache[(c, s)] = (xc, router.analyse(xc))
         return cache[(c, s)]
     def update(*_):
+        sev.disabled = cor.value == 'clean'            # clean images have no severity: the slider would change nothing
         xc, st = stats_for(cor.value, sev.value)
         i = idx.value
         img.data[0].z = (xc[i].permute(1, 2, 0)*255).round().byte().numpy()

@@ -308,7 +308,17 @@ def augmentation_explorer(x:torch.Tensor, n:int=8):
         if recipe.value == 'augmix': return augmix(x, g, severity=sev.value)
         if recipe.value == 'pixmix': return pixmix(x, g, severity=sev.value)
         return heldout_shift(x, g, severities=[min(5, sev.value)])
+    switching = []
+    def on_recipe(_):
+        # the held-out shifts stop at severity 5: the slider's range says so (clamping its value in the same message to
+        # the page), and the views are computed once, by update, the recipe's next observer
+        switching.append(1)
+        try:
+            with sev.hold_sync(): sev.max = 5 if recipe.value == 'held-out shifts' else 10
+        finally: switching.clear()
+    recipe.observe(on_recipe, 'value')
     def update(*_):
+        if switching: return
         rows = [x] + [view(make_generator(seed.value*3 + i)) for i in range(3)]
         box.views = rows[1:]
         grid = torch.cat([torch.cat(list(r), 2) for r in rows], 1)

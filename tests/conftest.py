@@ -1,4 +1,4 @@
-import os, shutil, sys, pytest
+import json, os, shutil, sys, pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,3 +31,21 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=['--no-sandbox'])
         yield b
         b.close()
+
+@pytest.fixture(scope='session')
+def browser_out(tmp_path_factory) -> Path:
+    """Where the browser tests leave their record: `$ROBUSTIFY_BROWSER_OUT` when set (latency.json and a screenshot of
+    each widget after a change), else a folder under pytest's tmp dir (latency.json only)."""
+    d = Path(os.environ['ROBUSTIFY_BROWSER_OUT']) if os.environ.get('ROBUSTIFY_BROWSER_OUT') else tmp_path_factory.mktemp('browser_out')
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+def record_latency(out:Path, widget:str, control:str, seconds:float):
+    "Append one measured latency (seconds from an input event to the updated page) to `out`/latency.json (atomic write)."
+    from robustify_nb.core import write_json
+    f = Path(out)/'latency.json'
+    d = json.loads(f.read_text()) if f.exists() else {}
+    d.setdefault(widget, {}).setdefault(control, []).append(round(seconds, 3))
+    write_json(f, d)
+
+def screenshots_wanted() -> bool: return bool(os.environ.get('ROBUSTIFY_BROWSER_OUT'))
