@@ -159,7 +159,7 @@ def check_answer(answer, # the student's value; None: not answered yet
         if abs(a - float(expected)) > tol:
             raise AssertionError(f"{what}: {a:g} is not right: it is too {'high' if a > float(expected) else 'low'} (by more than {tol:g}). {hint}".strip())
     else:
-        norm = lambda v: tuple(v) if isinstance(v, (list, tuple, torch.Size)) else v
+        norm = lambda v: tuple(v) if isinstance(v, (list, tuple, torch.Size)) else (tuple(np.asarray(v).ravel().tolist()), np.shape(v)) if isinstance(v, (np.ndarray, torch.Tensor)) else v
         if norm(answer) != norm(expected): raise AssertionError(f"{what}: {answer!r} is not right. {hint}".strip())
     print(f"{what}: right"); return True
 
