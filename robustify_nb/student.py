@@ -125,7 +125,7 @@ class MultiHeadStudent(nn.Module):
                  p_drop:float=0.2, # dropout before each head (needed for Monte Carlo passes)
                  freeze_bn:bool=True, # keep BatchNorm statistics of the tuned blocks fixed
                  default_head:str='combined', # the head `forward` uses
-                 clean_path:str='tuned'): # what the clean head reads: 'tuned' (the tuned features, anchored to the original by distillation) or 'original' (the untouched original blocks and head: the original model exactly)
+                 clean_path:str='original'): # what the clean head reads: 'original' (the untouched original blocks and head: the original model exactly; the default since issue 16) or 'tuned' (the tuned features, anchored to the original by distillation)
         super().__init__()
         if not isinstance(base, Classifier): raise TypeError(f"base has type {type(base).__name__}; accepted: a robustify_nb.models.Classifier (e.g. load_model('resnet20', weights='polyshift')).")
         if not isinstance(base.head, nn.Linear): raise TypeError(f"base.head is a {type(base.head).__name__}; accepted: a classifier whose head is nn.Linear.")
@@ -391,7 +391,7 @@ class Distiller:
 def distill_student(base:Classifier, teacher:nn.Module, data, tune=(0, 1, -1), p_drop:float=0.2, freeze_bn:bool=True, T:float=2.0, mc_passes:int=8,
                     gate:str='soft', threshold:float=0.5, uncertainty:str='entropy', weights:dict|None=None, shift_kw:dict|None=None, p_pixmix:float=0.6,
                     epochs:int=1, lr:float=0.01, batch_size:int=128, seed:int=0, ckpt_dir=None, ckpt_every:int|None=None,
-                    progress:bool=True, teacher_classes=None, student_classes=None, clean_path:str='tuned', **learner_kw):
+                    progress:bool=True, teacher_classes=None, student_classes=None, clean_path:str='original', **learner_kw):
     "Build a `MultiHeadStudent` on `base`, distil `teacher` into it on `data` (+ held-out shifts); return `(student, cost)`."
     from robustify_nb.train import Learner
     student = MultiHeadStudent(base, tune=tune, p_drop=p_drop, freeze_bn=freeze_bn, clean_path=clean_path)
