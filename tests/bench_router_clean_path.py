@@ -13,8 +13,9 @@ the per-image mean over the 75 corrupted conditions); the diagnostic `signal_aur
 and test; the inference cost (CPU seconds of `router.analyse` over the clean test images against one pass of the
 original model, measured in the same process).
 
-Run with `python tests/bench_router_clean_path.py --out /tmp/clean_path` (about 8 CPU minutes on one torch thread;
-`--teacher PATH` reuses a teacher saved by an earlier run, `--severities 3 --n-test 100` for a quick look).
+Run with `python tests/bench_router_clean_path.py --out /tmp/clean_path` (`--teacher PATH` saves the teacher there, or
+reuses one saved by an earlier run; `--severities 3 --n-test 100` for a quick look). Measured: 276 CPU seconds (one
+torch thread, teacher reused, 500 test images, severities 1, 3, 5); the teacher adds about 110.
 """
 import argparse, copy, json, sys, time
 from pathlib import Path
