@@ -21,9 +21,10 @@ from .student import MultiHeadStudent, HEADS, mc_logits, entropy
 from .models import load_model
 
 # %% auto #0
-__all__ = ['UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'evaluate_many', 'grid_from_stats',
-           'robustify_teacher', 'run_experiment', 'check_targets', 'ablate', 'corruption_table', 'save_experiment',
-           'load_router', 'plot_pareto', 'router_explorer', 'sample_inspector', 'plot_ablation']
+__all__ = ['SIGNALS', 'UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'auroc', 'signal_auroc',
+           'evaluate_many', 'grid_from_stats', 'robustify_teacher', 'run_experiment', 'check_targets', 'ablate',
+           'corruption_table', 'save_experiment', 'load_router', 'plot_pareto', 'router_explorer', 'sample_inspector',
+           'plot_ablation']
 
 # %% ../nbs/08_router.ipynb #c006
 class UncertaintyRouter(nn.Module):
@@ -111,7 +112,7 @@ def routing_report(stats:dict, choice:torch.Tensor) -> dict:
     out['gap_to_oracle'] = out['oracle_acc'] - out['routed_acc']
     return out
 
-def fit_thresholds(router:UncertaintyRouter, stats:dict, kl_grid=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0), unc_grid=(0.2, 0.4, 0.6, 1.0),
+def fit_thresholds(router:UncertaintyRouter, stats:dict, kl_grid=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0), unc_grid=(0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0),
                    uncertainties=('entropy', 'mi')) -> dict:
     "Set the router's thresholds to the grid point with the best routed accuracy on `stats` (validation data); return it."
     best = None
@@ -122,6 +123,35 @@ def fit_thresholds(router:UncertaintyRouter, stats:dict, kl_grid=(0.001, 0.003, 
                 if best is None or a > best['routed_acc'] + 1e-9: best = dict(kl_threshold=k, unc_threshold=t, uncertainty=u, routed_acc=a)
     router.kl_threshold, router.unc_threshold, router.uncertainty = best['kl_threshold'], best['unc_threshold'], best['uncertainty']
     return best
+
+# %% ../nbs/08_router.ipynb #d002
+def auroc(score, positive) -> float:
+    "Area under the ROC curve of `score` for boolean labels `positive` (ties count half): the chance a random positive scores above a random negative; nan without both."
+    s, pos = np.asarray(score, dtype=float).ravel(), np.asarray(positive, dtype=bool).ravel()
+    if len(s) != len(pos): raise ValueError(f"score has {len(s)} values but positive has {len(pos)}; accepted: one label per score.")
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    if n1 == 0 or n0 == 0: return float('nan')
+    order = np.argsort(s, kind='mergesort'); ranks = np.empty(len(s)); ss = s[order]
+    first = np.r_[True, ss[1:] != ss[:-1]]; grp = np.cumsum(first) - 1         # average ranks over ties
+    starts = np.flatnonzero(first); ends = np.r_[starts[1:], len(s)]
+    ranks[order] = ((starts + ends + 1)/2)[grp]
+    return float((ranks[pos].sum() - n1*(n1 + 1)/2)/(n1*n0))
+
+SIGNALS = ('entropy', 'mi', 'kl')
+
+def signal_auroc(stats:dict, signals:Sequence[str]=SIGNALS) -> pd.DataFrame:
+    "Per part (clean / shifted images of `router_stats`): AUROC of each signal (clean head's entropy, MI; KL clean‖robust) for 'only the robust head is right' against 'the clean head is right'."
+    for s in signals: check_choice('signals', s, SIGNALS, 'signal')
+    right = stats['probs'].argmax(-1) == stats['y'][:, None]
+    leave, stay = ~right[:, 0] & right[:, 1], right[:, 0]
+    sig = dict(entropy=stats['entropy'][:, 0], mi=stats['mi'][:, 0], kl=stats['kl'])
+    clean = torch.as_tensor(np.asarray(stats['condition']) == 'clean')
+    rows = []
+    for part, m in (('clean', clean), ('shifted', ~clean)):
+        k = m & (leave | stay)
+        rows.append(dict(images=part, clean_right=int((m & stay).sum()), only_robust_right=int((m & leave).sum()),
+                         **{f'auroc_{s}': auroc(sig[s][k].numpy(), leave[k].numpy()) for s in signals}))
+    return pd.DataFrame(rows)
 
 # %% ../nbs/08_router.ipynb #c013
 @torch.no_grad()

@@ -18,7 +18,7 @@ from .core import check_choice, check_fraction, make_generator, check_images
 from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, CLIPBackbone, ConvTower, num_params
 
 # %% auto #0
-__all__ = ['HEADS', 'GATES', 'backbone_chain', 'discover_blocks', 'find_blocks', 'list_blocks', 'MultiHeadStudent',
+__all__ = ['HEADS', 'CLEAN_PATHS', 'GATES', 'backbone_chain', 'discover_blocks', 'find_blocks', 'list_blocks', 'MultiHeadStudent',
            'tuned_fraction', 'tuned_table', 'with_head_dropout', 'mc_logits', 'entropy', 'mc_uncertainty',
            'check_compatible', 'Distiller', 'distill_student', 'load_student', 'gate_explorer']
 
@@ -88,6 +88,7 @@ def list_blocks(model:Classifier) -> list[str]:
 
 # %% ../nbs/07_student.ipynb #c009
 HEADS = ('clean', 'robust', 'combined')
+CLEAN_PATHS = ('tuned', 'original')
 
 def _resolve_tune(model:Classifier, tune) -> list[int]:
     names = list_blocks(model)
@@ -123,14 +124,15 @@ class MultiHeadStudent(nn.Module):
                  tune:int|Sequence[str|int]=(0, 1, -1), # the last k blocks (an int), or a list of block names / indices (see `list_blocks`); default: the first two and the last block
                  p_drop:float=0.2, # dropout before each head (needed for Monte Carlo passes)
                  freeze_bn:bool=True, # keep BatchNorm statistics of the tuned blocks fixed
-                 default_head:str='combined'): # the head `forward` uses
+                 default_head:str='combined', # the head `forward` uses
+                 clean_path:str='original'): # what the clean head reads: 'original' (the untouched original blocks and head: the original model exactly; the default since issue 16) or 'tuned' (the tuned features, anchored to the original by distillation)
         super().__init__()
         if not isinstance(base, Classifier): raise TypeError(f"base has type {type(base).__name__}; accepted: a robustify_nb.models.Classifier (e.g. load_model('resnet20', weights='polyshift')).")
         if not isinstance(base.head, nn.Linear): raise TypeError(f"base.head is a {type(base.head).__name__}; accepted: a classifier whose head is nn.Linear.")
         if not (0 <= p_drop < 1): raise ValueError(f"p_drop={p_drop!r} is not accepted; accepted: a number in [0, 1).")
         if not isinstance(freeze_bn, bool): raise TypeError(f"freeze_bn={freeze_bn!r} has type {type(freeze_bn).__name__}; accepted: True or False.")
-        check_choice('default_head', default_head, HEADS, 'head')
-        self.base, self.p_drop, self.freeze_bn, self.default_head = base, float(p_drop), freeze_bn, default_head
+        check_choice('default_head', default_head, HEADS, 'head'); check_choice('clean_path', clean_path, CLEAN_PATHS, 'clean path')
+        self.base, self.p_drop, self.freeze_bn, self.default_head, self.clean_path = base, float(p_drop), freeze_bn, default_head, clean_path
         for p in base.parameters(): p.requires_grad_(False)
         self.tuned_idx = _resolve_tune(base, tune)
         blocks = find_blocks(base.backbone)
@@ -141,9 +143,10 @@ class MultiHeadStudent(nn.Module):
             h = nn.Linear(base.head.in_features, base.head.out_features, bias=base.head.bias is not None); h.load_state_dict(base.head.state_dict())   # CLIP zero-shot heads have no bias
             return nn.Sequential(nn.Dropout(p_drop), h)
         self.heads = nn.ModuleDict({k: make_head() for k in HEADS})
+        if clean_path == 'original': self.heads['clean'].requires_grad_(False)      # the original head on the original features: nothing to tune
         self.num_features, self.num_classes = base.num_features, base.head.out_features
         self.config = dict(arch='multihead', base=base.config, tune=[self.block_names[i] for i in self.tuned_idx],
-                           p_drop=self.p_drop, freeze_bn=freeze_bn, default_head=default_head, num_classes=self.num_classes)
+                           p_drop=self.p_drop, freeze_bn=freeze_bn, default_head=default_head, clean_path=clean_path, num_classes=self.num_classes)
         self.train(False)
 
 # %% ../nbs/07_student.ipynb #c012
@@ -194,18 +197,34 @@ def _head(self, f, which:str|None=None):
     return self.heads[check_choice('which', which or self.default_head, HEADS, 'head')](f)
 MultiHeadStudent.head = _head
 
-def _forward(self, x): return self.head(self.features(x))
+def _forward(self, x):
+    if self.default_head == 'clean' and self.clean_path == 'original': return self.heads['clean'](self.base.features(x))
+    return self.head(self.features(x))
 MultiHeadStudent.forward = _forward
+
+def _both_features(self, x, original:bool|int=False):
+    "Tuned features of all images and original features (of all images, the first `original` ones, or None)."
+    if backbone_chain(self.base.backbone): f, fo = self._run_chain(x, original)
+    else: f, fo = self._swap_features(x), None
+    if original and fo is None:
+        with torch.no_grad(): fo = self.base.features(x[:_n_original(x, original)])
+    return f, fo
+MultiHeadStudent._both_features = _both_features
+
+def _head_features(self, x) -> dict:
+    "The features each head reads: the tuned ones, and for `clean_path='original'` the original model's for the clean head."
+    if self.clean_path == 'tuned': f = self.features(x); return {k: f for k in HEADS}
+    f, fo = self._both_features(x, True)
+    return {'clean': fo, 'robust': f, 'combined': f}
+MultiHeadStudent.head_features = _head_features
 
 def _forward_all(self, x, original:bool|int=False) -> dict:
     "Logits of every head (and of the original model if `original`: on all images, or on the first `original` ones): a dict of (N, C) tensors."
-    if backbone_chain(self.base.backbone): f, fo = self._run_chain(x, original)
-    else: f, fo = self._swap_features(x), None
-    out = {k: h(f) for k, h in self.heads.items()}
+    orig_path = self.clean_path == 'original'
+    f, fo = self._both_features(x, True if orig_path else original)
+    out = {k: h(fo if orig_path and k == 'clean' else f) for k, h in self.heads.items()}
     if original:
-        if fo is None:
-            with torch.no_grad(): fo = self.base.features(x[:_n_original(x, original)])
-        with torch.no_grad(): out['original'] = self.base.head(fo)
+        with torch.no_grad(): out['original'] = self.base.head(fo[:_n_original(x, original)])
     return out
 MultiHeadStudent.forward_all = _forward_all
 
@@ -262,8 +281,8 @@ def mc_logits(model:nn.Module, x:torch.Tensor, passes:int=8, generator:torch.Gen
         if model.p_drop == 0 and passes > 1:
             raise ValueError(f"passes={passes} Monte Carlo passes were asked for but the student's heads have no dropout (p_drop=0); "
                              "accepted: a MultiHeadStudent built with p_drop > 0, or passes=1.")
-        f = model.features(x)
-        return {k: model.heads[k][1](_drop(f, model.p_drop, passes, g)) for k in (which or HEADS)}
+        f = model.head_features(x)
+        return {k: model.heads[k][1](_drop(f[k], model.p_drop, passes, g)) for k in (which or HEADS)}
     if isinstance(model, Classifier) and _is_dropout_head(model.head):
         f = model.features(x)
         return model.head[1](_drop(f, model.head[0].p, passes, g))
@@ -352,10 +371,16 @@ class Distiller:
         return (w*kl + (1 - w)*F.cross_entropy(logits.float(), y, reduction='none')).mean()
     def __call__(self, model, x, y):
         B = len(y); T = self.T
-        out = model.forward_all(x, original=B)        # the anchor needs the original model on the clean half only
         pT, w = self.teacher_targets(x[B:])
-        anchor = F.softmax(out['original'][:B].float()/T, -1)
-        l_clean = F.kl_div(F.log_softmax(out['clean'][:B].float()/T, -1), anchor, reduction='batchmean')*T*T
+        if getattr(model, 'clean_path', 'tuned') == 'original':     # the clean head is the original model; the anchor keeps the tuned
+            f, fo = model._both_features(x, B)                      # features readable by the (frozen) original head on clean images
+            out = {k: model.heads[k](f) for k in ('robust', 'combined')}
+            with torch.no_grad(): anchor = F.softmax(model.base.head(fo).float()/T, -1)
+            l_clean = F.kl_div(F.log_softmax(model.heads['clean'](f[:B]).float()/T, -1), anchor, reduction='batchmean')*T*T
+        else:
+            out = model.forward_all(x, original=B)        # the anchor needs the original model on the clean half only
+            anchor = F.softmax(out['original'][:B].float()/T, -1)
+            l_clean = F.kl_div(F.log_softmax(out['clean'][:B].float()/T, -1), anchor, reduction='batchmean')*T*T
         l_robust = self.robust_loss(out['robust'][B:], y, pT, w)
         l_comb = 0.5*(F.cross_entropy(out['combined'][:B].float(), y) + self.robust_loss(out['combined'][B:], y, pT, w))
         self.stats.append(dict(teacher_weight=w.mean().item(), clean=l_clean.item(), robust=l_robust.item(), combined=l_comb.item()))
@@ -366,10 +391,10 @@ class Distiller:
 def distill_student(base:Classifier, teacher:nn.Module, data, tune=(0, 1, -1), p_drop:float=0.2, freeze_bn:bool=True, T:float=2.0, mc_passes:int=8,
                     gate:str='soft', threshold:float=0.5, uncertainty:str='entropy', weights:dict|None=None, shift_kw:dict|None=None, p_pixmix:float=0.6,
                     epochs:int=1, lr:float=0.01, batch_size:int=128, seed:int=0, ckpt_dir=None, ckpt_every:int|None=None,
-                    progress:bool=True, teacher_classes=None, student_classes=None, **learner_kw):
+                    progress:bool=True, teacher_classes=None, student_classes=None, clean_path:str='original', **learner_kw):
     "Build a `MultiHeadStudent` on `base`, distil `teacher` into it on `data` (+ held-out shifts); return `(student, cost)`."
     from robustify_nb.train import Learner
-    student = MultiHeadStudent(base, tune=tune, p_drop=p_drop, freeze_bn=freeze_bn)
+    student = MultiHeadStudent(base, tune=tune, p_drop=p_drop, freeze_bn=freeze_bn, clean_path=clean_path)
     check_compatible(teacher, student, teacher_classes, student_classes or getattr(data, 'classes', None) if teacher_classes else None)
     dist = Distiller(teacher, T, mc_passes, gate, threshold, uncertainty, weights, shift_kw, p_pixmix)
     learn = Learner(student, data, loss_fn=dist, augment=dist.augment, lr=lr, batch_size=batch_size, seed=seed, warmup=10,
@@ -395,7 +420,8 @@ def load_student(path:str|Path, device=None) -> MultiHeadStudent:
     if cfg.get('arch') != 'multihead': raise ValueError(f"{str(path)!r} holds a {cfg.get('arch')!r} checkpoint; accepted: a MultiHeadStudent checkpoint (arch 'multihead').")
     b = cfg['base']
     base = load_model(b['arch'], num_classes=cfg['num_classes'])
-    st = MultiHeadStudent(base, tune=list(cfg['tune']) or 0, p_drop=cfg['p_drop'], freeze_bn=cfg['freeze_bn'], default_head=cfg['default_head'])
+    st = MultiHeadStudent(base, tune=list(cfg['tune']) or 0, p_drop=cfg['p_drop'], freeze_bn=cfg['freeze_bn'], default_head=cfg['default_head'],
+                          clean_path=cfg.get('clean_path', 'tuned'))          # checkpoints from before clean_path: the tuned path
     load_weights(st, read_weights(path), source=f'checkpoint {str(path)!r}')
     return st.eval().to(default_device(device))
 

@@ -1,0 +1,97 @@
+"""Issue 16's experiment: does a clean path through the untouched original blocks let the router beat every single head?
+
+Protocol (fixed before the test numbers were seen; one run, seed 0): PolyShift reference splits (3,000 training,
+500 validation, 500 test images). Teacher: the embedded smallcnn:polyshift robustified with 'augmix+shifts' for 12
+epochs, as in `run_experiment`. Two students with the chapter's defaults (tune (0, 1, -1), 1 epoch on the first 1,500
+training images in batches of 64, T 2, soft gate, p_pixmix 0.6), differing only in `clean_path`: 'tuned' (the clean
+head reads the tuned features) and 'original' (it is the untouched original model). Each router's thresholds are
+fitted by `fit_thresholds` on the validation images, clean and under the training shifts (`heldout_shift`), never on
+the 15 evaluation corruptions. Test: the 500 test images clean and under the 15 corruptions at severities 1-5.
+Reported per student: clean and mean corruption accuracy of the original model, each head, the routed student and the
+oracle; routed minus the best single head under corruption with its standard error (paired, over the 500 test images:
+the per-image mean over the 75 corrupted conditions); the diagnostic `signal_auroc` on validation (training shifts)
+and test; the inference cost (CPU seconds of `router.analyse` over the clean test images against one pass of the
+original model, measured in the same process).
+
+Run with `python tests/bench_router_clean_path.py --out /tmp/clean_path` (`--teacher PATH` saves the teacher there, or
+reuses one saved by an earlier run; `--severities 3 --n-test 100` for a quick look). Measured: 276 CPU seconds (one
+torch thread, teacher reused, 500 test images, severities 1, 3, 5); the teacher adds about 110.
+"""
+import argparse, copy, json, sys, time
+from pathlib import Path
+import numpy as np, pytest, torch
+
+def _pass_cpu(fn, x, repeats=3):
+    "CPU seconds of the fastest of `repeats` calls of fn(x)."
+    best = None
+    for _ in range(repeats):
+        c0 = time.process_time(); fn(x); c = time.process_time() - c0
+        best = c if best is None else min(best, c)
+    return best
+
+def run(out=None, n_test=500, severities=(1, 2, 3, 4, 5), seed=0, teacher_path=None, paths=('tuned', 'original'), log=print):
+    from robustify_nb.core import seed_everything
+    from robustify_nb.corruptions import CORRUPTIONS
+    from robustify_nb.models import load_model
+    from robustify_nb.student import distill_student, HEADS
+    from robustify_nb.router import (robustify_teacher, _default_teacher, _datasets, _first, _fit_router, router_stats, routing_report,
+                                     signal_auroc, evaluate_many)
+    from robustify_nb.teacher import heldout_shift
+    from robustify_nb.benchmark import summarize
+    base = load_model('resnet20', weights='polyshift').eval()
+    train, valid, test = _datasets(None, None, None, 3000, 500, n_test, seed)
+    if teacher_path and Path(teacher_path).exists(): teacher = torch.load(teacher_path, weights_only=False).eval(); log(f'teacher reused from {teacher_path}')
+    else:
+        teacher, tc = robustify_teacher(_default_teacher(), train, 'augmix+shifts', 12, 0.02, seed); log(f'teacher: {tc}')
+        if teacher_path: torch.save(teacher, teacher_path)
+    og = evaluate_many({'original': base}, test, CORRUPTIONS, severities, seed=seed)
+    o = summarize(og.drop(columns='model'), baseline=None)
+    res = dict(original=dict(clean=o.clean_acc, corruption=o.mean_corruption_acc), paths={}, n_test=len(test), severities=list(severities), seed=seed)
+    xt, _ = test.tensors() if hasattr(test, 'tensors') else test
+    with torch.no_grad(): res['cost'] = {'original forward, CPU s': _pass_cpu(base, xt)}
+    for cp in paths:
+        seed_everything(seed)
+        st, cost = distill_student(base, teacher, _first(train, 0.5), tune=(0, 1, -1), epochs=1, lr=0.01, batch_size=64, p_pixmix=0.6,
+                                   seed=seed, progress=False, clean_path=cp)
+        router, thr = _fit_router(st, valid, 8, seed)
+        vs = router_stats(router, valid, shift=heldout_shift, seed=seed)
+        ts = router_stats(router, test, CORRUPTIONS, severities, seed=seed)
+        right = ts['probs'].argmax(-1) == ts['y'][:, None]; clean = torch.as_tensor(ts['condition'] == 'clean')
+        ch = router.choose(ts); routed = right[torch.arange(len(ch)), ch]
+        acc = {h: (right[clean, i].float().mean().item(), right[~clean, i].float().mean().item()) for i, h in enumerate(HEADS)}
+        best = max(HEADS, key=lambda h: acc[h][1]); bi = HEADS.index(best)
+        n = int(clean.sum())
+        # router_stats runs batches of 256 images, each through every condition: image id = batch*256 + position
+        k = torch.arange(len(ch)); nc = len(dict.fromkeys(ts['condition'])); bs = 256
+        b, r = k // (bs*nc), k % (bs*nc); size = torch.clamp(n - b*bs, max=bs); img = b*bs + (r % size)
+        d = (routed.float() - right[:, bi].float())[~clean]
+        per = torch.zeros(n).index_add_(0, img[~clean], d)/(nc - 1)
+        with torch.no_grad(): c_an = _pass_cpu(router.analyse, xt)
+        res['paths'][cp] = dict(thresholds=thr, student_cost=cost, heads={h: dict(clean=a, corruption=c) for h, (a, c) in acc.items()},
+                       routed=dict(clean=routed[clean].float().mean().item(), corruption=routed[~clean].float().mean().item()),
+                       oracle=dict(clean=right[clean].any(1).float().mean().item(), corruption=right[~clean].any(1).float().mean().item()),
+                       best_head=best, routed_minus_best=per.mean().item(), se=per.std().item()/np.sqrt(n),
+                       routing=routing_report(ts, ch), share_clean_corrupted=(ch[~clean] == 0).float().mean().item(),
+                       auroc_valid=signal_auroc(vs).to_dict('records'), auroc_test=signal_auroc(ts).to_dict('records'),
+                       analyse_cpu_s=c_an)
+        log(f"{cp}: {json.dumps({k: v for k, v in res['paths'][cp].items() if k in ('routed', 'oracle', 'heads', 'routed_minus_best', 'se', 'thresholds')})}")
+        if out: Path(out).mkdir(parents=True, exist_ok=True); (Path(out)/'clean_path.json').write_text(json.dumps(res, indent=1, default=str))
+    return res
+
+@pytest.mark.slow
+def test_clean_path_keeps_the_original(tmp_path):
+    res = run(tmp_path, n_test=100, severities=(3,))
+    o, p = res['original'], res['paths']['original']
+    assert p['heads']['clean']['clean'] == o['clean'] and abs(p['heads']['clean']['corruption'] - o['corruption']) < 0.02   # the clean head is the original (up to MC dropout)
+    assert p['oracle']['corruption'] >= max(h['corruption'] for h in p['heads'].values())
+    assert p['routed']['clean'] >= o['clean'] - 0.02
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--out', default='clean_path_out'); p.add_argument('--n-test', type=int, default=500)
+    p.add_argument('--severities', nargs='*', type=int, default=[1, 2, 3, 4, 5]); p.add_argument('--teacher', default=None)
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    c0 = time.process_time()
+    res = run(a.out, a.n_test, a.severities, teacher_path=a.teacher, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True))
+    print(json.dumps(res, indent=1, default=str)); print(f'total {time.process_time() - c0:.0f} CPU s')
