@@ -211,3 +211,11 @@ def test_times_refresh_from_a_demo(tmp_path):
     assert json.loads(out.read_text()) == d and d['chapters']['06_teacher']['quick'] == json.loads((ROOT/'docs/course_times.json').read_text())['chapters']['06_teacher']['quick']
     t.write_text(json.dumps({'size': 'huge', 'seconds': {}}))
     with pytest.raises(ValueError, match="size 'huge'"): nbdocs.refresh_times(t, 'x', out)
+
+def test_times_names_a_missing_or_broken_timings_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"timings='.*nope.json' is not a file; accepted: the timings.json"): nbdocs.refresh_times(tmp_path/'nope.json', 'x', tmp_path/'o.json')
+    (tmp_path/'bad.json').write_text('{not json')
+    with pytest.raises(ValueError, match=r"bad.json' is not JSON"): nbdocs.refresh_times(tmp_path/'bad.json', 'x', tmp_path/'o.json')
+    import subprocess, sys
+    r = subprocess.run([sys.executable, str(ROOT/'docs/nbdocs.py'), 'times', str(tmp_path/'nope.json')], capture_output=True, text=True)
+    assert r.returncode == 2 and 'nope.json' in r.stderr and 'is not a file' in r.stderr and 'Traceback' not in r.stderr, r.stderr
