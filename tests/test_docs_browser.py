@@ -129,7 +129,7 @@ def real_site(tmp_path_factory):
 def _drag_alpha_slider(page):
     "Drag every kernel-free slider on the page to an end; the figure's bars must change. Returns how many were dragged."
     n = 0
-    for fig in enumerate(page.locator('.plotly-graph-div', has=page.locator('.slider-grip-rect')).all()):
+    for fig in page.locator('.plotly-graph-div', has=page.locator('.slider-grip-rect')).all():
         bars = "(el) => JSON.stringify(Array.from(el._fullData[0].y))"
         before = fig.evaluate(bars)
         rail, grip = fig.locator('.slider-rail-rect').bounding_box(), fig.locator('.slider-grip-rect').bounding_box()
