@@ -497,7 +497,7 @@ def plot_alpha_slider(sweep_df:pd.DataFrame, variant:str='E2E'):
 # %% ../nbs/09_wiseft.ipynb #c040
 def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets: reference, style, corruption)
                 seed:int=0, step:float=0.05, # the α slider's step: every α on it is scored when a set is first shown
-                debounce:float=0.25): # seconds a set change from the page waits for the next one: only the last is computed
+                debounce:float=0.4): # seconds a set change from the page waits for the next one: only the last is computed
     "ipywidgets: α slider + style / corruption / severity selectors -> accuracy per set and the current point on the ID-OOD curve, live."
     import asyncio, ipywidgets as W, plotly.graph_objects as go
     from plotly.subplots import make_subplots
