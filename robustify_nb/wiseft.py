@@ -499,7 +499,7 @@ def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets
                 seed:int=0, step:float=0.05, # the α slider's step: every α on it is scored when a set is first shown
                 debounce:float=0.4): # seconds a set change from the page waits for the next one: only the last is computed
     "ipywidgets: α slider + style / corruption / severity selectors -> accuracy per set and the current point on the ID-OOD curve, live."
-    import asyncio, ipywidgets as W, plotly.graph_objects as go
+    import ipywidgets as W, plotly.graph_objects as go
     from plotly.subplots import make_subplots
     from robustify_nb.data import PolyShift, STYLES
     from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
@@ -512,9 +512,10 @@ def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets
     status = W.HTML()
     ref = PolyShift(n, 'reference', 'test', seed).tensors()
     images, scored, computed = {}, {}, []             # set name -> (x, y); (set name, α) -> accuracy (%); sets scored, in order
+    def keys() -> list[str]: return ['reference', style.value, f'{corr.value} ({sev.value})']
     def sets() -> list[str]:
         "The three sets on show; images made and every α of the slider scored the first time a set appears."
-        ks = ['reference', style.value, f'{corr.value} ({sev.value})']
+        ks = keys()
         if style.value not in images: images[style.value] = PolyShift(n, style.value, 'test', seed).tensors()
         if ks[2] not in images:
             images[ks[2]] = (corrupt(ref[0], corr.value, sev.value, make_generator(_cell_seed(seed, corr.value, sev.value, 0)), 'cifar'), ref[1])
@@ -535,9 +536,6 @@ def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets
     fig.update_yaxes(range=[0, 105], row=1, col=1)
     fig.update_xaxes(title_text='reference (%)', row=1, col=2); fig.update_yaxes(title_text='OOD: mean of style and corruption (%)', row=1, col=2)
     box = W.VBox()
-    lock, due = threading.RLock(), dict(gen=0, curve=False)   # one draw at a time, whichever thread asks; a set change not drawn yet
-    def draw(curve:bool):
-        with lock: _draw(curve or due['curve']); due['curve'] = False
     def _draw(curve:bool):
         t0 = time.perf_counter()
         ks, a = sets(), snap(alpha.value)
@@ -555,26 +553,41 @@ def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets
         box.scores, box.alpha = sc, a
         box.last_ms = 1000*(time.perf_counter() - t0)
         status.value = f'α = {a:.2f} (n = {n} images per set; {len(alphas)} values of α scored per set, {box.last_ms:.0f} ms)'
+    # Who draws: one thread at a time (`lock`). Changes made in code are drawn at once, in the caller's thread. Changes
+    # from the page arrive in the thread that handles widget messages (a kernel subshell in JupyterLab 4.6): a set
+    # change there is computed `debounce` s later in a worker thread, and only if no newer one came; an α change there
+    # is drawn at once unless a set change is being computed or waits, in which case that draw takes the latest α. So
+    # the message handler never blocks: the page's next value reaches the kernel at once, and only the last is computed.
+    lock, due = threading.RLock(), dict(gen=0, again=False, curve=False, pending=False)
+    def ready() -> bool: return all((k, alphas[0]) in scored for k in keys())
+    def request(curve:bool, block:bool=True):
+        due['again'] = True
+        if curve: due['curve'] = True
+        while due['again']:
+            if not lock.acquire(blocking=block): return   # the thread drawing sees `again` and draws once more
+            try:
+                while due['again']:
+                    if not block and (due['pending'] or not ready()): return   # left to the set change's worker
+                    due['again'] = False
+                    c, due['curve'] = due['curve'], False
+                    _draw(c)
+            finally: lock.release()
     def set_changed(_):
-        """A set control changed. From the page (ipywidgets applies the page's message with the property locked), in a
-        running event loop: draw after `debounce` s unless a newer change came, and return at once so that the page sends
-        its next value now instead of after this one's computation. From code: draw now."""
-        from_page = any(w._property_lock for w in (style, corr, sev))
-        try: loop = asyncio.get_running_loop() if from_page and debounce > 0 else None
-        except RuntimeError: loop = None
-        if loop is None: return draw(True)
-        with lock: due['gen'] += 1; due['curve'] = True; g = due['gen']
+        from_page = any(w._property_lock for w in (style, corr, sev))   # ipywidgets applies a page's message with the property locked
+        if not from_page or debounce <= 0: return request(True)
+        due['gen'] += 1; due['pending'] = True; g = due['gen']
         def later():
-            with lock:
-                if due['gen'] == g and due['curve']: draw(True)
-        loop.call_later(debounce, later)
+            if due['gen'] != g: return               # a newer change came: its own worker computes it
+            due['pending'] = False; request(True)
+        t = threading.Timer(debounce, later); t.daemon = True; t.start()
+    def alpha_changed(_): request(False, block=not alpha._property_lock)
     def wait():
-        "Finish the pending set change now (the kernel-side state is then the page's last request)."
-        with lock:
-            if due['curve']: draw(True)
-    alpha.observe(lambda _: draw(False), 'value')
+        "Finish a set change from the page that waits or is being computed, now (the kernel's state is then the page's last request)."
+        if due['pending']: due['gen'] += 1; due['pending'] = False
+        request(True)
+    alpha.observe(alpha_changed, 'value')
     for w in (style, corr, sev): w.observe(set_changed, 'value')
-    draw(True)
+    request(True)
     # The FigureWidget is made from the drawn figure, so its first state holds every trace and value. Changes made just
     # after it is made travel as messages that the page's plotly code can miss while it is still loading (under load, two
     # figures made at once: one stayed blank, default axes and no traces).

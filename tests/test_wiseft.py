@@ -241,23 +241,33 @@ def test_widget_driven_in_a_thread_equals_a_fresh_one(zs):
     assert _curve(w) == want, 'the driven widget differs from one set directly to its values'
     assert all(_curve(f) == _curve(make()) for f in fresh)
 
+def _until(cond, timeout=60):
+    import time
+    t0 = time.monotonic()
+    while not cond():
+        assert time.monotonic() - t0 < timeout, 'the widget did not draw the last change'
+        time.sleep(0.02)
+
 def test_page_changes_compute_only_the_latest_value(zs):
-    """Changes that come from the page (comm messages, handled in a running event loop) are debounced: the observer
-    returns at once, so the page sends its next value without waiting, and only the last value is computed."""
+    """Changes from the page (ipywidgets applies a message with the property locked) return at once, so the page sends
+    its next value without waiting; a set change is computed after `debounce` s in a worker, only the last one; an α
+    change meanwhile is drawn by that worker. Changes made in code are drawn at once."""
     from robustify_nb.wiseft import wise_widget
     torch.manual_seed(3); ens = _ens(zs)
     w = wise_widget(ens, n=20, step=0.25, debounce=0.05)
     calls = []
     logits = ens.logits
     ens.logits = lambda a, x, *args, **kw: calls.append(a) or logits(a, x, *args, **kw)
-    sev = w.controls['severity']
-    async def page():
-        for v in (4, 5): sev.set_state({'value': v})                  # as ipywidgets applies a message from the page
-        assert 'fog (5)' not in w.scores and not calls                # nothing computed yet: the handler returned at once
-        await asyncio.sleep(0.5)
-    asyncio.run(page())
-    assert len(calls) == 5 and 'fog (5)' in w.scores and list(w.figure.data[0].x)[2] == 'fog (5)', (calls, w.scores)
-    sev.set_state({'value': 2}); w.wait()                             # outside a loop's turn: `wait` finishes it now
-    assert list(w.figure.data[0].x)[2] == 'fog (2)' and len(calls) == 10
-    sev.value = 1                                                     # set from code: computed at once, as before
+    sev, alpha = w.controls['severity'], w.controls['alpha']
+    for v in (4, 5): sev.set_state({'value': v})                     # two key presses on the page
+    assert 'fog (5)' not in w.scores and not calls                     # the handler computed nothing: it returned at once
+    _until(lambda: list(w.figure.data[0].x)[2] == 'fog (5)')
+    assert len(calls) == 5 and w.computed[-1] == 'fog (5)' and 'fog (4)' not in w.computed, (calls, w.computed)
+    sev.set_state({'value': 2}); alpha.set_state({'value': 0.75})     # α moved while the set change waits
+    assert w.alpha == 0.5 and len(calls) == 5
+    _until(lambda: list(w.figure.data[0].x)[2] == 'fog (2)' and w.alpha == 0.75)
+    assert (w.figure.data[2].x[0], w.figure.data[2].y[0]) in w.curve and w.computed[-1] == 'fog (2)'   # the marker at α = 0.75, on the new curve
+    sev.set_state({'value': 3}); w.wait()                              # `wait` finishes a waiting change now
+    assert list(w.figure.data[0].x)[2] == 'fog (3)'
+    sev.value = 1                                                      # set from code: computed at once
     assert list(w.figure.data[0].x)[2] == 'fog (1)'
