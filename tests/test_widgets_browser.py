@@ -74,7 +74,8 @@ def _nb(make, state):
     """A notebook: the set-up and `make` (a function building the widget) then the widget; its state cell; its fresh-widget
     cell, which does nothing in "Run All" (a second FigureWidget made while the first is being drawn sometimes left the
     first one blank under load: seen in styles and gate, default axes, no traces) and builds the fresh widget when run later."""
-    return (SETUP + '\n' + make + '\nw = make()\nw', '_runs = globals().get("_runs", 0) + 1\n' + state, 'if _runs > 1: _fresh(w, make)')
+    return (SETUP + '\n' + make + '\nw = make()\nw', '_runs = globals().get("_runs", 0) + 1\ngetattr(w, "wait", lambda: None)()   # a change still computing: finish it\n' + state,
+            'if _runs > 1: _fresh(w, make)')
 
 NOTEBOOKS = {
     'attack': _nb("from robustify_nb.transfer import attack_explorer\nmodels = {'a': load_model('smallcnn'), 'b': load_model('smallcnn')}\n"
@@ -557,13 +558,13 @@ def test_random_order(notebooks, name):
     # A value the page shows can reach the kernel seconds after the kernel went idle (seen on the WiSE-FT severity
     # slider: the page showed 5 while the kernel and the figure held 4, for up to ~8 s on a loaded machine). The page
     # must come to agree; how long that took is recorded ('held back'), and more than 30 s fails.
-    t0 = time.perf_counter()
+    t0, tries = time.perf_counter(), 0
     while True:
-        s = nb.kernel_state(); shown = nb.page_state()['controls']
+        s = nb.kernel_state(); shown = nb.page_state()['controls']; tries += 1
         if all(label in shown and _shown_matches(shown[label]['value'], c['value'], c['format']) for label, c in s['_']['controls'].items()): break
         if time.perf_counter() - t0 > 30: break                                          # assert_page_agrees says what differs
         nb.page.wait_for_timeout(1000); nb.settle(1000)
-    if (held := time.perf_counter() - t0) > 0.5 and s is not None: record_latency(nb.out, name, 'held back after random order', held)
+    if tries > 1: record_latency(nb.out, name, 'held back after random order', time.perf_counter() - t0)   # they disagreed at first
     try: assert_page_agrees(nb, s)
     except AssertionError as e: raise AssertionError(f"{name} after {done}: {e}") from None
     f = nb.kernel_state(2)
