@@ -334,7 +334,7 @@ def style_browser(n:int=16, seed:int=0):
     style = W.ToggleButtons(options=list(STYLES), description='style')
     cls = W.Dropdown(options=['any'] + list(CLASSES), description='class')
     page = W.IntSlider(0, 0, 50, description='page')
-    fig = go.Figure(go.Image(z=np.zeros((32, 32*n, 3), np.uint8)))   # plain until drawn
+    fig = go.FigureWidget(go.Image(z=np.zeros((32, 32*n, 3), np.uint8)))
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
     fig.update_layout(height=150, width=1000, margin=dict(l=0, r=0, t=0, b=0))
     text = W.HTML()
@@ -353,10 +353,8 @@ def style_browser(n:int=16, seed:int=0):
         text.value = '<br>'.join(captions(at, style.value)[:4]) + ' …'
         box.labels = at['label']
     for w in (style, cls, page): w.observe(update, 'value')
-    box = W.VBox()
+    box = W.VBox([W.HBox([style, cls, page]), fig, text])
     update()
-    fig = go.FigureWidget(fig)                        # made from the drawn figure: its first state holds every trace and value
-    box.children = [W.HBox([style, cls, page]), fig, text]
     box.controls = dict(style=style, cls=cls, page=page); box.figure = fig
     return box
 

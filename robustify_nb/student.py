@@ -410,7 +410,7 @@ def gate_explorer(teacher:nn.Module, x:torch.Tensor, y:torch.Tensor, seed:int=0)
     gate = W.ToggleButtons(options=['soft', 'hard'], description='gate')
     thr = W.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description='threshold', continuous_update=False, disabled=True)
     unc = W.ToggleButtons(options=['entropy', 'mi'], description='uncertainty')
-    fig = make_subplots(1, 2, subplot_titles=('teacher weight w (uncertainty at T = 1)', "teacher target's top probability at T"))   # plain until drawn
+    fig = go.FigureWidget(make_subplots(1, 2, subplot_titles=('teacher weight w (uncertainty at T = 1)', "teacher target's top probability at T")))
     for col in (1, 2): fig.add_trace(go.Histogram(x=[], xbins=dict(start=0, end=1.0001, size=0.05), showlegend=False), 1, col)
     fig.update_xaxes(range=[0, 1.05]); fig.update_yaxes(title_text='shifted images', col=1)
     fig.update_layout(height=320, width=760, margin=dict(t=40))
@@ -428,9 +428,7 @@ def gate_explorer(teacher:nn.Module, x:torch.Tensor, y:torch.Tensor, seed:int=0)
                       f"T = {T.value:.2f}: {pT.max(1).values.mean().item():.2f}")
         box.weights, box.targets = w, pT
     for c in (T, gate, thr, unc): c.observe(update, 'value')
-    box = W.VBox()
-    update()
-    fig = go.FigureWidget(fig)                        # made from the drawn figure: its first state holds every trace and value
-    box.children = [W.HBox([T, thr]), W.HBox([gate, unc]), fig, info]
+    box = W.VBox([W.HBox([T, thr]), W.HBox([gate, unc]), fig, info])
     box.controls, box.figure = dict(T=T, gate=gate, threshold=thr, uncertainty=unc), fig
+    update()
     return box
