@@ -528,7 +528,7 @@ def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets
                 scored[k, a] = (ens.logits(a, x, f'w:{k}:{n}').argmax(1) == y).float().mean().item()*100
         return ks
     def snap(a): return min(alphas, key=lambda b: abs(b - a))
-    fig = make_subplots(1, 2, column_widths=[0.55, 0.45], subplot_titles=('accuracy at α', 'ID vs OOD over α'))   # a plain figure until drawn
+    fig = go.FigureWidget(make_subplots(1, 2, column_widths=[0.55, 0.45], subplot_titles=('accuracy at α', 'ID vs OOD over α')))
     fig.add_bar(x=['reference', 'style', 'corruption'], y=[0, 0, 0], marker_color=['#1f77b4', '#ff7f0e', '#2ca02c'], textposition='outside', row=1, col=1)
     fig.add_scatter(x=[], y=[], mode='lines+markers', name='α from 0 to 1', row=1, col=2)
     fig.add_scatter(x=[], y=[], mode='markers', marker=dict(size=14, color='black', symbol='x'), name='current α', row=1, col=2)
@@ -588,10 +588,6 @@ def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets
     alpha.observe(alpha_changed, 'value')
     for w in (style, corr, sev): w.observe(set_changed, 'value')
     request(True)
-    # The FigureWidget is made from the drawn figure, so its first state holds every trace and value. Changes made just
-    # after it is made travel as messages that the page's plotly code can miss while it is still loading (under load, two
-    # figures made at once: one stayed blank, default axes and no traces).
-    fig = go.FigureWidget(fig)
     box.children = [W.HBox([alpha, style]), W.HBox([corr, sev]), fig, status]
     box.controls, box.figure, box.status, box.wait, box.computed = dict(alpha=alpha, style=style, corruption=corr, severity=sev), fig, status, wait, computed
     return box
