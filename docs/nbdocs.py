@@ -234,8 +234,12 @@ def refresh_times(timings:Path, note:str, out:Path|None=None) -> dict:
     "Update docs/course_times.json from a demo's timings.json (its `size` says which column); returns the new content."
     sys.path.insert(0, str(ROOT))
     from robustify_nb.core import write_json
-    t = json.loads(Path(timings).read_text())
-    if t.get('size') not in ('quick', 'full'): raise ValueError(f"timings {str(timings)!r} has size {t.get('size')!r}; accepted: 'quick' or 'full' (a timings.json written by `robustify demo`).")
+    if not Path(timings).is_file():
+        raise FileNotFoundError(f"timings={str(timings)!r} is not a file; accepted: the timings.json a `robustify demo` run wrote "
+                                f"(e.g. demo_out/timings.json; `make demo` writes it).")
+    try: t = json.loads(Path(timings).read_text())
+    except json.JSONDecodeError as e: raise ValueError(f"timings={str(timings)!r} is not JSON ({e}); accepted: the timings.json a `robustify demo` run wrote.") from None
+    if not isinstance(t, dict) or t.get('size') not in ('quick', 'full'): raise ValueError(f"timings {str(timings)!r} has size {t.get('size')!r}; accepted: 'quick' or 'full' (a timings.json written by `robustify demo`).")
     out = Path(out or DOCS/'course_times.json')
     d = json.loads(out.read_text())
     for nb, secs in t['seconds'].items():
@@ -276,5 +280,7 @@ if __name__ == '__main__':
     a = ap.parse_args()
     if a.what == 'times':
         if not a.timings: ap.error('times needs the path of a timings.json')
-        refresh_times(Path(a.timings), a.note or f'robustify demo, {a.timings}'); sys.exit(0)
+        try: refresh_times(Path(a.timings), a.note or f'robustify demo, {a.timings}')
+        except (FileNotFoundError, ValueError) as e: ap.error(str(e))
+        sys.exit(0)
     sys.exit(readme(a.check) if a.what == 'readme' else site(a.rerun, a.unexecuted))

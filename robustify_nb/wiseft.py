@@ -6,7 +6,7 @@ Docs: https://robustify-nb.github.io/robustify-nb/wiseft.html.md"""
 
 # %% ../nbs/09_wiseft.ipynb #c003
 from __future__ import annotations
-import math, numbers, time
+import math, numbers, threading, time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Sequence
@@ -307,7 +307,7 @@ def finetune_lc(zeroshot:Classifier, data, epochs:int=10, lr:float=1e-2, batch_s
 
 # %% ../nbs/09_wiseft.ipynb #c030
 class WiseEnsemble:
-    "θ0 (zero-shot) and θ1 (fine-tuned) held once; `set_alpha` writes θα into one working model in place."
+    "θ0 (zero-shot) and θ1 (fine-tuned) held once; `set_alpha` writes θα into one working model in place (one thread at a time)."
     def __init__(self, zeroshot:Classifier, finetuned:Classifier, extrapolate:bool=False):
         import copy
         _check_classifier(zeroshot, 'zeroshot'); _check_classifier(finetuned, 'finetuned')
@@ -323,39 +323,44 @@ class WiseEnsemble:
         self.head_only = all(k.startswith('head.') for k in self.keys)
         self.alpha, self._feats = 1.0, {}
         self.classes = getattr(zeroshot, 'classes', None)
+        self.lock = threading.RLock()             # held from writing θα to the end of the forward pass that uses it
 
     @torch.no_grad()
     def set_alpha(self, alpha) -> nn.Module:
         "Write θα into the working model (in place) and return it."
         a = check_alpha(alpha, self.extrapolate)
-        for t, v0, v1 in zip(self._live, self._t0, self._t1):
-            if v0.is_floating_point(): torch.lerp(v0, v1, a, out=t.data if isinstance(t, nn.Parameter) else t)
-            else: t.copy_(v0 if a < 0.5 else v1)
-        self.alpha = a
+        with self.lock:
+            for t, v0, v1 in zip(self._live, self._t0, self._t1):
+                if v0.is_floating_point(): torch.lerp(v0, v1, a, out=t.data if isinstance(t, nn.Parameter) else t)
+                else: t.copy_(v0 if a < 0.5 else v1)
+            self.alpha = a
         return self.model
 
     def features(self, key:str, x:torch.Tensor) -> torch.Tensor:
         "Image features of the frozen tower for evaluation set `key` (computed once; LC only)."
-        if key not in self._feats: self._feats[key] = extract_features(self.zeroshot, (x, torch.zeros(len(x), dtype=torch.long)))[0]
-        return self._feats[key]
+        with self.lock:
+            if key not in self._feats: self._feats[key] = extract_features(self.zeroshot, (x, torch.zeros(len(x), dtype=torch.long)))[0]
+            return self._feats[key]
 
     @torch.no_grad()
     def logits(self, alpha, x:torch.Tensor, key:str|None=None, batch_size:int=250) -> torch.Tensor:
         "Logits of θα on images `x` (pass `key` to cache the features of a frozen tower across α)."
-        m = self.set_alpha(alpha)
-        if self.head_only and key is not None: return m.head(self.features(key, x))
-        return torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        with self.lock:                               # another thread's α must not land between set_alpha and the forward
+            m = self.set_alpha(alpha)
+            if self.head_only and key is not None: return m.head(self.features(key, x))
+            return torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
     @torch.no_grad()
     def output_logits(self, alpha, x:torch.Tensor, key:str, batch_size:int=250) -> torch.Tensor:
         "The output-space ensemble: (1-α)·logits of θ0 + α·logits of θ1 (endpoint logits cached per `key`)."
         a = check_alpha(alpha, self.extrapolate)
         k0, k1 = ('out0', key), ('out1', key)
-        for k, m in ((k0, self.zeroshot), (k1, self.finetuned)):
-            if k in self._feats: continue
-            if self.head_only: self._feats[k] = m.head(self.features(key, x))          # same tower: reuse its features
-            else: self._feats[k] = torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-        return torch.lerp(self._feats[k0], self._feats[k1], a)
+        with self.lock:
+            for k, m in ((k0, self.zeroshot), (k1, self.finetuned)):
+                if k in self._feats: continue
+                if self.head_only: self._feats[k] = m.head(self.features(key, x))          # same tower: reuse its features
+                else: self._feats[k] = torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+            return torch.lerp(self._feats[k0], self._feats[k1], a)
 
 # %% ../nbs/09_wiseft.ipynb #c034
 def make_domains(n:int=1000, # images per evaluation set
@@ -491,7 +496,8 @@ def plot_alpha_slider(sweep_df:pd.DataFrame, variant:str='E2E'):
 
 # %% ../nbs/09_wiseft.ipynb #c040
 def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets: reference, style, corruption)
-                seed:int=0, step:float=0.05): # the α slider's step: every α on it is scored when a set is first shown
+                seed:int=0, step:float=0.05, # the α slider's step: every α on it is scored when a set is first shown
+                debounce:float=0.4): # seconds a set change from the page waits for the next one: only the last is computed
     "ipywidgets: α slider + style / corruption / severity selectors -> accuracy per set and the current point on the ID-OOD curve, live."
     import ipywidgets as W, plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -505,15 +511,17 @@ def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets
     sev = W.IntSlider(3, min=1, max=5, description='severity', continuous_update=False)
     status = W.HTML()
     ref = PolyShift(n, 'reference', 'test', seed).tensors()
-    images, scored = {}, {}                           # set name -> (x, y); (set name, α) -> accuracy (%)
+    images, scored, computed = {}, {}, []             # set name -> (x, y); (set name, α) -> accuracy (%); sets scored, in order
+    def keys() -> list[str]: return ['reference', style.value, f'{corr.value} ({sev.value})']
     def sets() -> list[str]:
         "The three sets on show; images made and every α of the slider scored the first time a set appears."
-        ks = ['reference', style.value, f'{corr.value} ({sev.value})']
+        ks = keys()
         if style.value not in images: images[style.value] = PolyShift(n, style.value, 'test', seed).tensors()
         if ks[2] not in images:
             images[ks[2]] = (corrupt(ref[0], corr.value, sev.value, make_generator(_cell_seed(seed, corr.value, sev.value, 0)), 'cifar'), ref[1])
         images['reference'] = ref
         new = [k for k in ks if (k, alphas[0]) not in scored]
+        computed.extend(new)
         for a in alphas if new else ():              # one interpolation per α for all new sets together
             for k in new:
                 x, y = images[k]
@@ -527,8 +535,8 @@ def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets
     fig.update_layout(height=380, width=900, showlegend=False)
     fig.update_yaxes(range=[0, 105], row=1, col=1)
     fig.update_xaxes(title_text='reference (%)', row=1, col=2); fig.update_yaxes(title_text='OOD: mean of style and corruption (%)', row=1, col=2)
-    box = W.VBox([W.HBox([alpha, style]), W.HBox([corr, sev]), fig, status])
-    def draw(curve:bool):
+    box = W.VBox()
+    def _draw(curve:bool):
         t0 = time.perf_counter()
         ks, a = sets(), snap(alpha.value)
         sc = {k: scored[k, a] for k in ks}
@@ -545,10 +553,43 @@ def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets
         box.scores, box.alpha = sc, a
         box.last_ms = 1000*(time.perf_counter() - t0)
         status.value = f'α = {a:.2f} (n = {n} images per set; {len(alphas)} values of α scored per set, {box.last_ms:.0f} ms)'
-    alpha.observe(lambda _: draw(False), 'value')
-    for w in (style, corr, sev): w.observe(lambda _: draw(True), 'value')
-    draw(True)
-    box.controls, box.figure, box.status = dict(alpha=alpha, style=style, corruption=corr, severity=sev), fig, status
+    # Who draws: one thread at a time (`lock`). Changes made in code are drawn at once, in the caller's thread. Changes
+    # from the page arrive in the thread that handles widget messages (a kernel subshell in JupyterLab 4.6): a set
+    # change there is computed `debounce` s later in a worker thread, and only if no newer one came; an α change there
+    # is drawn at once unless a set change is being computed or waits, in which case that draw takes the latest α. So
+    # the message handler never blocks: the page's next value reaches the kernel at once, and only the last is computed.
+    lock, due = threading.RLock(), dict(gen=0, again=False, curve=False, pending=False)
+    def ready() -> bool: return all((k, alphas[0]) in scored for k in keys())
+    def request(curve:bool, block:bool=True):
+        due['again'] = True
+        if curve: due['curve'] = True
+        while due['again']:
+            if not lock.acquire(blocking=block): return   # the thread drawing sees `again` and draws once more
+            try:
+                while due['again']:
+                    if not block and (due['pending'] or not ready()): return   # left to the set change's worker
+                    due['again'] = False
+                    c, due['curve'] = due['curve'], False
+                    _draw(c)
+            finally: lock.release()
+    def set_changed(_):
+        from_page = any(w._property_lock for w in (style, corr, sev))   # ipywidgets applies a page's message with the property locked
+        if not from_page or debounce <= 0: return request(True)
+        due['gen'] += 1; due['pending'] = True; g = due['gen']
+        def later():
+            if due['gen'] != g: return               # a newer change came: its own worker computes it
+            due['pending'] = False; request(True)
+        t = threading.Timer(debounce, later); t.daemon = True; t.start()
+    def alpha_changed(_): request(False, block=not alpha._property_lock)
+    def wait():
+        "Finish a set change from the page that waits or is being computed, now (the kernel's state is then the page's last request)."
+        if due['pending']: due['gen'] += 1; due['pending'] = False
+        request(True)
+    alpha.observe(alpha_changed, 'value')
+    for w in (style, corr, sev): w.observe(set_changed, 'value')
+    request(True)
+    box.children = [W.HBox([alpha, style]), W.HBox([corr, sev]), fig, status]
+    box.controls, box.figure, box.status, box.wait, box.computed = dict(alpha=alpha, style=style, corruption=corr, severity=sev), fig, status, wait, computed
     return box
 
 # %% ../nbs/09_wiseft.ipynb #c042

@@ -49,6 +49,7 @@ def _htmls(w):
     if isinstance(w, W.HTML): return [' '.join(html.unescape(re.sub(r'<[^>]+>', '', re.sub(r'<(br|/p|/tr|/td|/th|p|tr|td|th|table)\\b[^>]*>', ' ', w.value))).split())]
     return [t for c in getattr(w, 'children', ()) for t in _htmls(c)]
 def _state(w):
+    getattr(w, 'wait', lambda: None)()                # a change from the page still waiting to be computed: finish it first
     cs = {c.description: dict(value=c.value, disabled=c.disabled, format=getattr(c, 'readout_format', None)) for c in w.controls.values()}
     t = w.figure.layout.title.text
     return dict(controls=cs, traces=_traces(w.figure), title=t, html=_htmls(w))
@@ -73,7 +74,8 @@ def _nb(make, state):
     """A notebook: the set-up and `make` (a function building the widget) then the widget; its state cell; its fresh-widget
     cell, which does nothing in "Run All" (a second FigureWidget made while the first is being drawn sometimes left the
     first one blank under load: seen in styles and gate, default axes, no traces) and builds the fresh widget when run later."""
-    return (SETUP + '\n' + make + '\nw = make()\nw', '_runs = globals().get("_runs", 0) + 1\n' + state, 'if _runs > 1: _fresh(w, make)')
+    return (SETUP + '\n' + make + '\nw = make()\nw', '_runs = globals().get("_runs", 0) + 1\ngetattr(w, "wait", lambda: None)()   # a change still computing: finish it\n' + state,
+            'if _runs > 1: _fresh(w, make)')
 
 NOTEBOOKS = {
     'attack': _nb("from robustify_nb.transfer import attack_explorer\nmodels = {'a': load_model('smallcnn'), 'b': load_model('smallcnn')}\n"
@@ -87,7 +89,7 @@ NOTEBOOKS = {
                   "zs = zeroshot_classifier('tiny-cnn', 'polyshift'); ft = copy.deepcopy(zs)\n"
                   "with torch.no_grad():\n    for p in ft.parameters(): p.add_(0.05*torch.randn_like(p))    # a stand-in for the fine-tuned θ1\n"
                   "ens = WiseEnsemble(zs, ft)\nmake = lambda: wise_widget(ens, n=100)",
-                  "_show(w, alpha=w.controls['alpha'].value, used=w.alpha, scores=w.scores, marker=[w.figure.data[2].x[0], w.figure.data[2].y[0]], curve=w.curve)"),
+                  "_show(w, alpha=w.controls['alpha'].value, used=w.alpha, scores=w.scores, marker=[w.figure.data[2].x[0], w.figure.data[2].y[0]], curve=w.curve, computed=w.computed)"),
     'corruption': _nb("from robustify_nb.corruptions import corruption_explorer\nmodel = load_model('resnet20', weights='polyshift')\n"
                       "make = lambda: corruption_explorer(model, PolyShift(256, 'reference', 'test'))",
                       "_show(w, name=w.controls['name'].value, severity=w.controls['severity'].value, accuracy=w.accuracy, title=w.figure.layout.title.text)"),
@@ -112,6 +114,14 @@ NOTEBOOKS = {
                        "_show(w, index=w.controls['index'].value, model=w.controls['model'].value, method=w.controls['method'].value, "
                        "share=w.share, map_sum=float(w.map.sum()), heat_max=float(np.max(w.figure.data[1].z)))"),
 }
+
+# Two figures made in one "Run All" (two WiSE-FT widgets, the second made while the page still loads the first): under
+# load one stayed blank once (default axes, no traces; seen in styles and gate). Not reproduced since (issue 17, open).
+# Making each FigureWidget from the finished figure instead (its data in the first state, no messages) made it worse:
+# gate, styles and WiSE-FT all blank in a full run of this module, so that was reverted.
+WISE = NOTEBOOKS['wiseft'][0].replace('\nw = make()\nw', '')
+NOTEBOOKS['two'] = (WISE, "w1 = wise_widget(ens, n=100)\nw1", "w2 = wise_widget(ens, n=60, step=0.1)\nw2",
+                    "print(json.dumps([_state(w1)['traces'], _state(w2)['traces']], default=float))")
 
 def _free_port():
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
@@ -365,6 +375,37 @@ def test_wiseft_widget_first_render_and_alpha(notebooks):
     print(f"\nWiSE-FT α widget: seconds from key press to page {[round(t, 3) for t in latencies]}")
     assert nb.errors == [], nb.errors
 
+def test_wiseft_severity_keys_compute_only_the_last(notebooks):
+    "Two quick presses on the severity slider: the kernel computes severity 5 only, and the page's value is the kernel's at once."
+    nb = notebooks('wiseft'); page = nb.page
+    nb.settle(); s0 = nb.kernel_state()
+    sev0 = s0['_']['controls']['severity']['value']; assert sev0 <= 3, s0
+    label = f"{s0['_']['controls']['corruption']['value']} ({sev0 + 2})"
+    bars = "() => document.querySelector('.js-plotly-plot')._fullData[0].x[2]"
+    dt = nb.timed(lambda: nb.slider_keys('severity', 'ArrowRight', 'ArrowRight'), f"(l) => ({bars})() === l", arg=label, control='severity (two key presses)')
+    s = nb.kernel_state()
+    assert s['_']['controls']['severity']['value'] == sev0 + 2 and nb.readout('severity') == str(sev0 + 2), s
+    skipped = label.replace(f'({sev0 + 2})', f'({sev0 + 1})')
+    assert label in s['computed'] and skipped not in s['computed'], f"computed {s['computed']}: {skipped} was computed on the way to {label}"
+    assert_page_agrees(nb, s)
+    print(f"\nWiSE-FT severity: {dt:.3f} s from two key presses to the page")
+    assert nb.errors == [], nb.errors
+
+def test_two_figures_made_at_once_are_both_drawn(notebooks):
+    "Every figure on the page holds the kernel's traces: none blank after a Run All that makes two."
+    nb = notebooks('two'); page = nb.page
+    cell = page.locator('.jp-Notebook .jp-Cell').nth(3)
+    kernel = json.loads(cell.locator('.jp-OutputArea-output').last.inner_text(timeout=20_000))
+    drawn = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(g => ({traces: g._fullData.map(t => ({x: Array.from(t.x || []),
+        y: Array.from(t.y || [])})), svg: g.querySelectorAll('.main-svg .trace').length}))""")
+    assert len(drawn) == 2, drawn
+    for k, (d, kt) in enumerate(zip(drawn, kernel)):
+        assert len(d['traces']) == len(kt) == 3 and d['svg'] >= 3, f'figure {k} is blank or partial: {d}'
+        for pt, t in zip(d['traces'], kt):
+            assert [v for v in pt['x'] if isinstance(v, str)] == [v for v in t['x'] if isinstance(v, str)], (k, pt, t)
+            assert [v for v in pt['y']] == pytest.approx(t['y'], abs=1e-4), (k, pt['y'], t['y'])
+    assert nb.errors == [], nb.errors
+
 def _labels_cut(page) -> list[str]:
     "Widget labels the page shows cut off (with an ellipsis): wider than their box."
     return page.evaluate("() => Array.from(document.querySelectorAll('.widget-label, .widget-label-basic')).filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
@@ -502,14 +543,15 @@ def _random_step(nb, rng, spec):
     else: _toggle(page, label, choice).click()
     return f'{label} = {choice}'
 
-# Known bug (issue 17, open): after fast style/severity changes the WiSE-FT widget's ID-OOD curve can differ in a few
-# points from a fresh widget's (seen once in a clean-clone CI run of 22de062; timing-dependent). Kept running, reported as xfail.
-_WISEFT_ORDER_BUG = pytest.mark.xfail(reason='WiSE-FT curve depends on the order of set changes (issue 17, open)', strict=False)
-@pytest.mark.parametrize('name', [pytest.param(n, marks=_WISEFT_ORDER_BUG) if n == 'wiseft' else n for n in RANDOM])
+# The WiSE-FT case failed once (a clean-clone CI run of 22de062): its curve differed in a few points from a fresh widget's.
+# JupyterLab 4.6 handles widget messages on a kernel subshell (a thread of its own in ipykernel 7), so the widget scored
+# α values while the fresh widget's cell, in the main thread, wrote other α values into the same ensemble's working
+# model. WiseEnsemble now holds a lock from θα to the end of the forward pass (tests/test_wiseft.py reproduces both).
+@pytest.mark.parametrize('name', list(RANDOM))
 def test_random_order(notebooks, name):
     """A seeded random sequence of control changes, some faster than the widget updates; then the page, the kernel and a
     fresh widget set directly to the final values agree."""
-    nb = notebooks(name); rng = random.Random(f'{name}-17')
+    nb = notebooks(name); rng = random.Random(f"{name}-{os.environ.get('ROBUSTIFY_BROWSER_SEED', '17')}")   # another seed: another sequence
     done = []
     for _ in range(8):
         done.append(_random_step(nb, rng, rng.choice(RANDOM[name])))
@@ -518,13 +560,13 @@ def test_random_order(notebooks, name):
     # A value the page shows can reach the kernel seconds after the kernel went idle (seen on the WiSE-FT severity
     # slider: the page showed 5 while the kernel and the figure held 4, for up to ~8 s on a loaded machine). The page
     # must come to agree; how long that took is recorded ('held back'), and more than 30 s fails.
-    t0 = time.perf_counter()
+    t0, tries = time.perf_counter(), 0
     while True:
-        s = nb.kernel_state(); shown = nb.page_state()['controls']
+        s = nb.kernel_state(); shown = nb.page_state()['controls']; tries += 1
         if all(label in shown and _shown_matches(shown[label]['value'], c['value'], c['format']) for label, c in s['_']['controls'].items()): break
         if time.perf_counter() - t0 > 30: break                                          # assert_page_agrees says what differs
         nb.page.wait_for_timeout(1000); nb.settle(1000)
-    if (held := time.perf_counter() - t0) > 0.5 and s is not None: record_latency(nb.out, name, 'held back after random order', held)
+    if tries > 1: record_latency(nb.out, name, 'held back after random order', time.perf_counter() - t0)   # they disagreed at first
     try: assert_page_agrees(nb, s)
     except AssertionError as e: raise AssertionError(f"{name} after {done}: {e}") from None
     f = nb.kernel_state(2)

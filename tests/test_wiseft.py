@@ -193,3 +193,81 @@ def test_open_clip_weights_offline_fail_fast_or_load():
     except FileNotFoundError as e:
         assert 'not available offline' in str(e) and time.time() - t0 < 5, (str(e), time.time() - t0)
     else: assert m.head.weight.shape[0] == 2
+
+# ---- the live widget and the ensemble under JupyterLab's threads ----
+# JupyterLab 4.6 sends widget messages on a kernel subshell (setting "commsOverSubshells", default "perCommTarget"), and
+# ipykernel 7 runs a subshell in a thread of its own: a widget's observer then runs beside the cell the main thread is
+# running. Both may use the one WiseEnsemble (one working model, θα written into it in place).
+import asyncio, threading
+
+def _ens(zs):
+    ft = copy.deepcopy(zs)
+    with torch.no_grad():
+        for p in ft.parameters(): p.add_(0.05*torch.randn_like(p))
+    return WiseEnsemble(zs, ft)
+
+def test_ensemble_logits_are_right_while_another_thread_sets_alpha(zs):
+    "The bug behind the WiSE-FT widget's order dependence: θα of one thread overwritten by another's mid-forward."
+    torch.manual_seed(1); ens, x = _ens(zs), torch.rand(64, 3, 32, 32)
+    want = ens.logits(0.3, x)
+    stop, wrong = threading.Event(), []
+    def other():                                                      # the widget's thread, scoring other α values
+        a = 0
+        while not stop.is_set(): ens.logits(a, x[:8]); a = 1 - a
+    t = threading.Thread(target=other, daemon=True); t.start()
+    try:
+        for _ in range(20):
+            got = ens.logits(0.3, x)
+            if not torch.allclose(got, want, atol=1e-5): wrong.append((got - want).abs().max().item())
+    finally: stop.set(); t.join(30)
+    assert wrong == [], f'{len(wrong)} of 20 forwards at α=0.3 used another α (max |Δlogit| {max(wrong):.3g})'
+
+def _curve(w): return [tuple(round(v, 6) for v in c) for c in w.curve]
+
+def test_widget_driven_in_a_thread_equals_a_fresh_one(zs):
+    "A widget updated in the comm thread while the main thread builds another on the same ensemble: both right."
+    from robustify_nb.wiseft import wise_widget
+    torch.manual_seed(2); ens = _ens(zs)
+    make = lambda: wise_widget(ens, n=40, step=0.1)
+    ref = make(); ref.controls['style'].value = 'clutter'; ref.controls['severity'].value = 5
+    want = _curve(ref)
+    w = make()
+    def drive():                                                      # the comm thread: the student's changes
+        for s in (1, 2, 4, 5): w.controls['severity'].value = s
+        w.controls['style'].value = 'clutter'
+    t = threading.Thread(target=drive); t.start()
+    fresh = [make() for _ in range(3)]                                 # the main thread meanwhile (a cell run)
+    t.join(120)
+    assert _curve(w) == want, 'the driven widget differs from one set directly to its values'
+    assert all(_curve(f) == _curve(make()) for f in fresh)
+
+def _until(cond, timeout=60):
+    import time
+    t0 = time.monotonic()
+    while not cond():
+        assert time.monotonic() - t0 < timeout, 'the widget did not draw the last change'
+        time.sleep(0.02)
+
+def test_page_changes_compute_only_the_latest_value(zs):
+    """Changes from the page (ipywidgets applies a message with the property locked) return at once, so the page sends
+    its next value without waiting; a set change is computed after `debounce` s in a worker, only the last one; an α
+    change meanwhile is drawn by that worker. Changes made in code are drawn at once."""
+    from robustify_nb.wiseft import wise_widget
+    torch.manual_seed(3); ens = _ens(zs)
+    w = wise_widget(ens, n=20, step=0.25, debounce=0.05)
+    calls = []
+    logits = ens.logits
+    ens.logits = lambda a, x, *args, **kw: calls.append(a) or logits(a, x, *args, **kw)
+    sev, alpha = w.controls['severity'], w.controls['alpha']
+    for v in (4, 5): sev.set_state({'value': v})                     # two key presses on the page
+    assert 'fog (5)' not in w.scores and not calls                     # the handler computed nothing: it returned at once
+    _until(lambda: list(w.figure.data[0].x)[2] == 'fog (5)')
+    assert len(calls) == 5 and w.computed[-1] == 'fog (5)' and 'fog (4)' not in w.computed, (calls, w.computed)
+    sev.set_state({'value': 2}); alpha.set_state({'value': 0.75})     # α moved while the set change waits
+    assert w.alpha == 0.5 and len(calls) == 5
+    _until(lambda: list(w.figure.data[0].x)[2] == 'fog (2)' and w.alpha == 0.75)
+    assert (w.figure.data[2].x[0], w.figure.data[2].y[0]) in w.curve and w.computed[-1] == 'fog (2)'   # the marker at α = 0.75, on the new curve
+    sev.set_state({'value': 3}); w.wait()                              # `wait` finishes a waiting change now
+    assert list(w.figure.data[0].x)[2] == 'fog (3)'
+    sev.value = 1                                                      # set from code: computed at once
+    assert list(w.figure.data[0].x)[2] == 'fog (1)'
