@@ -23,10 +23,10 @@ from .train import Learner, Callback
 
 # %% auto #0
 __all__ = ['NORMS', 'SOURCE_CLASSES', 'NEW_CLASSES', 'FAMILIES', 'TASKS', 'SOURCE_DEFAULTS', 'SHIPPED_SOURCES', 'QUICK_SOURCE',
-           'FIRST_SOURCE', 'SHIPPED_EPS', 'check_attack', 'pgd', 'adversarial_accuracy', 'AdversarialLoss',
-           'adversarial_train', 'source_data', 'downsample', 'task_data', 'source_model', 'source_settings',
-           'source_metrics', 'pretrain_sources', 'attack_explorer', 'check_task', 'linear_probe', 'fine_tune',
-           'transfer_sweep', 'best_eps', 'plot_transfer', 'plot_resolution']
+           'SHIPPED_EPS', 'check_attack', 'pgd', 'adversarial_accuracy', 'AdversarialLoss', 'adversarial_train',
+           'source_data', 'downsample', 'task_data', 'source_model', 'source_settings', 'source_metrics',
+           'pretrain_sources', 'attack_explorer', 'check_task', 'linear_probe', 'fine_tune', 'transfer_sweep',
+           'best_eps', 'plot_transfer', 'plot_resolution']
 
 # %% ../nbs/10_transfer.ipynb #c006
 NORMS = ('l2', 'linf')
@@ -226,12 +226,12 @@ def task_data(task:str, split:str='train', n:int=2000, seed:int=0, size:int|None
     return downsample(ds, size) if size else ds
 
 # %% ../nbs/10_transfer.ipynb #c032
-SOURCE_DEFAULTS = dict(arch='smallcnn', n_train=5000, epochs=5, steps=2, lr=0.1, batch_size=64)
+SOURCE_DEFAULTS = dict(arch='smallcnn', n_train=5000, epochs=10, steps=2, lr=0.1, batch_size=64)
 SHIPPED_SOURCES = WEIGHTS_DIR/'sources'    # source models shipped in the package (`robustify pretrain sources` regenerates them)
 
 def _ref_eps(norm): return 0.5 if norm == 'l2' else 2/255
 
-def source_model(eps:float, norm:str|None=None, arch:str='smallcnn', n_train:int=5000, epochs:int=5, steps:int=2, lr:float=0.1,
+def source_model(eps:float, norm:str|None=None, arch:str='smallcnn', n_train:int=5000, epochs:int=10, steps:int=2, lr:float=0.1,
                  batch_size:int=64, seed:int=0, progress:bool=False, retrain:bool=False,
                  shipped:bool=True # use the package's copy (`SHIPPED_SOURCES`) when one was trained with exactly these settings
                 ) -> nn.Module:
@@ -256,23 +256,21 @@ def source_model(eps:float, norm:str|None=None, arch:str='smallcnn', n_train:int
                                                                 lr=lr, batch_size=batch_size, seed=seed, classes=list(SOURCE_CLASSES)))
     return load_model(arch, path)
 
-QUICK_SOURCE = dict(n_train=3000, epochs=4, steps=1, batch_size=64)    # the chapters' quick size: about 10 (ε = 0) to 20 (ε > 0) CPU-seconds a model
-FIRST_SOURCE = dict(n_train=4000, epochs=4, steps=1, batch_size=64)    # full size: the chapters' first pair of sources
+QUICK_SOURCE = dict(SOURCE_DEFAULTS)    # the quick size: the full-size recipe, whose standard and robust pair ships in the package
 
-def source_settings(full:bool=False, # the chapter's size, `FULL = full_size()`
-                    sweep:bool=False # full size only: the full sweep's settings (`SOURCE_DEFAULTS`), not the first pair's
+def source_settings(full:bool=False # the chapter's size, `FULL = full_size()`
                    ) -> dict:
-    "Keyword arguments of `source_model` at a chapter's size: `QUICK_SOURCE` for every quick use, `FIRST_SOURCE` or `SOURCE_DEFAULTS` at full size."
+    """Keyword arguments of `source_model` at a chapter's size: the full-size recipe `SOURCE_DEFAULTS` at both sizes; the
+    quick size loads the pair shipped in the package (`shipped=True`), the full size trains its own (`shipped=False`)."""
     if not isinstance(full, bool): raise TypeError(f"full={full!r} is not accepted; accepted: True (the full size) or False (the quick size), e.g. full_size().")
-    if not full: return dict(QUICK_SOURCE)
-    return dict(SOURCE_DEFAULTS) if sweep else dict(FIRST_SOURCE)
+    return dict(SOURCE_DEFAULTS, shipped=not full)
 
 def source_metrics(model) -> dict:
     "The metrics recorded with a cached source model (clean and adversarial accuracy, training seconds)."
     p = Path(model.config.get('weights', '')).with_suffix('.json')
     return read_json(p)['metrics'] if p.is_file() else {}
 
-SHIPPED_EPS = (0, 0.5)    # the L2 budgets of the shipped sources: a standard and a robust one
+SHIPPED_EPS = (0, 0.1)    # the L2 budgets of the shipped sources: a standard and a robust one
 
 def pretrain_sources(out_dir:str|Path|None=None, # default: the package's `SHIPPED_SOURCES`
                      eps:Sequence[float]=SHIPPED_EPS, norm:str='l2', progress:bool=False, **settings) -> list[dict]:

@@ -116,10 +116,9 @@ def test_sweep_is_cached_and_checked():
     with pytest.raises(ValueError, match="tasks='cifar' is not a known downstream task"): transfer_sweep(norm='l2', tasks=('cifar',))
 
 def test_source_settings_sizes():
-    "The chapters' sizes: the full size is the settings the chapters always used, the quick size the shipped sources' recipe, both copies."
-    assert source_settings(True, sweep=True) == SOURCE_DEFAULTS
-    assert source_settings(True) == dict(n_train=4000, epochs=4, steps=1, batch_size=64)
-    assert source_settings(False) == source_settings(False, sweep=True) == QUICK_SOURCE
+    "The chapters' sizes: one recipe (the full size's); the quick size loads the shipped pair, the full size trains its own; both copies."
+    assert source_settings(True) == dict(SOURCE_DEFAULTS, shipped=False)
+    assert source_settings(False) == dict(QUICK_SOURCE, shipped=True) and QUICK_SOURCE == SOURCE_DEFAULTS
     assert source_settings(False) is not QUICK_SOURCE
     with pytest.raises(TypeError, match="full=1 is not accepted; accepted: True"): source_settings(1)
 
