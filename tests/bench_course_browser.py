@@ -143,7 +143,11 @@ class Chapter(Notebook):
                     try:
                         t = self.timed(act, f"(b) => ({SIGNATURE})({i}) !== b", arg=before, timeout=timeout*1000)
                         row['latencies_s'].append(round(t, 3))
-                    except Exception: row['latencies_s'].append(None); row['notes'].append(f'{what}: the widget did not change within {timeout:.0f} s')
+                    except Exception as e:
+                        row['latencies_s'].append(None); row['notes'].append(f'{what}: the widget did not change within {timeout:.0f} s ({type(e).__name__}: {str(e).splitlines()[0][:120]})')
+                        dialogs = self.page.locator('.jp-Dialog').all_inner_texts()
+                        if dialogs: row['notes'].append(f'a dialog is open: {dialogs}')
+                        self.page.screenshot(path=str(self.out/f'{self.name}-stuck-{i}-{c["label"]}-{k}.png'))   # to look at
                 self.shot(f'w{i}-{c["label"]}')
         self.settle(500)
         return rows
