@@ -2,7 +2,8 @@
 
 For each chapter with a widget, from a fresh kernel and an empty `ROBUSTIFY_HOME`, at the quick size: open the chapter
 in JupyterLab, click Run > Run All Cells, and measure
-(a) the seconds from the click to the first widget rendered on the page (its plotly figures drawn); target <= 120 s;
+(a) the seconds from the click to the first widget rendered on the page; a widget whose figure stays blank (no trace
+    data drawn once Run All has finished) fails (a), with a screenshot; target <= 120 s;
 (b) once every cell has run, for every control of every widget (slider, dropdown, toggle buttons), the seconds from
     the input event (a key press, a choice, a click) to the updated page (a figure, a text or an image of the widget
     changed), three changes each; targets: the WiSE-FT alpha slider <= 0.3 s on every change including the first,
@@ -61,6 +62,10 @@ CONTROLS = f"""(i) => {{ const r = ({ROOTS})()[i]; const out = [];
       out.push({{kind: 'toggle', label, disabled: bs.every(b => b.disabled), options: bs.map(b => b.textContent.trim()), selected: bs.findIndex(b => b.classList.contains('mod-active'))}}); }}
   }}
   return out; }}"""
+# Per widget: whether every figure holds drawn data (a figure left blank shows plotly's default axes and no trace data:
+# seen on 06_teacher under load, its only FigureWidget blank while the controls worked).
+DRAWN = f"""() => ({ROOTS})().map(r => Array.from(r.querySelectorAll('.js-plotly-plot')).every(g => g._fullData && g._fullData.some(t =>
+    (t.z && t.z.length > 0) || (t.x && t.x.length > 0) || (t.y && t.y.length > 0) || t.source)))"""
 TRACEBACKS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]'))
     .map(e => e.innerText.slice(0, 400))"""
 
@@ -111,6 +116,8 @@ class Chapter(Notebook):
         self.wait_idle(timeout=timeout*1000)
         r['run_all_s'] = round(time.perf_counter() - t0, 1); r['kernel_cpu_run_all_s'] = kernel_cpu(self.server_pid)
         r['load_at_end'] = round(os.getloadavg()[0], 2)
+        r['figures_drawn'] = page.evaluate(DRAWN)
+        if not all(r['figures_drawn']): page.screenshot(path=str(self.out/f'{self.name}-blank-figure.png'))   # to look at
         return r
 
     def _change(self, i:int, label:str, k:int):
@@ -176,7 +183,7 @@ def bench_chapter(browser, chapter:str, out:Path, work:Path) -> dict:
         ch = Chapter(browser, url, chapter, out, proc.pid)
         try:
             rec = dict(chapter=chapter, **ch.run_all())
-            rec['widget_pass'] = rec['to_widget_s'] is not None and rec['to_widget_s'] <= TO_WIDGET_TARGET
+            rec['widget_pass'] = rec['to_widget_s'] is not None and rec['to_widget_s'] <= TO_WIDGET_TARGET and all(rec['figures_drawn'])
             rec['controls'] = [summarise(r) for r in ch.drive()] if rec['to_widget_s'] is not None else []
             rec['tracebacks'] = ch.page.evaluate(TRACEBACKS)
             rec['console_errors'] = list(ch.errors)
@@ -189,10 +196,10 @@ def table(recs:list, about:str) -> str:
     "A readable markdown table of the records."
     f = lambda v: '' if v is None else f'{v:g}'
     lines = [f'# The course in the browser ({about})', '',
-             '| chapter | to widget (s) | kernel CPU to widget (s) | Run All (s) | kernel CPU Run All (s) | load | target | pass |', '|---|---|---|---|---|---|---|---|']
+             '| chapter | to widget (s) | kernel CPU to widget (s) | Run All (s) | kernel CPU Run All (s) | load | figures drawn | target | pass |', '|---|---|---|---|---|---|---|---|---|']
     for r in recs:
         lines.append(f"| {r['chapter']} | {f(r.get('to_widget_s'))} | {f(r.get('kernel_cpu_to_widget_s'))} | {f(r.get('run_all_s'))} | {f(r.get('kernel_cpu_run_all_s'))} "
-                     f"| {r.get('load_at_start')}–{r.get('load_at_end')} | ≤ {TO_WIDGET_TARGET:g} | {'yes' if r.get('widget_pass') else 'NO'} |")
+                     f"| {r.get('load_at_start')}–{r.get('load_at_end')} | {'yes' if all(r.get('figures_drawn', [])) else 'NO (blank)'} | ≤ {TO_WIDGET_TARGET:g} | {'yes' if r.get('widget_pass') else 'NO'} |")
     lines += ['', '| chapter | widget | control | latencies (s) | median (s) | max (s) | target (s) | pass | notes |', '|---|---|---|---|---|---|---|---|---|']
     for r in recs:
         for c in r.get('controls', []):
