@@ -7,9 +7,9 @@ ENV_DIR := $(ENV_ROOT)/$(ENV_KEY)
 BIN := .venv/bin
 export PYTHONUNBUFFERED := 1
 
-.PHONY: env browsers magick demo test check nbtest pytest lab docs readme bench pretrain clean lock help
+.PHONY: env browsers magick demo test check nbtest pytest lab docs readme bench bench-course pretrain clean lock help
 help:
-	@echo "make demo | test | lab | docs | bench | pretrain | readme | check | browsers | magick | lock | clean"
+	@echo "make demo | test | lab | docs | bench | bench-course | pretrain | readme | check | browsers | magick | lock | clean"
 
 # The environment: a virtualenv keyed on the hash of requirements.txt, outside the clone, linked as .venv.
 # The stamp has no prerequisite on purpose: the directory name already encodes requirements.txt's content, and a
@@ -78,8 +78,12 @@ readme: env
 docs: env
 	$(BIN)/python docs/nbdocs.py site
 
-bench: env
+bench: env browsers
 	$(BIN)/python -m pytest -q -m slow tests -p no:cacheprovider -s
+
+# The course in the browser, as a student meets it (chromium needed): bench_out/course/course_browser.{json,md}; ONLY="10 11" for some chapters.
+bench-course: env browsers
+	$(BIN)/python tests/bench_course_browser.py --out bench_out/course $(if $(ONLY),--only $(ONLY))
 
 pretrain: env
 	$(BIN)/robustify pretrain student

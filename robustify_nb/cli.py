@@ -162,9 +162,9 @@ def _train(sp):
         acc.wait_for_everyone()
     return run
 
-@register_command('pretrain', 'regenerate embedded pretrained weights: the student, or the tiny CLIP')
+@register_command('pretrain', 'regenerate embedded pretrained weights: the student, the tiny CLIP, or the transfer chapter\'s source models')
 def _pretrain(sp):
-    sp.add_argument('what', choices=['student', 'clip'], help='which embedded model to pretrain')
+    sp.add_argument('what', choices=['student', 'clip', 'sources'], help='which embedded model to pretrain (sources: the standard and robust smallcnn sources of 10_transfer and 11_explain)')
     sp.add_argument('--out', default=None, help='weights folder (default: the package\'s robustify_nb/weights)')
     sp.add_argument('--arch', default=None, help='student architecture (default resnet20) or tiny CLIP config (default tiny-cnn)')
     sp.add_argument('--n-train', type=int, default=None, help='student: training images (default 20000); clip: images per style (default 8000)')
@@ -173,7 +173,10 @@ def _pretrain(sp):
     sp.add_argument('--seed', type=int, default=0)
     def run(args):
         from robustify_nb.models import WEIGHTS_DIR
-        if args.what == 'clip':
+        if args.what == 'sources':
+            from robustify_nb.transfer import pretrain_sources, SHIPPED_SOURCES
+            e = pretrain_sources(args.out or SHIPPED_SOURCES, seed=args.seed, progress=True)
+        elif args.what == 'clip':
             from robustify_nb.wiseft import pretrain_clip
             e = pretrain_clip(args.out or WEIGHTS_DIR, args.arch or 'tiny-cnn', 8000 if args.n_train is None else args.n_train, 16 if args.epochs is None else args.epochs, args.seed, short_every=args.short_every)
         else:

@@ -16,16 +16,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed
+from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed, atomic_write
 from .data import CLASSES, COLOURS, IMAGE_SIZE, ImageDataset, sample_attributes, render, load_npz, CIFAR10_CLASSES
-from .models import load_model, save_checkpoint, accuracy, _batches, extract_features
+from .models import load_model, save_checkpoint, accuracy, _batches, extract_features, WEIGHTS_DIR
 from .train import Learner, Callback
 
 # %% auto #0
-__all__ = ['NORMS', 'SOURCE_CLASSES', 'NEW_CLASSES', 'FAMILIES', 'TASKS', 'SOURCE_DEFAULTS', 'QUICK_SOURCE', 'FIRST_SOURCE',
-           'check_attack', 'pgd', 'adversarial_accuracy', 'AdversarialLoss', 'adversarial_train', 'source_data',
-           'downsample', 'task_data', 'source_model', 'source_settings', 'source_metrics', 'attack_explorer',
-           'check_task', 'linear_probe', 'fine_tune', 'transfer_sweep', 'best_eps', 'plot_transfer', 'plot_resolution']
+__all__ = ['NORMS', 'SOURCE_CLASSES', 'NEW_CLASSES', 'FAMILIES', 'TASKS', 'SOURCE_DEFAULTS', 'SHIPPED_SOURCES', 'QUICK_SOURCE',
+           'SHIPPED_EPS', 'check_attack', 'pgd', 'adversarial_accuracy', 'AdversarialLoss', 'adversarial_train',
+           'source_data', 'downsample', 'task_data', 'source_model', 'source_settings', 'source_metrics',
+           'pretrain_sources', 'attack_explorer', 'check_task', 'linear_probe', 'fine_tune', 'transfer_sweep',
+           'best_eps', 'plot_transfer', 'plot_resolution']
 
 # %% ../nbs/10_transfer.ipynb #c006
 NORMS = ('l2', 'linf')
@@ -225,17 +226,22 @@ def task_data(task:str, split:str='train', n:int=2000, seed:int=0, size:int|None
     return downsample(ds, size) if size else ds
 
 # %% ../nbs/10_transfer.ipynb #c032
-SOURCE_DEFAULTS = dict(arch='smallcnn', n_train=5000, epochs=5, steps=2, lr=0.1, batch_size=64)
+SOURCE_DEFAULTS = dict(arch='smallcnn', n_train=5000, epochs=10, steps=2, lr=0.1, batch_size=64)
+SHIPPED_SOURCES = WEIGHTS_DIR/'sources'    # source models shipped in the package (`robustify pretrain sources` regenerates them)
 
 def _ref_eps(norm): return 0.5 if norm == 'l2' else 2/255
 
-def source_model(eps:float, norm:str|None=None, arch:str='smallcnn', n_train:int=5000, epochs:int=5, steps:int=2, lr:float=0.1,
-                 batch_size:int=64, seed:int=0, progress:bool=False, retrain:bool=False) -> nn.Module:
-    "A source model adversarially trained at `eps` on the 6 source classes: loaded from the cache, else trained and cached there."
+def source_model(eps:float, norm:str|None=None, arch:str='smallcnn', n_train:int=5000, epochs:int=10, steps:int=2, lr:float=0.1,
+                 batch_size:int=64, seed:int=0, progress:bool=False, retrain:bool=False,
+                 shipped:bool=True # use the package's copy (`SHIPPED_SOURCES`) when one was trained with exactly these settings
+                ) -> nn.Module:
+    "A source model adversarially trained at `eps` on the 6 source classes: from the cache or the package's shipped ones, else trained and cached."
     eps, norm, steps, _ = check_attack(eps, norm, steps)
     key = f'{arch}-{norm}-eps{eps:g}-n{n_train}-e{epochs}-k{steps}-lr{lr:g}-b{batch_size}-s{seed}'
     path = cache_dir('transfer', 'sources')/f'{key}.safetensors'
-    if path.exists() and not retrain: return load_model(arch, path)
+    if not retrain:
+        if path.exists(): return load_model(arch, path)
+        if shipped and (SHIPPED_SOURCES/path.name).exists(): return load_model(arch, SHIPPED_SOURCES/path.name)
     seed_everything(seed)
     model = load_model(arch, num_classes=len(SOURCE_CLASSES))
     learn = adversarial_train(model, source_data(n_train, 'train', seed), eps, norm, steps, epochs=epochs, seed=seed, lr=lr,
@@ -250,21 +256,33 @@ def source_model(eps:float, norm:str|None=None, arch:str='smallcnn', n_train:int
                                                                 lr=lr, batch_size=batch_size, seed=seed, classes=list(SOURCE_CLASSES)))
     return load_model(arch, path)
 
-QUICK_SOURCE = dict(n_train=3000, epochs=4, steps=1, batch_size=64)    # the chapters' quick size: about 10 (ε = 0) to 20 (ε > 0) CPU-seconds a model
-FIRST_SOURCE = dict(n_train=4000, epochs=4, steps=1, batch_size=64)    # full size: the chapters' first pair of sources
+QUICK_SOURCE = dict(SOURCE_DEFAULTS)    # the quick size: the full-size recipe, whose standard and robust pair ships in the package
 
-def source_settings(full:bool=False, # the chapter's size, `FULL = full_size()`
-                    sweep:bool=False # full size only: the full sweep's settings (`SOURCE_DEFAULTS`), not the first pair's
+def source_settings(full:bool=False # the chapter's size, `FULL = full_size()`
                    ) -> dict:
-    "Keyword arguments of `source_model` at a chapter's size: `QUICK_SOURCE` for every quick use, `FIRST_SOURCE` or `SOURCE_DEFAULTS` at full size."
+    """Keyword arguments of `source_model` at a chapter's size: the full-size recipe `SOURCE_DEFAULTS` at both sizes; the
+    quick size loads the pair shipped in the package (`shipped=True`), the full size trains its own (`shipped=False`)."""
     if not isinstance(full, bool): raise TypeError(f"full={full!r} is not accepted; accepted: True (the full size) or False (the quick size), e.g. full_size().")
-    if not full: return dict(QUICK_SOURCE)
-    return dict(SOURCE_DEFAULTS) if sweep else dict(FIRST_SOURCE)
+    return dict(SOURCE_DEFAULTS, shipped=not full)
 
 def source_metrics(model) -> dict:
     "The metrics recorded with a cached source model (clean and adversarial accuracy, training seconds)."
     p = Path(model.config.get('weights', '')).with_suffix('.json')
     return read_json(p)['metrics'] if p.is_file() else {}
+
+SHIPPED_EPS = (0, 0.1)    # the L2 budgets of the shipped sources: a standard and a robust one
+
+def pretrain_sources(out_dir:str|Path|None=None, # default: the package's `SHIPPED_SOURCES`
+                     eps:Sequence[float]=SHIPPED_EPS, norm:str='l2', progress:bool=False, **settings) -> list[dict]:
+    "Train the shipped source models afresh (`source_model` at `QUICK_SOURCE`, or `settings`) and copy each, weights and JSON sidecar, into `out_dir`; their records."
+    out, rows = Path(out_dir) if out_dir is not None else SHIPPED_SOURCES, []
+    for e in eps:
+        m = source_model(e, norm, retrain=True, shipped=False, progress=progress, **dict(QUICK_SOURCE, **settings))
+        f = Path(m.config['weights'])
+        for g in (f, f.with_suffix('.json')):
+            with atomic_write(out/g.name, 'wb') as fh: fh.write(g.read_bytes())
+        rows.append(dict(file=f.name, eps=float(e), norm=norm, **source_metrics(m)))
+    return rows
 
 # %% ../nbs/10_transfer.ipynb #c047
 def attack_explorer(models:dict, # name -> model

@@ -1,4 +1,5 @@
-import json, os, shutil, sys, pytest
+import json, os, shutil, socket, subprocess, sys, time, urllib.request, pytest
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,15 +23,53 @@ def robustify_exe():
 
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 
-@pytest.fixture(scope='module')
-def browser():
-    "Debian's chromium driven by playwright (its own browser download does not work offline), one per test module."
-    if not Path(CHROMIUM).exists(): pytest.fail(f"chromium not found at {CHROMIUM}: run `make browsers` (Debian's chromium; CI installs it as root)")
+@contextmanager
+def chromium():
+    "Debian's chromium driven by playwright (its own browser download does not work offline); closed on exit."
+    if not Path(CHROMIUM).exists(): raise RuntimeError(f"chromium not found at {CHROMIUM}: run `make browsers` (Debian's chromium; CI installs it as root)")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=['--no-sandbox'])
-        yield b
-        b.close()
+        try: yield b
+        finally: b.close()
+
+@pytest.fixture(scope='module')
+def browser():
+    "`chromium()`, one per test module."
+    if not Path(CHROMIUM).exists(): pytest.fail(f"chromium not found at {CHROMIUM}: run `make browsers` (Debian's chromium; CI installs it as root)")
+    with chromium() as b: yield b
+
+def _free_port():
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+@contextmanager
+def jupyter_lab(root:Path, **env):
+    """JupyterLab 4 serving `root` on 127.0.0.1 (no token, settings and workspaces under `root`, every cell kept in the
+    page), the kernels' environment `os.environ` + `env` with this checkout first on PYTHONPATH; yields `(url, process)`
+    and stops the server and its kernels on exit. The server's log is `root`/lab.log."""
+    root = Path(root)
+    tracker = root/'.settings'/'@jupyterlab'/'notebook-extension'/'tracker.jupyterlab-settings'
+    tracker.parent.mkdir(parents=True, exist_ok=True); tracker.write_text(json.dumps({'windowingMode': 'none'}))   # every cell in the page
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1', JUPYTER_CONFIG_DIR=str(root/'.jupyter'), JUPYTERLAB_SETTINGS_DIR=str(root/'.settings'),
+               JUPYTERLAB_WORKSPACES_DIR=str(root/'.workspaces'), **env)
+    cmd = [str(Path(sys.executable).parent/'jupyter'), 'lab', '--no-browser', '--allow-root', f'--ServerApp.port={port}', '--ServerApp.ip=127.0.0.1',
+           "--IdentityProvider.token=", '--ServerApp.password=', f'--ServerApp.root_dir={root}', '--LabApp.news_url=None',
+           '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate']
+    log = open(root/'lab.log', 'w')
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(120):
+            try: urllib.request.urlopen(f'{url}/api/status', timeout=1); break
+            except Exception: time.sleep(0.5)
+        else: raise RuntimeError(f"JupyterLab did not start: {(root/'lab.log').read_text()[-2000:]}")
+        yield url, proc
+    finally:
+        os.killpg(proc.pid, 15)
+        try: proc.wait(20)
+        except subprocess.TimeoutExpired: os.killpg(proc.pid, 9)
+        log.close()
 
 @pytest.fixture(scope='session')
 def browser_out(tmp_path_factory) -> Path:

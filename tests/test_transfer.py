@@ -1,5 +1,6 @@
 "Transfer and explain chapters: PGD cross-checked against captum, adversarial training through the Learner, bad input."
 import warnings
+from pathlib import Path
 import pytest, torch, torch.nn as nn, torch.nn.functional as F
 from robustify_nb.models import load_model
 from robustify_nb.data import PolyShift
@@ -115,11 +116,10 @@ def test_sweep_is_cached_and_checked():
     with pytest.raises(ValueError, match="tasks='cifar' is not a known downstream task"): transfer_sweep(norm='l2', tasks=('cifar',))
 
 def test_source_settings_sizes():
-    "The chapters' sizes: the full size is the settings the chapters always used, the quick size is smaller, both copies."
-    assert source_settings(True, sweep=True) == SOURCE_DEFAULTS
-    assert source_settings(True) == dict(n_train=4000, epochs=4, steps=1, batch_size=64)
-    assert source_settings(False) == source_settings(False, sweep=True) == QUICK_SOURCE
-    assert QUICK_SOURCE['n_train'] < 4000 and source_settings(False) is not QUICK_SOURCE
+    "The chapters' sizes: one recipe (the full size's); the quick size loads the shipped pair, the full size trains its own; both copies."
+    assert source_settings(True) == dict(SOURCE_DEFAULTS, shipped=False)
+    assert source_settings(False) == dict(QUICK_SOURCE, shipped=True) and QUICK_SOURCE == SOURCE_DEFAULTS
+    assert source_settings(False) is not QUICK_SOURCE
     with pytest.raises(TypeError, match="full=1 is not accepted; accepted: True"): source_settings(1)
 
 def test_source_models_of_two_sizes_never_mix(monkeypatch, tmp_path):
@@ -133,6 +133,21 @@ def test_source_models_of_two_sizes_never_mix(monkeypatch, tmp_path):
     again = source_model(0.5, 'l2', **small)
     for k, v in a.state_dict().items(): assert torch.equal(v, again.state_dict()[k]), k
     assert not all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+
+def test_pretrain_sources_ships_what_source_model_loads(monkeypatch, tmp_path):
+    "`pretrain_sources` trains afresh and copies weights + sidecar to the folder; `source_model` then loads them from there, not from a cache."
+    import robustify_nb.transfer as T
+    tiny = dict(n_train=64, epochs=1, steps=1, batch_size=32)
+    monkeypatch.setenv('ROBUSTIFY_HOME', str(tmp_path/'home1'))
+    rows = T.pretrain_sources(tmp_path/'ship', eps=(0.5,), **tiny)
+    assert [r['eps'] for r in rows] == [0.5] and {'clean_acc', 'adv_acc_l2_0.5'} <= set(rows[0])
+    assert sorted(p.name for p in (tmp_path/'ship').iterdir()) == sorted([rows[0]['file'], rows[0]['file'].replace('.safetensors', '.json')])
+    monkeypatch.setattr(T, 'SHIPPED_SOURCES', tmp_path/'ship'); monkeypatch.setenv('ROBUSTIFY_HOME', str(tmp_path/'home2'))   # an empty cache
+    m = T.source_model(0.5, 'l2', **tiny)
+    assert Path(m.config['weights']).parent == tmp_path/'ship' and T.source_metrics(m) == {k: v for k, v in rows[0].items() if k not in ('file', 'eps', 'norm')}
+    assert not (tmp_path/'home2'/'transfer'/'sources').exists() or not list((tmp_path/'home2'/'transfer'/'sources').glob('*.safetensors'))
+    own = T.source_model(0.5, 'l2', shipped=False, **tiny)                                       # shipped=False: trained into the cache
+    assert Path(own.config['weights']).parent == tmp_path/'home2'/'transfer'/'sources'
 
 def test_attributions_on_the_mask(student):
     data = source_data(16, 'test')

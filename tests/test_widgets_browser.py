@@ -12,10 +12,10 @@ kernel's figure equals that of a fresh widget set directly to the final values (
 
 The widgets run on small stand-ins (random-weight models, a few PolyShift images) so that the test stays short: what
 is tested is the widget's wiring, not the chapter's experiment. Needs Debian's chromium (`make browsers`)."""
-import json, os, random, re, socket, subprocess, sys, time, urllib.request
+import json, os, random, re, time
 from pathlib import Path
 import pytest
-from conftest import record_latency, screenshots_wanted
+from conftest import record_latency, screenshots_wanted, jupyter_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,35 +123,11 @@ WISE = NOTEBOOKS['wiseft'][0].replace('\nw = make()\nw', '')
 NOTEBOOKS['two'] = (WISE, "w1 = wise_widget(ens, n=100)\nw1", "w2 = wise_widget(ens, n=60, step=0.1)\nw2",
                     "print(json.dumps([_state(w1)['traces'], _state(w2)['traces']], default=float))")
 
-def _free_port():
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
 @pytest.fixture(scope='module')
 def lab(tmp_path_factory):
     d = tmp_path_factory.mktemp('lab')
     for name, cells in NOTEBOOKS.items(): _write_nb(d/f'{name}.ipynb', *map(_code, cells))
-    tracker = d/'.settings'/'@jupyterlab'/'notebook-extension'/'tracker.jupyterlab-settings'
-    tracker.parent.mkdir(parents=True); tracker.write_text(json.dumps({'windowingMode': 'none'}))   # every cell in the page
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1', JUPYTER_CONFIG_DIR=str(d/'.jupyter'), JUPYTERLAB_SETTINGS_DIR=str(d/'.settings'),
-               JUPYTERLAB_WORKSPACES_DIR=str(d/'.workspaces'), ROBUSTIFY_HOME=str(d/'cache'))
-    cmd = [str(Path(sys.executable).parent/'jupyter'), 'lab', '--no-browser', '--allow-root', f'--ServerApp.port={port}', '--ServerApp.ip=127.0.0.1',
-           "--IdentityProvider.token=", '--ServerApp.password=', f'--ServerApp.root_dir={d}', '--LabApp.news_url=None',
-           '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate']
-    log = open(d/'lab.log', 'w')
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f'http://127.0.0.1:{port}'
-    try:
-        for _ in range(120):
-            try: urllib.request.urlopen(f'{url}/api/status', timeout=1); break
-            except Exception: time.sleep(0.5)
-        else: pytest.fail(f"JupyterLab did not start: {(d/'lab.log').read_text()[-2000:]}")
-        yield url
-    finally:
-        os.killpg(proc.pid, 15)
-        try: proc.wait(20)
-        except subprocess.TimeoutExpired: os.killpg(proc.pid, 9)
-        log.close()
+    with jupyter_lab(d, ROBUSTIFY_HOME=str(d/'cache')) as (url, _): yield url
 
 @pytest.fixture(scope='module')
 def notebooks(lab, browser, browser_out):
