@@ -7,7 +7,6 @@ Docs: https://robustify-nb.github.io/robustify-nb/corruptions.html.md"""
 # %% ../nbs/02_corruptions.ipynb #c003
 from __future__ import annotations
 import math, importlib.resources
-from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -20,7 +19,7 @@ import warnings
 warnings.filterwarnings('ignore', message='Sparse (CSR tensor support|invariant checks)')
 
 # %% auto #0
-__all__ = ['CORRUPTIONS', 'EXTRA_CORRUPTIONS', 'CATEGORIES', 'PRESETS', 'MIN_SIZE', 'DETERMINISTIC', 'PARAMS', 'PRESET_KWARGS',
+__all__ = ['CATEGORIES', 'CORRUPTIONS', 'EXTRA_CORRUPTIONS', 'PRESETS', 'MIN_SIZE', 'DETERMINISTIC', 'PARAMS', 'PRESET_KWARGS',
            'default_preset', 'reference_corrupt', 'gaussian_noise', 'shot_noise', 'impulse_noise', 'speckle_noise',
            'gaussian_blur', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur', 'plasma_fractal', 'fog', 'frost',
            'snow', 'spatter', 'rgb2hsv', 'hsv2rgb', 'brightness', 'saturate', 'contrast', 'jpeg_compression',
@@ -28,10 +27,12 @@ __all__ = ['CORRUPTIONS', 'EXTRA_CORRUPTIONS', 'CATEGORIES', 'PRESETS', 'MIN_SIZ
            'throughput', 'suite_throughput']
 
 # %% ../nbs/02_corruptions.ipynb #c006
-CORRUPTIONS = ('gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur',
-               'snow', 'frost', 'fog', 'brightness', 'contrast', 'elastic_transform', 'pixelate', 'jpeg_compression')
+CATEGORIES = {'noise': ('gaussian_noise', 'shot_noise', 'impulse_noise'),
+              'blur': ('defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur'),
+              'weather': ('snow', 'frost', 'fog', 'brightness'),
+              'digital': ('contrast', 'elastic_transform', 'pixelate', 'jpeg_compression')}
+CORRUPTIONS = tuple(n for names in CATEGORIES.values() for n in names)   # the 15, in the published order
 EXTRA_CORRUPTIONS = ('speckle_noise', 'gaussian_blur', 'spatter', 'saturate')
-CATEGORIES = {'noise': CORRUPTIONS[0:3], 'blur': CORRUPTIONS[3:7], 'weather': CORRUPTIONS[7:11], 'digital': CORRUPTIONS[11:15]}
 PRESETS = ('imagenet', 'cifar')
 
 def default_preset(x:torch.Tensor) -> str:
@@ -53,6 +54,18 @@ def reference_corrupt(x:torch.Tensor, name:str, severity:int, seed:int|None=None
     imgs = (x.detach().cpu().clamp(0, 1)*255).round().byte().permute(0, 2, 3, 1).numpy()
     out = np.stack([_ref(im, severity=int(severity), corruption_name=name) for im in imgs])
     return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255).to(x.device)
+
+# %% ../nbs/02_corruptions.ipynb #c012b
+_CACHE: dict = {}
+
+def _cached(key, make):
+    """The module's one cache: kernels, matrices, index tables and pictures are built by `make()` once per `key` (the
+    sizes and constants they depend on, and the device and dtype where they are tensors). Emptied past 256 entries."""
+    if key not in _CACHE:
+        if len(_CACHE) > 256: _CACHE.clear()
+        _CACHE[key] = make()
+    return _CACHE[key]
+
 
 # %% ../nbs/02_corruptions.ipynb #c013
 def _zoom_list(start, stop, step):
@@ -153,17 +166,21 @@ def speckle_noise(x, c, g):
     return torch.addcmul(x, x, n, value=float(c)).clamp_(0, 1)
 
 # %% ../nbs/02_corruptions.ipynb #c017
-def _noiseblur_gauss_kernel1d(sigma, truncate=4.0):
-    "scipy.ndimage's kernel: radius int(truncate*sigma + 0.5), exp(-x^2 / 2 sigma^2) normalised."
+def _gauss_kernel1d(sigma, truncate=4.0):
+    "scipy.ndimage's Gaussian kernel (float64 numpy): radius int(truncate*sigma + 0.5), exp(-x^2 / 2 sigma^2) normalised."
     r = int(truncate * float(sigma) + 0.5)
     t = np.arange(-r, r + 1, dtype=np.float64)
     k = np.exp(-0.5 / float(sigma) ** 2 * t * t)
     return k / k.sum()
 
 def _border_index(i, n, mode):
-    "Map (possibly out-of-range) integer positions i to [0, n) like scipy 'nearest' / cv2 REFLECT_101."
+    """Map (possibly out-of-range) integer positions i to [0, n) like scipy 'nearest' (edge replicate), scipy 'reflect'
+    (half-sample symmetric: d c b a | a b c d | d c b a) or cv2 BORDER_REFLECT_101 ('reflect101': c b | a b c d | c b)."""
     if mode == 'nearest':
         return np.clip(i, 0, n - 1)
+    if mode == 'reflect':
+        i = np.mod(i, 2 * n)
+        return np.where(i < n, i, 2 * n - 1 - i)
     if n == 1:
         return np.zeros_like(i)
     period = 2 * n - 2                        # reflect_101: ... 2 1 | 0 1 2 ... n-1 | n-2 ...
@@ -179,14 +196,10 @@ def _conv_matrix(n, k, mode):
     np.add.at(M, (np.broadcast_to(o, src.shape), src), np.broadcast_to(np.asarray(k, np.float64), src.shape))
     return M
 
-_MAT_CACHE = {}
-
-def _cached(key, make):
-    if key not in _MAT_CACHE:
-        if len(_MAT_CACHE) > 256:
-            _MAT_CACHE.clear()
-        _MAT_CACHE[key] = make()
-    return _MAT_CACHE[key]
+def _blur_matrix(n, sigma, device, dtype, mode='nearest', truncate=4.0):
+    "(n, n) matrix M (cached) with M @ v = scipy.ndimage.gaussian_filter1d(v, sigma, mode=mode, truncate=truncate)."
+    return _cached(('blur', n, float(sigma), mode, float(truncate), str(torch.device(device)), dtype),
+                   lambda: torch.as_tensor(_conv_matrix(n, _gauss_kernel1d(sigma, truncate), mode), dtype=dtype, device=device))
 
 def _sep_apply(x, Mh, Mw):
     "Mh @ X @ Mw^T for every (n, c) plane: two dense matmuls (BLAS), much faster than conv2d here."
@@ -226,14 +239,10 @@ def _sk_gaussian(x, sigma):
     if sigma == 0:
         return x
     N, C, H, W = x.shape
-    k = _noiseblur_gauss_kernel1d(sigma)
+    k = _gauss_kernel1d(sigma)
     if len(k) == 1: return x * float(k[0])      # sigma < 0.125: the kernel is [1.]
     if H * W > _FFT_MIN: return _fft_filter2d(x, np.outer(k, k), 'replicate')
-    Mh = _cached(('g', H, float(sigma), x.device, x.dtype),
-                 lambda: torch.as_tensor(_conv_matrix(H, k, 'nearest'), dtype=x.dtype, device=x.device))
-    Mw = _cached(('g', W, float(sigma), x.device, x.dtype),
-                 lambda: torch.as_tensor(_conv_matrix(W, k, 'nearest'), dtype=x.dtype, device=x.device))
-    return _sep_apply(x, Mh, Mw)
+    return _sep_apply(x, _blur_matrix(H, sigma, x.device, x.dtype), _blur_matrix(W, sigma, x.device, x.dtype))
 
 def _cv2_gaussian_kernel(ksize, sigma):
     "cv2.getGaussianKernel(ksize, sigma) for sigma > 0."
@@ -398,20 +407,22 @@ def motion_blur(x, c, g):
 
 
 # %% ../nbs/02_corruptions.ipynb #c021
+def _clipped_zoom(x, z: float):
+    "The reference's clipped_zoom on (N, C, H, W): centre crop of ceil(H/z), scipy zoom order 1 (align corners)."
+    H, W = x.shape[-2:]
+    ch0, ch1 = int(math.ceil(H / float(z))), int(math.ceil(W / float(z)))
+    t0, t1 = (H - ch0) // 2, (W - ch1) // 2
+    out = (int(round(ch0 * z)), int(round(ch1 * z)))
+    # the crop is zoomed to round(ch0 * z) >= H rows (and columns); the reference keeps the top-left H x W of it
+    return F.interpolate(x[..., t0:t0 + ch0, t1:t1 + ch1], size=out, mode='bilinear', align_corners=True)
+
 def _zoom_axis(n, z):
-    """Rows (or columns) of the reference's clipped_zoom along one axis of length n: crop
-    ceil(n/z) from top=(n-ch)//2, scipy.ndimage.zoom(order=1, grid_mode=False) to round(ch*z),
-    keep the first n. Returns numpy (i0, i1, frac): out[o] = (1-f) in[i0] + f in[i1]."""
-    ch = int(np.ceil(n / float(z)))
-    top = (n - ch) // 2
-    out = int(round(ch * float(z)))
-    scale = (ch - 1) / (out - 1) if out > 1 else 0.0
-    o = np.arange(n, dtype=np.float64)
-    cc = np.minimum(o * scale, ch - 1)
-    i0 = np.floor(cc).astype(np.int64)
-    f = cc - i0
-    i1 = np.minimum(i0 + 1, ch - 1)
-    return i0 + top, i1 + top, f
+    """_clipped_zoom along one axis of length n, read off the zoom itself (applied in float64 to the n unit vectors):
+    numpy (i0, i1, frac) with out[o] = (1 - frac) in[i0] + frac in[i1] for the first n outputs."""
+    R = _clipped_zoom(torch.eye(n, dtype=torch.float64).view(n, 1, n, 1), z)[:, 0, :n, 0].T.numpy()   # (out, in)
+    i0 = (R != 0).argmax(1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    return i0, i1, R[np.arange(n), i1] * (i1 > i0)
 
 def _zoom_operator(H, W, zs, device, dtype):
     """(x + sum_z clipped_zoom(x, z)) / (len(zs)+1) as one sparse (HW, HW) CSR matrix: each zoom is
@@ -460,26 +471,6 @@ def zoom_blur(x, c, g=None):
 
 # %% ../nbs/02_corruptions.ipynb #c023
 def _next_pow2(n: int) -> int: return 1 if n == 0 else 2 ** (n - 1).bit_length()
-
-def _weather_gauss_kernel1d(sigma: float, truncate: float = 4.0, device=None):
-    "scipy.ndimage.gaussian_filter's kernel (radius int(truncate*sigma + 0.5))."
-    r = int(truncate * float(sigma) + 0.5)
-    t = torch.arange(-r, r + 1, dtype=torch.float64)
-    k = torch.exp(-0.5 * t ** 2 / float(sigma) ** 2)
-    return (k / k.sum()).to(device), r
-
-_weather_MATS: dict = {}
-
-def _blur_matrix(n: int, sigma: float, device, dtype):
-    "(n, n) matrix M with (M @ v) = scipy.ndimage.gaussian_filter1d(v, sigma, mode='nearest', truncate=4)."
-    key = (n, float(sigma), str(torch.device(device)), dtype)
-    if key not in _weather_MATS:
-        if len(_weather_MATS) > 64: _weather_MATS.clear()
-        k, r = _weather_gauss_kernel1d(sigma)
-        i = (torch.arange(n)[:, None] + torch.arange(-r, r + 1)[None]).clamp(0, n - 1)  # 'nearest' = replicate
-        M = torch.zeros(n, n, dtype=torch.float64).scatter_add_(1, i, k[None].expand(n, -1).contiguous())
-        _weather_MATS[key] = M.to(device, dtype)
-    return _weather_MATS[key]
 
 def _gauss_blur_nearest(x, sigma: float):
     """skimage.filters.gaussian(x, sigma) (mode 'nearest', truncate 4) on x (..., H, W), as two small matmuls with
@@ -539,19 +530,15 @@ def fog(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
 # %% ../nbs/02_corruptions.ipynb #c025
 _FROST_FILES = ('frost1.png', 'frost2.png', 'frost3.png', 'frost4.jpg', 'frost5.jpg', 'frost6.jpg')
 
-_FROST: dict = {}          # str(device) -> list of 6 uint8 (3, h, w) RGB tensors, read once from the package
-
-_FROST_RESIZED: dict = {}  # (str(device), H, W) -> (uint8 (6, 3, hmax, wmax) padded stack, long (6, 2) sizes)
-
 def _frost_pictures(device):
-    key = str(torch.device(device))
-    if key not in _FROST:
+    "The 6 frost pictures of the reference as uint8 (3, h, w) RGB tensors on `device`, read once from the package."
+    def read():
         from torchvision.io import decode_image, ImageReadMode
         root = importlib.resources.files('imagecorruptions') / 'frost'
         # RGB mode drops the alpha channel of the PNGs, like cv2.imread (verified bit-identical to cv2.imread[..., ::-1])
-        _FROST[key] = [decode_image(torch.frombuffer(bytearray((root / f).read_bytes()), dtype=torch.uint8),
-                                    mode=ImageReadMode.RGB).to(device) for f in _FROST_FILES]
-    return _FROST[key]
+        return [decode_image(torch.frombuffer(bytearray((root / f).read_bytes()), dtype=torch.uint8),
+                             mode=ImageReadMode.RGB).to(device) for f in _FROST_FILES]
+    return _cached(('frost', str(torch.device(device))), read)
 
 def _frost_scale(fh: int, fw: int, H: int, W: int) -> tuple[int, int]:
     "The reference's resize rule -> (new_h, new_w) (python float64 arithmetic, as numpy's)."
@@ -565,28 +552,28 @@ def _frost_scale(fh: int, fw: int, H: int, W: int) -> tuple[int, int]:
 def _frost_stack(device, H, W, scale=None):
     """The frost pictures as one padded uint8 stack and their sizes. scale=None: the reference's rescaling to cover the
     image (ImageNet-C); scale=1/k, k odd: CIFAR-10-C's cv2.resize(fx=fy=scale) (INTER_LINEAR), which then samples pixel
-    k i + (k - 1) / 2 exactly (its half-pixel source positions fall on pixel centres), at round(size * scale) points."""
-    key = (str(torch.device(device)), H, W, scale)
-    if key not in _FROST_RESIZED:
-        if len(_FROST_RESIZED) > 32: _FROST_RESIZED.clear()
-        pics, sizes = [], []
-        for p in _frost_pictures(device):
-            if scale is not None:
-                k = round(1 / scale)
-                if abs(k * scale - 1) > 1e-9 or k % 2 == 0: raise ValueError(f"scale={scale!r}; accepted: 1/k for an odd int k")
-                nh, nw = int(round(p.shape[1] * scale)), int(round(p.shape[2] * scale))
-                r = p[:, (k - 1) // 2::k, (k - 1) // 2::k][:, :nh, :nw]
-                pics.append(r.contiguous()); sizes.append(tuple(r.shape[1:]))
-                continue
-            nh, nw = _frost_scale(p.shape[1], p.shape[2], H, W)
-            # cv2.resize INTER_CUBIC == bicubic (a=-0.75), half-pixel centres; always an upscale (x >= 1.1)
-            r = F.interpolate(p[None].float(), size=(nh, nw), mode='bicubic', align_corners=False)[0]
-            pics.append(r.round().clamp(0, 255).to(torch.uint8)); sizes.append((nh, nw))
-        hm, wm = max(s[0] for s in sizes), max(s[1] for s in sizes)
-        stack = torch.zeros(len(pics), 3, hm, wm, dtype=torch.uint8, device=device)
-        for i, p in enumerate(pics): stack[i, :, :p.shape[1], :p.shape[2]] = p
-        _FROST_RESIZED[key] = (stack, torch.tensor(sizes, dtype=torch.long, device=device))
-    return _FROST_RESIZED[key]
+    k i + (k - 1) / 2 exactly (its half-pixel source positions fall on pixel centres), at round(size * scale) points.
+    Returns (uint8 (6, 3, hmax, wmax) padded stack, long (6, 2) sizes), cached."""
+    return _cached(('frost_stack', str(torch.device(device)), H, W, scale), lambda: _frost_stack_make(device, H, W, scale))
+
+def _frost_stack_make(device, H, W, scale):
+    pics, sizes = [], []
+    for p in _frost_pictures(device):
+        if scale is not None:
+            k = round(1 / scale)
+            if abs(k * scale - 1) > 1e-9 or k % 2 == 0: raise ValueError(f"scale={scale!r}; accepted: 1/k for an odd int k")
+            nh, nw = int(round(p.shape[1] * scale)), int(round(p.shape[2] * scale))
+            r = p[:, (k - 1) // 2::k, (k - 1) // 2::k][:, :nh, :nw]
+            pics.append(r.contiguous()); sizes.append(tuple(r.shape[1:]))
+            continue
+        nh, nw = _frost_scale(p.shape[1], p.shape[2], H, W)
+        # cv2.resize INTER_CUBIC == bicubic (a=-0.75), half-pixel centres; always an upscale (x >= 1.1)
+        r = F.interpolate(p[None].float(), size=(nh, nw), mode='bicubic', align_corners=False)[0]
+        pics.append(r.round().clamp(0, 255).to(torch.uint8)); sizes.append((nh, nw))
+    hm, wm = max(s[0] for s in sizes), max(s[1] for s in sizes)
+    stack = torch.zeros(len(pics), 3, hm, wm, dtype=torch.uint8, device=device)
+    for i, p in enumerate(pics): stack[i, :, :p.shape[1], :p.shape[2]] = p
+    return stack, torch.tensor(sizes, dtype=torch.long, device=device)
 
 def _frost_apply(x, c, idx, xs, ys, scale=None):
     "idx (N,) picture index, xs/ys (N,) top/left of the crop in the rescaled picture."
@@ -611,14 +598,6 @@ def frost(x: torch.Tensor, c, g: torch.Generator, scale=None, pictures: int = 6)
     return _frost_apply(x, c, idx, off[:, 0], off[:, 1], scale)
 
 # %% ../nbs/02_corruptions.ipynb #c026
-def _clipped_zoom(x, z: float):
-    "The reference's clipped_zoom on (N, C, H, W): centre crop of ceil(H/z), scipy zoom order 1 (align corners)."
-    H, W = x.shape[-2:]
-    ch0, ch1 = int(math.ceil(H / float(z))), int(math.ceil(W / float(z)))
-    t0, t1 = (H - ch0) // 2, (W - ch1) // 2
-    out = (int(round(ch0 * z)), int(round(ch1 * z)))
-    return F.interpolate(x[..., t0:t0 + ch0, t1:t1 + ch1], size=out, mode='bilinear', align_corners=True)
-
 def _snow_apply(x, c, noise, angle, cifar=False):
     """noise (N, H, W) ~ N(c[0], c[1]); angle (N,) ~ U(-135, -45) degrees. cifar=True: as CIFAR-10-C's generator, which
     trims the zoomed layer to H x W centrally and stores it as uint8 (floor) before ImageMagick blurs it; imagecorruptions
@@ -852,9 +831,11 @@ def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> to
 
 
 # %% ../nbs/02_corruptions.ipynb #c035
-@lru_cache(maxsize=256)
 def _pil_box_matrix(n_in: int, n_out: int) -> torch.Tensor:
-    "(n_out, n_in) matrix of PIL's BOX resampling along one axis (Resample.c precompute_coeffs, box support 0.5)."
+    "(n_out, n_in) matrix of PIL's BOX resampling along one axis (Resample.c precompute_coeffs, box support 0.5), cached."
+    return _cached(('pil_box', n_in, n_out), lambda: _pil_box_matrix_make(n_in, n_out))
+
+def _pil_box_matrix_make(n_in, n_out):
     scale = n_in / n_out
     fs = max(scale, 1.0)
     support, ss = 0.5 * fs, 1.0 / fs
@@ -868,44 +849,44 @@ def _pil_box_matrix(n_in: int, n_out: int) -> torch.Tensor:
         if tot: A[i, xmin:xmax] = torch.tensor(w, dtype=torch.float64) / tot
     return A
 
-@lru_cache(maxsize=256)
 def _pil_nearest_index(n_in: int, n_out: int) -> torch.Tensor:
-    "Source index of PIL's NEAREST resize (ImagingScaleAffine: xo = a/2, then xo += a; int(xo))."
-    a = n_in / n_out
-    xo, out = a * 0.5, []
-    for _ in range(n_out):
-        out.append(min(int(xo), n_in - 1))
-        xo += a
-    return torch.tensor(out, dtype=torch.long)
+    "Source index of PIL's NEAREST resize (ImagingScaleAffine: xo = a/2, then xo += a; int(xo)), cached."
+    def make():
+        a = n_in / n_out
+        xo, out = a * 0.5, []
+        for _ in range(n_out):
+            out.append(min(int(xo), n_in - 1))
+            xo += a
+        return torch.tensor(out, dtype=torch.long)
+    return _cached(('pil_nearest', n_in, n_out), make)
 
 def _resize_mats(H, W, h, w, up, device, dtype):
     "(down_h, down_w, up_h, up_w) PIL matrices; NEAREST upsampling as 0/1 selection matrices."
-    key = (H, W, h, w, up, str(device), dtype)
-    if key not in _digital_MATS:
-        dh, dw = _pil_box_matrix(H, h), _pil_box_matrix(W, w)
-        if up == 'nearest':
-            uh = torch.zeros(H, h, dtype=torch.float64).scatter_(1, _pil_nearest_index(h, H).view(-1, 1), 1.)
-            uw = torch.zeros(W, w, dtype=torch.float64).scatter_(1, _pil_nearest_index(w, W).view(-1, 1), 1.)
-        elif up == 'box':
-            uh, uw = _pil_box_matrix(h, H), _pil_box_matrix(w, W)
-        else:
-            raise ValueError(f"up={up!r}; accepted: 'nearest' (imagecorruptions), 'box' (Hendrycks' CIFAR generator)")
-        _digital_MATS[key] = tuple(m.to(device, dtype) for m in (dh, dw.T.contiguous(), uh, uw.T.contiguous()))
-    return _digital_MATS[key]
+    return _cached(('pil_resize', H, W, h, w, up, str(device), dtype), lambda: _resize_mats_make(H, W, h, w, up, device, dtype))
 
-_digital_MATS = {}
+def _resize_mats_make(H, W, h, w, up, device, dtype):
+    dh, dw = _pil_box_matrix(H, h), _pil_box_matrix(W, w)
+    if up == 'nearest':
+        uh = torch.zeros(H, h, dtype=torch.float64).scatter_(1, _pil_nearest_index(h, H).view(-1, 1), 1.)
+        uw = torch.zeros(W, w, dtype=torch.float64).scatter_(1, _pil_nearest_index(w, W).view(-1, 1), 1.)
+    elif up == 'box':
+        uh, uw = _pil_box_matrix(h, H), _pil_box_matrix(w, W)
+    else:
+        raise ValueError(f"up={up!r}; accepted: 'nearest' (imagecorruptions), 'box' (Hendrycks' CIFAR generator)")
+    return tuple(m.to(device, dtype) for m in (dh, dw.T.contiguous(), uh, uw.T.contiguous()))
 
 def _r8(t):  # PIL's 8-bit storage after a pass (values in 0..255 units): round half up (convex weights: no clipping)
     return t.add_(0.5).floor_()
 
-@lru_cache(maxsize=256)
 def _pil_box_ranges(n_in: int, n_out: int):
     "PIL's BOX weights along one axis are a plain mean over input [start, start + count): (start, count) per output."
-    A = _pil_box_matrix(n_in, n_out)
-    nz = A > 0
-    start, cnt = nz.double().argmax(1), nz.sum(1)
-    assert torch.equal(A, nz.double() / cnt[:, None]), (n_in, n_out)
-    return start, cnt
+    def make():
+        A = _pil_box_matrix(n_in, n_out)
+        nz = A > 0
+        start, cnt = nz.double().argmax(1), nz.sum(1)
+        assert torch.equal(A, nz.double() / cnt[:, None]), (n_in, n_out)
+        return start, cnt
+    return _cached(('pil_box_ranges', n_in, n_out), make)
 
 def _box_mean(y, n_out, round8):
     "PIL BOX resampling of (B, n, m) along dim 1 to n_out rows: a sum of count row gathers (2 to 5), then / count."
@@ -947,29 +928,14 @@ def pixelate(x: torch.Tensor, c, g: torch.Generator | None = None, up: str = 'ne
     return y.view(N, C, H, W)
 
 # %% ../nbs/02_corruptions.ipynb #c036
-@lru_cache(maxsize=64)
-def _gauss_matrix(n: int, sigma: float, truncate: float) -> torch.Tensor:
-    """(n, n) float64 matrix of scipy.ndimage.gaussian_filter1d(mode='reflect') along an axis of length n:
-    scipy's kernel (radius int(truncate * sigma + 0.5), exp(-x^2 / 2 sigma^2), normalised) folded with the
-    half-sample symmetric border (d c b a | a b c d | d c b a)."""
-    r = int(truncate * sigma + 0.5)
-    k = torch.arange(-r, r + 1, dtype=torch.float64)
-    phi = torch.exp(-0.5 / sigma ** 2 * k * k)
-    phi = phi / phi.sum()
-    src = (torch.arange(n).view(n, 1) + torch.arange(-r, r + 1).view(1, -1)) % (2 * n)
-    src = torch.where(src >= n, 2 * n - 1 - src, src)  # (n, 2r+1) source index of each tap
-    S = torch.zeros(n, n, dtype=torch.float64)
-    S.scatter_add_(1, src, phi.expand(n, -1).contiguous())
-    return S
-
 def _gaussian_reflect(u, sigma_hw, truncate=3.0):
     "scipy.ndimage.gaussian_filter(mode='reflect', truncate) over the last two dims of (B, H, W), per-axis sigma."
     B, H, W = u.shape
     sh, sw = float(sigma_hw[0]), float(sigma_hw[1])
     if sw > 1e-15:  # scipy skips axes with sigma <= 1e-15
-        u = torch.matmul(u, _gauss_matrix(W, sw, truncate).to(u.device, u.dtype).T)
+        u = torch.matmul(u, _blur_matrix(W, sw, u.device, u.dtype, 'reflect', truncate).T)
     if sh > 1e-15:
-        u = torch.matmul(_gauss_matrix(H, sh, truncate).to(u.device, u.dtype), u)
+        u = torch.matmul(_blur_matrix(H, sh, u.device, u.dtype, 'reflect', truncate), u)
     return u
 
 def _pix_to_grid(H, W, align_corners, device):
