@@ -178,9 +178,11 @@ def impulse_noise(x, c, g):
     """skimage.util.random_noise(x, 's&p', amount=c): every value (each channel independently) is
     'flipped' with probability c; a flipped value becomes 1 (salt) or 0 (pepper) with probability 1/2 each.
     One uniform u per value: u < c/2 -> salt, c/2 <= u < c -> pepper (the same joint distribution)."""
-    u = torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype)
-    # x (u >= c) + (u < c/2): the same values as torch.where(u < c, u < c/2, x), in two fused passes (where is slower)
-    return _blockwise(lambda x, u: torch.addcmul((u < 0.5 * c).to(x.dtype), x, (u >= c).to(x.dtype)).clamp_(0, 1), x, u)
+    def f(x):   # the uniforms are drawn block by block: torch's uniform draws are sequential, so the numbers are the same
+        u = torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype)
+        # x (u >= c) + (u < c/2): the same values as torch.where(u < c, u < c/2, x), in two fused passes (where is slower)
+        return torch.addcmul((u < 0.5 * c).to(x.dtype), x, (u >= c).to(x.dtype)).clamp_(0, 1)
+    return _blockwise(f, x)
 
 # %% ../nbs/02_corruptions.ipynb #c016
 def speckle_noise(x, c, g):
@@ -1139,7 +1141,7 @@ def corrupt(x:torch.Tensor, # float images (N, 3, H, W) in [0, 1], on any device
     elif generator.device.type != x.device.type:
         raise ValueError(f"generator is on {generator.device} but x is on {x.device}; accepted: a generator on x's device.")
     out = _FUNCS[name](x.float(), PARAMS[name][preset][int(severity) - 1], generator, **PRESET_KWARGS.get(preset, {}).get(name, {}))
-    return out.to(x.dtype).clamp_(0, 1)
+    return out.to(x.dtype)   # every corruption clamps its own result to [0, 1] (no extra pass over the batch here)
 
 # %% ../nbs/02_corruptions.ipynb #c046
 def corruption_gallery(x:torch.Tensor, # one image (3, H, W) or a batch whose first image is used
