@@ -259,6 +259,21 @@ def _fft_filter2d(x, K, mode):
     y = torch.fft.irfft2(torch.fft.rfft2(xp, s=s).mul_(Kf), s=s)
     return y[:, 2 * R0:2 * R0 + H, 2 * R1:2 * R1 + W].reshape(N, C, H, W)
 
+def _shift_adds(x, k):
+    """Separable correlation of every (H, W) plane of x with the 1-D kernel k (odd length) along both axes, the border
+    replicated (scipy 'nearest'): one multiply-add of a shifted view per tap and axis. For the short kernels of glass
+    blur (7 to 13 taps) this is 2-3x faster than an FFT on a block of images (and within 5e-7 of it)."""
+    N, C, H, W = x.shape
+    r = (len(k) - 1) // 2
+    p = F.pad(x.reshape(N * C, 1, H, W), (r, r, r, r), mode='replicate')[:, 0]
+    rows = p[:, :, 0:W] * float(k[0])
+    for i in range(1, len(k)): rows.add_(p[:, :, i:i + W], alpha=float(k[i]))
+    out = rows[:, 0:H] * float(k[0])
+    for i in range(1, len(k)): out.add_(rows[:, i:i + H], alpha=float(k[i]))
+    return out.view(N, C, H, W)
+
+_SHIFT_TAPS = 15   # large images: kernels up to this many taps by shifted adds, longer ones by FFT
+
 def _sk_gaussian(x, sigma):
     "skimage.filters.gaussian(img, sigma, channel_axis=-1): mode='nearest' (edge replicate), truncate=4."
     if sigma == 0:
@@ -266,7 +281,7 @@ def _sk_gaussian(x, sigma):
     N, C, H, W = x.shape
     k = _gauss_kernel1d(sigma)
     if len(k) == 1: return x * float(k[0])      # sigma < 0.125: the kernel is [1.]
-    if H * W > _FFT_MIN: return _fft_filter2d(x, np.outer(k, k), 'replicate')
+    if H * W > _FFT_MIN: return _shift_adds(x, k) if len(k) <= _SHIFT_TAPS else _fft_filter2d(x, np.outer(k, k), 'replicate')
     return _sep_apply(x, _blur_matrix(H, sigma, x.device, x.dtype), _blur_matrix(W, sigma, x.device, x.dtype))
 
 def _cv2_gaussian_kernel(ksize, sigma):
