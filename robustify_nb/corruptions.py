@@ -69,11 +69,12 @@ def _cached(key, make):
 _BLOCK_BYTES = 2 << 20   # CPU: a corruption goes through the batch in blocks of about this many bytes of images
 
 def _blockwise(f, x, *args, scale:float=1):
-    """f(x[s:e], *(a[s:e] for a in args)) for consecutive blocks of images, written into one output like x. On the CPU a
-    block holds about `scale * _BLOCK_BYTES` of x (at least one image): the dozen passes of a corruption then run over data in cache,
-    and its temporaries are reused instead of freshly mapped (at 224 px a whole batch's temporaries are 150 MB each:
-    page faults and memory traffic made a batch of 256 2-4x slower per image than a batch of 8). On a GPU the whole
-    batch is one block. Random draws are made before, for the whole batch, so blocks never change the numbers."""
+    """f(x[s:e], *(a[s:e] for a in args)) for consecutive blocks of images, written into one output like x. On the CPU
+    a block holds about `scale * _BLOCK_BYTES` of x (at least one image): the dozen passes of a corruption then run
+    over data in cache, and its temporaries are reused instead of freshly mapped (at 224 px a whole batch's temporaries
+    are 150 MB each: page faults and memory traffic made a batch of 256 2-4x slower per image than a batch of 8). On a
+    GPU the whole batch is one block. Random numbers are drawn for the whole batch first (or block by block where
+    torch's draws are sequential, as uniforms are), so blocks never change the numbers."""
     n = max(1, int(scale * _BLOCK_BYTES) // max(1, x[0].numel() * x.element_size())) if x.device.type == 'cpu' else len(x)
     if n >= len(x): return f(x, *args)
     out = torch.empty_like(x)
@@ -81,7 +82,7 @@ def _blockwise(f, x, *args, scale:float=1):
     return out
 
 def _blocked(f):
-    "Decorator for a deterministic corruption f(x, c, g, **kwargs): it runs by `_blockwise` (image by image, the same values)."
+    "Decorator for a deterministic corruption f(x, c, g, **kwargs): it runs by `_blockwise` (its values do not depend on the blocks)."
     @functools.wraps(f)
     def run(x, c, g=None, **kwargs): return _blockwise(lambda x: f(x, c, g, **kwargs), x)
     return run
