@@ -211,8 +211,8 @@ def check_images(x, arg:str='x', min_size:int=1, check_range:bool=True) -> torch
     if min(x.shape[-2:]) < min_size:
         raise ValueError(f"{arg} has images of size {tuple(x.shape[-2:])}; accepted: height and width >= {min_size}.")
     if check_range:
-        if not torch.isfinite(x).all(): raise ValueError(f"{arg} contains NaN or infinite values; accepted: finite values in [0, 1].")
-        lo, hi = x.min().item(), x.max().item()
+        lo, hi = (float(v) for v in torch.aminmax(x))   # one pass (NaN propagates, inf is out of range)
+        if not (np.isfinite(lo) and np.isfinite(hi)): raise ValueError(f"{arg} contains NaN or infinite values; accepted: finite values in [0, 1].")
         if lo < 0 or hi > 1:
             raise ValueError(f"{arg} has values in [{lo:.3g}, {hi:.3g}]; accepted: values in [0, 1] "
                              "(images are in pixel space; normalisation happens inside the model).")

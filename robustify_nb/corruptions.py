@@ -6,8 +6,7 @@ Docs: https://robustify-nb.github.io/robustify-nb/corruptions.html.md"""
 
 # %% ../nbs/02_corruptions.ipynb #c003
 from __future__ import annotations
-import math, importlib.resources
-from functools import lru_cache
+import math, functools, importlib.resources
 from typing import Callable
 
 import numpy as np
@@ -20,7 +19,7 @@ import warnings
 warnings.filterwarnings('ignore', message='Sparse (CSR tensor support|invariant checks)')
 
 # %% auto #0
-__all__ = ['CORRUPTIONS', 'EXTRA_CORRUPTIONS', 'CATEGORIES', 'PRESETS', 'MIN_SIZE', 'DETERMINISTIC', 'PARAMS', 'PRESET_KWARGS',
+__all__ = ['CATEGORIES', 'CORRUPTIONS', 'EXTRA_CORRUPTIONS', 'PRESETS', 'MIN_SIZE', 'DETERMINISTIC', 'PARAMS', 'PRESET_KWARGS',
            'default_preset', 'reference_corrupt', 'gaussian_noise', 'shot_noise', 'impulse_noise', 'speckle_noise',
            'gaussian_blur', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur', 'plasma_fractal', 'fog', 'frost',
            'snow', 'spatter', 'rgb2hsv', 'hsv2rgb', 'brightness', 'saturate', 'contrast', 'jpeg_compression',
@@ -28,10 +27,12 @@ __all__ = ['CORRUPTIONS', 'EXTRA_CORRUPTIONS', 'CATEGORIES', 'PRESETS', 'MIN_SIZ
            'throughput', 'suite_throughput']
 
 # %% ../nbs/02_corruptions.ipynb #c006
-CORRUPTIONS = ('gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur',
-               'snow', 'frost', 'fog', 'brightness', 'contrast', 'elastic_transform', 'pixelate', 'jpeg_compression')
+CATEGORIES = {'noise': ('gaussian_noise', 'shot_noise', 'impulse_noise'),
+              'blur': ('defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur'),
+              'weather': ('snow', 'frost', 'fog', 'brightness'),
+              'digital': ('contrast', 'elastic_transform', 'pixelate', 'jpeg_compression')}
+CORRUPTIONS = tuple(n for names in CATEGORIES.values() for n in names)   # the 15, in the published order
 EXTRA_CORRUPTIONS = ('speckle_noise', 'gaussian_blur', 'spatter', 'saturate')
-CATEGORIES = {'noise': CORRUPTIONS[0:3], 'blur': CORRUPTIONS[3:7], 'weather': CORRUPTIONS[7:11], 'digital': CORRUPTIONS[11:15]}
 PRESETS = ('imagenet', 'cifar')
 
 def default_preset(x:torch.Tensor) -> str:
@@ -54,6 +55,39 @@ def reference_corrupt(x:torch.Tensor, name:str, severity:int, seed:int|None=None
     out = np.stack([_ref(im, severity=int(severity), corruption_name=name) for im in imgs])
     return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255).to(x.device)
 
+# %% ../nbs/02_corruptions.ipynb #c012b
+_CACHE: dict = {}
+
+def _cached(key, make):
+    """The module's one cache: kernels, matrices, index tables and pictures are built by `make()` once per `key` (the
+    sizes and constants they depend on, and the device and dtype where they are tensors). Emptied past 256 entries."""
+    if key not in _CACHE:
+        if len(_CACHE) > 256: _CACHE.clear()
+        _CACHE[key] = make()
+    return _CACHE[key]
+
+_BLOCK_BYTES = 2 << 20   # CPU: a corruption goes through the batch in blocks of about this many bytes of images
+
+def _blockwise(f, x, *args, scale:float=1):
+    """f(x[s:e], *(a[s:e] for a in args)) for consecutive blocks of images, written into one output like x. On the CPU
+    a block holds about `scale * _BLOCK_BYTES` of x (at least one image): the dozen passes of a corruption then run
+    over data in cache, and its temporaries are reused instead of freshly mapped (at 224 px a whole batch's temporaries
+    are 150 MB each: page faults and memory traffic made a batch of 256 2-4x slower per image than a batch of 8). On a
+    GPU the whole batch is one block. Random numbers are drawn for the whole batch first (or block by block where
+    torch's draws are sequential, as uniforms are), so blocks never change the numbers."""
+    n = max(1, int(scale * _BLOCK_BYTES) // max(1, x[0].numel() * x.element_size())) if x.device.type == 'cpu' else len(x)
+    if n >= len(x): return f(x, *args)
+    out = torch.empty_like(x)
+    for s in range(0, len(x), n): out[s:s + n] = f(x[s:s + n], *(a[s:s + n] for a in args))
+    return out
+
+def _blocked(f):
+    "Decorator for a deterministic corruption f(x, c, g, **kwargs): it runs by `_blockwise` (its values do not depend on the blocks)."
+    @functools.wraps(f)
+    def run(x, c, g=None, **kwargs): return _blockwise(lambda x: f(x, c, g, **kwargs), x)
+    return run
+
+
 # %% ../nbs/02_corruptions.ipynb #c013
 def _zoom_list(start, stop, step):
     # the reference's np.arange(...) zoom factors (float round-off included, e.g. 1.11 may appear)
@@ -62,7 +96,7 @@ def _zoom_list(start, stop, step):
 def gaussian_noise(x, c, g):
     "x + N(0, c), clipped (reference: np.random.normal(scale=c))."
     n = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
-    return torch.add(x, n, alpha=float(c)).clamp_(0, 1)
+    return _blockwise(lambda x, n: torch.add(x, n, alpha=float(c)).clamp_(0, 1), x, n)
 
 # %% ../nbs/02_corruptions.ipynb #c014
 def _poisson_tables(c, device):
@@ -87,8 +121,9 @@ def _poisson_tables(c, device):
     return dict(s=s, J=J, K=K, M=M, cdf=cdf.float().reshape(-1).to(device),
                 guide=guide.reshape(-1).to(device, torch.int32 if J * max(K, M) < 2 ** 24 else torch.int64))
 
-def _poisson(xs, c, g):
-    "Exact (up to float32 CDF rounding, ~1e-7) Poisson(xs * c) for a flat float32 xs in [0, 1]; see _poisson_tables."
+def _poisson(xs, c, u, u2):
+    """Exact (up to float32 CDF rounding, ~1e-7) Poisson(xs * c) for a flat float32 xs in [0, 1]; see _poisson_tables.
+    u, u2: two float32 uniforms per value, drawn by the caller."""
     dev = xs.device
     tb = _cached(('poisson', float(c), dev), lambda: _poisson_tables(c, dev))
     s, K, M = tb['s'], tb['K'], tb['M']
@@ -98,7 +133,6 @@ def _poisson(xs, c, g):
     j = torch.floor(ls)
     ds = ls.sub_(j)                                        # s * delta, in [0, 1)
     # Poisson(j / s): guide-table start, then step up while u > CDF(k)
-    u = torch.rand(xs.shape, generator=g, device=dev, dtype=torch.float32)
     b = torch.floor(u * M).to(ft)
     k = tb['guide'].index_select(0, b.add_(j * M).to(it))
     row = (j * K).to(it)
@@ -113,7 +147,6 @@ def _poisson(xs, c, g):
         rest = rest[more]
     out = k.to(xs.dtype)
     # Poisson(delta), delta < 1/s: zero unless u2 > exp(-delta) (< 1/s of the values); inversion for those
-    u2 = torch.rand(xs.shape, generator=g, device=dev, dtype=torch.float32)
     p0 = torch.exp(ds.float() * (-1.0 / s))
     nz = torch.nonzero(u2 > p0).squeeze(1)
     if nz.numel():
@@ -134,36 +167,46 @@ def _poisson(xs, c, g):
 
 def shot_noise(x, c, g):
     "Poisson(x * c) / c, clipped (exact Poisson draws, see _poisson)."
-    y = _poisson(x.reshape(-1).float().clamp(0, 1), c, g).div_(float(c)).view(x.shape).to(x.dtype)
-    return y.clamp_(0, 1)
+    u = torch.rand(x.shape, generator=g, device=x.device, dtype=torch.float32)
+    u2 = torch.rand(x.shape, generator=g, device=x.device, dtype=torch.float32)
+    def f(x, u, u2):
+        y = _poisson(x.reshape(-1).float().clamp(0, 1), c, u.view(-1), u2.view(-1)).div_(float(c)).view(x.shape).to(x.dtype)
+        return y.clamp_(0, 1)
+    return _blockwise(f, x, u, u2)
 
 # %% ../nbs/02_corruptions.ipynb #c015
 def impulse_noise(x, c, g):
     """skimage.util.random_noise(x, 's&p', amount=c): every value (each channel independently) is
     'flipped' with probability c; a flipped value becomes 1 (salt) or 0 (pepper) with probability 1/2 each.
     One uniform u per value: u < c/2 -> salt, c/2 <= u < c -> pepper (the same joint distribution)."""
-    u = torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype)
-    # x (u >= c) + (u < c/2): the same values as torch.where(u < c, u < c/2, x), in two fused passes (where is slower)
-    return torch.addcmul((u < 0.5 * c).to(x.dtype), x, (u >= c).to(x.dtype)).clamp_(0, 1)
+    def f(x):   # the uniforms are drawn block by block: torch's uniform draws are sequential, so the numbers are the same
+        u = torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype)
+        # x (u >= c) + (u < c/2): the same values as torch.where(u < c, u < c/2, x), in two fused passes (where is slower)
+        return torch.addcmul((u < 0.5 * c).to(x.dtype), x, (u >= c).to(x.dtype)).clamp_(0, 1)
+    return _blockwise(f, x)
 
 # %% ../nbs/02_corruptions.ipynb #c016
 def speckle_noise(x, c, g):
     "x + x * N(0, c), clipped."
     n = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
-    return torch.addcmul(x, x, n, value=float(c)).clamp_(0, 1)
+    return _blockwise(lambda x, n: torch.addcmul(x, x, n, value=float(c)).clamp_(0, 1), x, n)
 
 # %% ../nbs/02_corruptions.ipynb #c017
-def _noiseblur_gauss_kernel1d(sigma, truncate=4.0):
-    "scipy.ndimage's kernel: radius int(truncate*sigma + 0.5), exp(-x^2 / 2 sigma^2) normalised."
+def _gauss_kernel1d(sigma, truncate=4.0):
+    "scipy.ndimage's Gaussian kernel (float64 numpy): radius int(truncate*sigma + 0.5), exp(-x^2 / 2 sigma^2) normalised."
     r = int(truncate * float(sigma) + 0.5)
     t = np.arange(-r, r + 1, dtype=np.float64)
     k = np.exp(-0.5 / float(sigma) ** 2 * t * t)
     return k / k.sum()
 
 def _border_index(i, n, mode):
-    "Map (possibly out-of-range) integer positions i to [0, n) like scipy 'nearest' / cv2 REFLECT_101."
+    """Map (possibly out-of-range) integer positions i to [0, n) like scipy 'nearest' (edge replicate), scipy 'reflect'
+    (half-sample symmetric: d c b a | a b c d | d c b a) or cv2 BORDER_REFLECT_101 ('reflect101': c b | a b c d | c b)."""
     if mode == 'nearest':
         return np.clip(i, 0, n - 1)
+    if mode == 'reflect':
+        i = np.mod(i, 2 * n)
+        return np.where(i < n, i, 2 * n - 1 - i)
     if n == 1:
         return np.zeros_like(i)
     period = 2 * n - 2                        # reflect_101: ... 2 1 | 0 1 2 ... n-1 | n-2 ...
@@ -179,14 +222,10 @@ def _conv_matrix(n, k, mode):
     np.add.at(M, (np.broadcast_to(o, src.shape), src), np.broadcast_to(np.asarray(k, np.float64), src.shape))
     return M
 
-_MAT_CACHE = {}
-
-def _cached(key, make):
-    if key not in _MAT_CACHE:
-        if len(_MAT_CACHE) > 256:
-            _MAT_CACHE.clear()
-        _MAT_CACHE[key] = make()
-    return _MAT_CACHE[key]
+def _blur_matrix(n, sigma, device, dtype, mode='nearest', truncate=4.0):
+    "(n, n) matrix M (cached) with M @ v = scipy.ndimage.gaussian_filter1d(v, sigma, mode=mode, truncate=truncate)."
+    return _cached(('blur', n, float(sigma), mode, float(truncate), str(torch.device(device)), dtype),
+                   lambda: torch.as_tensor(_conv_matrix(n, _gauss_kernel1d(sigma, truncate), mode), dtype=dtype, device=device))
 
 def _sep_apply(x, Mh, Mw):
     "Mh @ X @ Mw^T for every (n, c) plane: two dense matmuls (BLAS), much faster than conv2d here."
@@ -221,19 +260,30 @@ def _fft_filter2d(x, K, mode):
     y = torch.fft.irfft2(torch.fft.rfft2(xp, s=s).mul_(Kf), s=s)
     return y[:, 2 * R0:2 * R0 + H, 2 * R1:2 * R1 + W].reshape(N, C, H, W)
 
+def _shift_adds(x, k):
+    """Separable correlation of every (H, W) plane of x with the 1-D kernel k (odd length) along both axes, the border
+    replicated (scipy 'nearest'): one multiply-add of a shifted view per tap and axis. For the short kernels of glass
+    blur (7 to 13 taps) this is 2-3x faster than an FFT on a block of images (and within 5e-7 of it)."""
+    N, C, H, W = x.shape
+    r = (len(k) - 1) // 2
+    p = F.pad(x.reshape(N * C, 1, H, W), (r, r, r, r), mode='replicate')[:, 0]
+    rows = p[:, :, 0:W] * float(k[0])
+    for i in range(1, len(k)): rows.add_(p[:, :, i:i + W], alpha=float(k[i]))
+    out = rows[:, 0:H] * float(k[0])
+    for i in range(1, len(k)): out.add_(rows[:, i:i + H], alpha=float(k[i]))
+    return out.view(N, C, H, W)
+
+_SHIFT_TAPS = 15   # large images: kernels up to this many taps by shifted adds, longer ones by FFT
+
 def _sk_gaussian(x, sigma):
     "skimage.filters.gaussian(img, sigma, channel_axis=-1): mode='nearest' (edge replicate), truncate=4."
     if sigma == 0:
         return x
     N, C, H, W = x.shape
-    k = _noiseblur_gauss_kernel1d(sigma)
+    k = _gauss_kernel1d(sigma)
     if len(k) == 1: return x * float(k[0])      # sigma < 0.125: the kernel is [1.]
-    if H * W > _FFT_MIN: return _fft_filter2d(x, np.outer(k, k), 'replicate')
-    Mh = _cached(('g', H, float(sigma), x.device, x.dtype),
-                 lambda: torch.as_tensor(_conv_matrix(H, k, 'nearest'), dtype=x.dtype, device=x.device))
-    Mw = _cached(('g', W, float(sigma), x.device, x.dtype),
-                 lambda: torch.as_tensor(_conv_matrix(W, k, 'nearest'), dtype=x.dtype, device=x.device))
-    return _sep_apply(x, Mh, Mw)
+    if H * W > _FFT_MIN: return _shift_adds(x, k) if len(k) <= _SHIFT_TAPS else _fft_filter2d(x, np.outer(k, k), 'replicate')
+    return _sep_apply(x, _blur_matrix(H, sigma, x.device, x.dtype), _blur_matrix(W, sigma, x.device, x.dtype))
 
 def _cv2_gaussian_kernel(ksize, sigma):
     "cv2.getGaussianKernel(ksize, sigma) for sigma > 0."
@@ -256,6 +306,7 @@ def _disk(radius, alias_blur):
         return (M @ d.astype(np.float64) @ M.T).astype(np.float32)
     return _cached(('disk', float(radius), float(alias_blur)), make)
 
+@_blocked
 def gaussian_blur(x, c, g=None):
     "skimage gaussian (sigma=c px, edge-replicate border, truncate 4), clipped. Deterministic."
     return _sk_gaussian(x, c).clamp_(0, 1)
@@ -275,6 +326,7 @@ def _defocus_mats(c, H, W, device, dtype):
     Ucat = np.stack(Us, axis=2).reshape(H, H * r)                         # Ucat[h, h'*r + j] = U_j[h, h']
     return (torch.as_tensor(Ucat, dtype=dtype, device=device), torch.as_tensor(Vcat, dtype=dtype, device=device), r)
 
+@_blocked
 def defocus_blur(x, c, g=None):
     "cv2.filter2D of each channel with the anti-aliased disk (radius c[0] px), BORDER_REFLECT_101. Deterministic."
     N, C, H, W = x.shape
@@ -286,7 +338,12 @@ def defocus_blur(x, c, g=None):
     return y.view(N, C, H, W).clamp_(0, 1)
 
 # %% ../nbs/02_corruptions.ipynb #c019
-def _glass_pass(N, H, W, d, g, device):
+def _glass_offsets(N, H, W, d, g, device):
+    "One pass's random (dy, dx), jointly uniform on [-d, d-1]^2, as an index into 4 d^2 (N, H - 2d, W - 2d), or None."
+    if H - 2 * d <= 0 or W - 2 * d <= 0: return None
+    return torch.randint(0, 4 * d * d, (N, H - 2 * d, W - 2 * d), generator=g, device=device)
+
+def _glass_pass(N, H, W, d, v, device):
     """One pass of the reference's pixel 'swap' loop, resolved in parallel.
 
     The reference visits h = H-d .. d+1, w = W-d .. d+1 (descending) and does
@@ -296,7 +353,7 @@ def _glass_pass(N, H, W, d, g, device):
     value iff it was visited before (h,w), i.e. it lies in the visited region with a larger flat index;
     otherwise it still holds its value from the start of the pass.  So the final source of every pixel is
     found by following these pointers to the end of the chain (pointer doubling), which gives exactly the
-    reference's result for the same offsets.  Returns (N*H*W,) global flat source indices.
+    reference's result for the same offsets v (from _glass_offsets).  Returns (N*H*W,) global flat source indices.
     """
     HW = H * W
     it = torch.int32 if N * HW < 2 ** 31 else torch.int64
@@ -313,7 +370,6 @@ def _glass_pass(N, H, W, d, g, device):
         p = torch.arange(HW).view(H, W)[d + 1:H - d + 1, d + 1:W - d + 1]
         return off.to(device, it), reg.view(-1).to(device), p.contiguous().to(device, it)
     off_t, reg_t, p_loc = _cached(('glass', H, W, d, device, it), tables)
-    v = torch.randint(0, 4 * d * d, (N, Hr, Wr), generator=g, device=device)   # (dy, dx) jointly uniform
     off = off_t.index_select(0, v.view(-1)).view(N, Hr, Wr)
     s_loc = off + p_loc                                                       # source of each visited pixel
     reg = (slice(None), slice(d + 1, H - d + 1), slice(d + 1, W - d + 1))
@@ -339,15 +395,19 @@ def glass_blur(x, c, g):
     max_delta (exact semantics of the reference's sequential loop, torch RNG) -> gaussian(sigma), clipped."""
     sigma, d, iters = float(c[0]), int(c[1]), int(c[2])
     N, C, H, W = x.shape
-    xc = x.transpose(0, 1).contiguous()                     # (C, N, H, W): pixel moves shared by channels
-    y = torch.floor(_sk_gaussian(xc, sigma) * 255)         # np.uint8(gaussian(x) * 255)
-    if iters > 0:
-        idx = _glass_pass(N, H, W, d, g, x.device)
-        for _ in range(iters - 1):
-            idx = idx.index_select(0, _glass_pass(N, H, W, d, g, x.device))   # compose the passes
-        y = y.view(C, N * H * W).index_select(1, idx).view(C, N, H, W)
-    y = _sk_gaussian(y.div_(255), sigma).clamp_(0, 1)
-    return y.transpose(0, 1).contiguous()
+    vs = [v for v in (_glass_offsets(N, H, W, d, g, x.device) for _ in range(iters)) if v is not None]   # none: too small
+    def f(x, *vs):
+        N = len(x)
+        xc = x.transpose(0, 1).contiguous()                     # (C, N, H, W): pixel moves shared by channels
+        y = torch.floor(_sk_gaussian(xc, sigma) * 255)         # np.uint8(gaussian(x) * 255)
+        if vs:
+            idx = _glass_pass(N, H, W, d, vs[0], x.device)
+            for v in vs[1:]:
+                idx = idx.index_select(0, _glass_pass(N, H, W, d, v, x.device))   # compose the passes
+            y = y.view(C, N * H * W).index_select(1, idx).view(C, N, H, W)
+        y = _sk_gaussian(y.div_(255), sigma).clamp_(0, 1)
+        return y.transpose(0, 1).contiguous()
+    return _blockwise(f, x, *vs)
 
 # %% ../nbs/02_corruptions.ipynb #c020
 def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None):
@@ -394,24 +454,27 @@ def motion_blur(x, c, g):
     ~ U(-45, 45) degrees per image, the same for the three channels. `_motion_blur` also draws snow's streaks."""
     N, C, H, W = x.shape
     angle = torch.rand(N, generator=g, device=x.device, dtype=torch.float64) * 90 - 45
-    return _motion_blur(x.reshape(N * C, H, W), int(c[0]), float(c[1]), angle.repeat_interleave(C)).view(N, C, H, W).clamp_(0, 1)
+    f = lambda x, a: _motion_blur(x.reshape(-1, H, W), int(c[0]), float(c[1]), a.repeat_interleave(C)).view(x.shape).clamp_(0, 1)
+    return _blockwise(f, x, angle)
 
 
 # %% ../nbs/02_corruptions.ipynb #c021
+def _clipped_zoom(x, z: float):
+    "The reference's clipped_zoom on (N, C, H, W): centre crop of ceil(H/z), scipy zoom order 1 (align corners)."
+    H, W = x.shape[-2:]
+    ch0, ch1 = int(math.ceil(H / float(z))), int(math.ceil(W / float(z)))
+    t0, t1 = (H - ch0) // 2, (W - ch1) // 2
+    out = (int(round(ch0 * z)), int(round(ch1 * z)))
+    # the crop is zoomed to round(ch0 * z) >= H rows (and columns); the reference keeps the top-left H x W of it
+    return F.interpolate(x[..., t0:t0 + ch0, t1:t1 + ch1], size=out, mode='bilinear', align_corners=True)
+
 def _zoom_axis(n, z):
-    """Rows (or columns) of the reference's clipped_zoom along one axis of length n: crop
-    ceil(n/z) from top=(n-ch)//2, scipy.ndimage.zoom(order=1, grid_mode=False) to round(ch*z),
-    keep the first n. Returns numpy (i0, i1, frac): out[o] = (1-f) in[i0] + f in[i1]."""
-    ch = int(np.ceil(n / float(z)))
-    top = (n - ch) // 2
-    out = int(round(ch * float(z)))
-    scale = (ch - 1) / (out - 1) if out > 1 else 0.0
-    o = np.arange(n, dtype=np.float64)
-    cc = np.minimum(o * scale, ch - 1)
-    i0 = np.floor(cc).astype(np.int64)
-    f = cc - i0
-    i1 = np.minimum(i0 + 1, ch - 1)
-    return i0 + top, i1 + top, f
+    """_clipped_zoom along one axis of length n, read off the zoom itself (applied in float64 to the n unit vectors):
+    numpy (i0, i1, frac) with out[o] = (1 - frac) in[i0] + frac in[i1] for the first n outputs."""
+    R = _clipped_zoom(torch.eye(n, dtype=torch.float64).view(n, 1, n, 1), z)[:, 0, :n, 0].T.numpy()   # (out, in)
+    i0 = (R != 0).argmax(1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    return i0, i1, R[np.arange(n), i1] * (i1 > i0)
 
 def _zoom_operator(H, W, zs, device, dtype):
     """(x + sum_z clipped_zoom(x, z)) / (len(zs)+1) as one sparse (HW, HW) CSR matrix: each zoom is
@@ -440,7 +503,8 @@ def _zoom_operator(H, W, zs, device, dtype):
 def zoom_blur(x, c, g=None):
     """(x + sum_z clipped_zoom(x, z)) / (len(c) + 1), clipped. Deterministic.  clipped_zoom is replicated
     exactly (crop, scipy order-1 zoom with grid_mode=False, keep the top-left HxW).  Small images: one
-    sparse matmul on the (pixels, images*channels) layout; large images: separable bilinear per zoom."""
+    sparse matmul on the (pixels, images*channels) layout; large images: F.interpolate per zoom on blocks of images
+    whose planes are laid out as the channels of one channels-last image (3x faster than gathers along each axis)."""
     N, C, H, W = x.shape
     zs = [float(z) for z in np.atleast_1d(np.asarray(c, dtype=np.float64))]
     if H * W <= 96 * 96 and x.device.type in ('cpu', 'cuda'):
@@ -448,38 +512,16 @@ def zoom_blur(x, c, g=None):
         xl = x.reshape(N * C, H * W).t().contiguous()                        # (HW, NC)
         y = torch.sparse.mm(M, xl) if x.device.type == 'cpu' else M @ xl
         return y.t().reshape(N, C, H, W).clamp_(0, 1)
-    xl = x.reshape(N * C, H * W).t().contiguous().view(H, W, N * C)          # (H, W, NC)
-    out = xl.clone()
-    for z in zs:
-        r0, r1, fr = (torch.as_tensor(a, device=x.device) for a in _zoom_axis(H, z))
-        c0, c1, fc = (torch.as_tensor(a, device=x.device) for a in _zoom_axis(W, z))
-        y = torch.lerp(xl.index_select(0, r0), xl.index_select(0, r1), fr.to(x.dtype).view(H, 1, 1))
-        out += torch.lerp(y.index_select(1, c0), y.index_select(1, c1), fc.to(x.dtype).view(1, W, 1))
-    out /= len(zs) + 1
-    return out.permute(2, 0, 1).reshape(N, C, H, W).clamp_(0, 1)
+    def f(x):   # the planes as the channels of one channels-last image: the bilinear kernel runs along them
+        n = len(x)
+        xl = x.reshape(1, n * C, H, W).contiguous(memory_format=torch.channels_last)
+        out = xl.clone()
+        for z in zs: out += _clipped_zoom(xl, z)[..., :H, :W]
+        return out.div_(len(zs) + 1).clamp_(0, 1).contiguous().view(n, C, H, W)
+    return _blockwise(f, x, scale=4)   # a few more planes per interpolate call pay
 
 # %% ../nbs/02_corruptions.ipynb #c023
 def _next_pow2(n: int) -> int: return 1 if n == 0 else 2 ** (n - 1).bit_length()
-
-def _weather_gauss_kernel1d(sigma: float, truncate: float = 4.0, device=None):
-    "scipy.ndimage.gaussian_filter's kernel (radius int(truncate*sigma + 0.5))."
-    r = int(truncate * float(sigma) + 0.5)
-    t = torch.arange(-r, r + 1, dtype=torch.float64)
-    k = torch.exp(-0.5 * t ** 2 / float(sigma) ** 2)
-    return (k / k.sum()).to(device), r
-
-_weather_MATS: dict = {}
-
-def _blur_matrix(n: int, sigma: float, device, dtype):
-    "(n, n) matrix M with (M @ v) = scipy.ndimage.gaussian_filter1d(v, sigma, mode='nearest', truncate=4)."
-    key = (n, float(sigma), str(torch.device(device)), dtype)
-    if key not in _weather_MATS:
-        if len(_weather_MATS) > 64: _weather_MATS.clear()
-        k, r = _weather_gauss_kernel1d(sigma)
-        i = (torch.arange(n)[:, None] + torch.arange(-r, r + 1)[None]).clamp(0, n - 1)  # 'nearest' = replicate
-        M = torch.zeros(n, n, dtype=torch.float64).scatter_add_(1, i, k[None].expand(n, -1).contiguous())
-        _weather_MATS[key] = M.to(device, dtype)
-    return _weather_MATS[key]
 
 def _gauss_blur_nearest(x, sigma: float):
     """skimage.filters.gaussian(x, sigma) (mode 'nearest', truncate 4) on x (..., H, W), as two small matmuls with
@@ -533,25 +575,22 @@ def _fog_apply(x, c, frac):
 def fog(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     "Fog: adds c[0] x a plasma fractal (wibble decay c[1]), then rescales by max/(max + c[0])."
     H, W = x.shape[-2:]
-    frac = plasma_fractal(x.shape[0], _next_pow2(max(H, W, 3)), c[1], g, x.device)
-    return _fog_apply(x, c, frac)
+    # by blocks, each drawing its fractals in turn: torch's uniform draws are sequential, so the numbers are the same
+    f = lambda x: _fog_apply(x, c, plasma_fractal(len(x), _next_pow2(max(H, W, 3)), c[1], g, x.device))
+    return _blockwise(f, x, scale=4)   # the fractal's many small steps: fewer, larger blocks
 
 # %% ../nbs/02_corruptions.ipynb #c025
 _FROST_FILES = ('frost1.png', 'frost2.png', 'frost3.png', 'frost4.jpg', 'frost5.jpg', 'frost6.jpg')
 
-_FROST: dict = {}          # str(device) -> list of 6 uint8 (3, h, w) RGB tensors, read once from the package
-
-_FROST_RESIZED: dict = {}  # (str(device), H, W) -> (uint8 (6, 3, hmax, wmax) padded stack, long (6, 2) sizes)
-
 def _frost_pictures(device):
-    key = str(torch.device(device))
-    if key not in _FROST:
+    "The 6 frost pictures of the reference as uint8 (3, h, w) RGB tensors on `device`, read once from the package."
+    def read():
         from torchvision.io import decode_image, ImageReadMode
         root = importlib.resources.files('imagecorruptions') / 'frost'
         # RGB mode drops the alpha channel of the PNGs, like cv2.imread (verified bit-identical to cv2.imread[..., ::-1])
-        _FROST[key] = [decode_image(torch.frombuffer(bytearray((root / f).read_bytes()), dtype=torch.uint8),
-                                    mode=ImageReadMode.RGB).to(device) for f in _FROST_FILES]
-    return _FROST[key]
+        return [decode_image(torch.frombuffer(bytearray((root / f).read_bytes()), dtype=torch.uint8),
+                             mode=ImageReadMode.RGB).to(device) for f in _FROST_FILES]
+    return _cached(('frost', str(torch.device(device))), read)
 
 def _frost_scale(fh: int, fw: int, H: int, W: int) -> tuple[int, int]:
     "The reference's resize rule -> (new_h, new_w) (python float64 arithmetic, as numpy's)."
@@ -565,28 +604,28 @@ def _frost_scale(fh: int, fw: int, H: int, W: int) -> tuple[int, int]:
 def _frost_stack(device, H, W, scale=None):
     """The frost pictures as one padded uint8 stack and their sizes. scale=None: the reference's rescaling to cover the
     image (ImageNet-C); scale=1/k, k odd: CIFAR-10-C's cv2.resize(fx=fy=scale) (INTER_LINEAR), which then samples pixel
-    k i + (k - 1) / 2 exactly (its half-pixel source positions fall on pixel centres), at round(size * scale) points."""
-    key = (str(torch.device(device)), H, W, scale)
-    if key not in _FROST_RESIZED:
-        if len(_FROST_RESIZED) > 32: _FROST_RESIZED.clear()
-        pics, sizes = [], []
-        for p in _frost_pictures(device):
-            if scale is not None:
-                k = round(1 / scale)
-                if abs(k * scale - 1) > 1e-9 or k % 2 == 0: raise ValueError(f"scale={scale!r}; accepted: 1/k for an odd int k")
-                nh, nw = int(round(p.shape[1] * scale)), int(round(p.shape[2] * scale))
-                r = p[:, (k - 1) // 2::k, (k - 1) // 2::k][:, :nh, :nw]
-                pics.append(r.contiguous()); sizes.append(tuple(r.shape[1:]))
-                continue
-            nh, nw = _frost_scale(p.shape[1], p.shape[2], H, W)
-            # cv2.resize INTER_CUBIC == bicubic (a=-0.75), half-pixel centres; always an upscale (x >= 1.1)
-            r = F.interpolate(p[None].float(), size=(nh, nw), mode='bicubic', align_corners=False)[0]
-            pics.append(r.round().clamp(0, 255).to(torch.uint8)); sizes.append((nh, nw))
-        hm, wm = max(s[0] for s in sizes), max(s[1] for s in sizes)
-        stack = torch.zeros(len(pics), 3, hm, wm, dtype=torch.uint8, device=device)
-        for i, p in enumerate(pics): stack[i, :, :p.shape[1], :p.shape[2]] = p
-        _FROST_RESIZED[key] = (stack, torch.tensor(sizes, dtype=torch.long, device=device))
-    return _FROST_RESIZED[key]
+    k i + (k - 1) / 2 exactly (its half-pixel source positions fall on pixel centres), at round(size * scale) points.
+    Returns (uint8 (6, 3, hmax, wmax) padded stack, long (6, 2) sizes), cached."""
+    return _cached(('frost_stack', str(torch.device(device)), H, W, scale), lambda: _frost_stack_make(device, H, W, scale))
+
+def _frost_stack_make(device, H, W, scale):
+    pics, sizes = [], []
+    for p in _frost_pictures(device):
+        if scale is not None:
+            k = round(1 / scale)
+            if abs(k * scale - 1) > 1e-9 or k % 2 == 0: raise ValueError(f"scale={scale!r}; accepted: 1/k for an odd int k")
+            nh, nw = int(round(p.shape[1] * scale)), int(round(p.shape[2] * scale))
+            r = p[:, (k - 1) // 2::k, (k - 1) // 2::k][:, :nh, :nw]
+            pics.append(r.contiguous()); sizes.append(tuple(r.shape[1:]))
+            continue
+        nh, nw = _frost_scale(p.shape[1], p.shape[2], H, W)
+        # cv2.resize INTER_CUBIC == bicubic (a=-0.75), half-pixel centres; always an upscale (x >= 1.1)
+        r = F.interpolate(p[None].float(), size=(nh, nw), mode='bicubic', align_corners=False)[0]
+        pics.append(r.round().clamp(0, 255).to(torch.uint8)); sizes.append((nh, nw))
+    hm, wm = max(s[0] for s in sizes), max(s[1] for s in sizes)
+    stack = torch.zeros(len(pics), 3, hm, wm, dtype=torch.uint8, device=device)
+    for i, p in enumerate(pics): stack[i, :, :p.shape[1], :p.shape[2]] = p
+    return stack, torch.tensor(sizes, dtype=torch.long, device=device)
 
 def _frost_apply(x, c, idx, xs, ys, scale=None):
     "idx (N,) picture index, xs/ys (N,) top/left of the crop in the rescaled picture."
@@ -608,17 +647,9 @@ def frost(x: torch.Tensor, c, g: torch.Generator, scale=None, pictures: int = 6)
     hi = (sizes[idx] - torch.tensor([H, W], device=x.device)).double()  # np.random.randint(0, hi): [0, hi)
     if bool((hi < 1).any()): raise ValueError(f"frost: images of {H}x{W} px are larger than the frost pictures at scale={scale}; accepted: the 'imagenet' preset for them.")
     off = (u * hi).long()
-    return _frost_apply(x, c, idx, off[:, 0], off[:, 1], scale)
+    return _blockwise(lambda x, idx, off: _frost_apply(x, c, idx, off[:, 0], off[:, 1], scale), x, idx, off)
 
 # %% ../nbs/02_corruptions.ipynb #c026
-def _clipped_zoom(x, z: float):
-    "The reference's clipped_zoom on (N, C, H, W): centre crop of ceil(H/z), scipy zoom order 1 (align corners)."
-    H, W = x.shape[-2:]
-    ch0, ch1 = int(math.ceil(H / float(z))), int(math.ceil(W / float(z)))
-    t0, t1 = (H - ch0) // 2, (W - ch1) // 2
-    out = (int(round(ch0 * z)), int(round(ch1 * z)))
-    return F.interpolate(x[..., t0:t0 + ch0, t1:t1 + ch1], size=out, mode='bilinear', align_corners=True)
-
 def _snow_apply(x, c, noise, angle, cifar=False):
     """noise (N, H, W) ~ N(c[0], c[1]); angle (N,) ~ U(-135, -45) degrees. cifar=True: as CIFAR-10-C's generator, which
     trims the zoomed layer to H x W centrally and stores it as uint8 (floor) before ImageMagick blurs it; imagecorruptions
@@ -641,7 +672,7 @@ def snow(x: torch.Tensor, c, g: torch.Generator, cifar: bool = False) -> torch.T
     N, _, H, W = x.shape
     noise = torch.randn(N, H, W, generator=g, device=x.device) * c[1] + c[0]
     angle = torch.rand(N, generator=g, device=x.device, dtype=torch.float64) * 90 - 135
-    return _snow_apply(x, c, noise, angle, cifar)
+    return _blockwise(lambda x, noise, angle: _snow_apply(x, c, noise, angle, cifar), x, noise, angle)
 
 # %% ../nbs/02_corruptions.ipynb #c027
 def _canny(u8, low: float = 50, high: float = 150, max_iter: int = 1000):
@@ -774,7 +805,7 @@ def spatter(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     "Spatter: water drops (c[5] == 0) or mud (c[5] == 1) from a blurred, thresholded gaussian liquid layer."
     N, _, H, W = x.shape
     noise = torch.randn(N, H, W, generator=g, device=x.device) * c[1] + c[0]
-    return _spatter_apply(x, c, noise)
+    return _blockwise(lambda x, noise: _spatter_apply(x, c, noise), x, noise)
 
 # %% ../nbs/02_corruptions.ipynb #c029
 _IM = 32  # IMSIZE of Hendrycks' CIFAR generator (elastic constants are in pixels of a 32 px image)
@@ -813,6 +844,7 @@ def hsv2rgb(hsv: torch.Tensor) -> torch.Tensor:
 # %% ../nbs/02_corruptions.ipynb #c031
 _EPS = 1e-30
 
+@_blocked
 def brightness(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
     "skimage: V = clip(V + c, 0, 1) in HSV, i.e. RGB * V'/V (black pixels become grey V')."
     v = x.amax(1, keepdim=True)
@@ -821,6 +853,7 @@ def brightness(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Te
     return torch.addcmul(v2 * (v == 0), x, ratio).clamp_(0, 1)  # black pixels (H = S = 0): V'
 
 # %% ../nbs/02_corruptions.ipynb #c032
+@_blocked
 def saturate(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
     """skimage: S = clip(S * c[0] + c[1], 0, 1) in HSV. Grey pixels have H = S = 0 in skimage, so they get
     S' = clip(c[1]) with hue 0, i.e. turn red: hsv2rgb gives (v, t, p) = (V, V(1 - S'), V(1 - S'))."""
@@ -833,11 +866,13 @@ def saturate(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tens
     return out.clamp_(0, 1)
 
 # %% ../nbs/02_corruptions.ipynb #c033
+@_blocked
 def contrast(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
     m = x.mean((2, 3), keepdim=True)
     return torch.add(m * (1 - c), x, alpha=c).clamp_(0, 1)  # (x - m) * c + m
 
 # %% ../nbs/02_corruptions.ipynb #c034
+@_blocked   # the codec is fast (0.4 ms per 224 px image here); the conversions around it are passes over the batch
 def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
     """PIL's JPEG round trip at quality c (libjpeg defaults: 4:2:0 chroma, the standard tables scaled by quality) through
     torchvision's codec: libjpeg-turbo on the CPU, as PIL; on a GPU nvJPEG encodes and decodes on the device, and only
@@ -852,9 +887,11 @@ def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> to
 
 
 # %% ../nbs/02_corruptions.ipynb #c035
-@lru_cache(maxsize=256)
 def _pil_box_matrix(n_in: int, n_out: int) -> torch.Tensor:
-    "(n_out, n_in) matrix of PIL's BOX resampling along one axis (Resample.c precompute_coeffs, box support 0.5)."
+    "(n_out, n_in) matrix of PIL's BOX resampling along one axis (Resample.c precompute_coeffs, box support 0.5), cached."
+    return _cached(('pil_box', n_in, n_out), lambda: _pil_box_matrix_make(n_in, n_out))
+
+def _pil_box_matrix_make(n_in, n_out):
     scale = n_in / n_out
     fs = max(scale, 1.0)
     support, ss = 0.5 * fs, 1.0 / fs
@@ -868,44 +905,44 @@ def _pil_box_matrix(n_in: int, n_out: int) -> torch.Tensor:
         if tot: A[i, xmin:xmax] = torch.tensor(w, dtype=torch.float64) / tot
     return A
 
-@lru_cache(maxsize=256)
 def _pil_nearest_index(n_in: int, n_out: int) -> torch.Tensor:
-    "Source index of PIL's NEAREST resize (ImagingScaleAffine: xo = a/2, then xo += a; int(xo))."
-    a = n_in / n_out
-    xo, out = a * 0.5, []
-    for _ in range(n_out):
-        out.append(min(int(xo), n_in - 1))
-        xo += a
-    return torch.tensor(out, dtype=torch.long)
+    "Source index of PIL's NEAREST resize (ImagingScaleAffine: xo = a/2, then xo += a; int(xo)), cached."
+    def make():
+        a = n_in / n_out
+        xo, out = a * 0.5, []
+        for _ in range(n_out):
+            out.append(min(int(xo), n_in - 1))
+            xo += a
+        return torch.tensor(out, dtype=torch.long)
+    return _cached(('pil_nearest', n_in, n_out), make)
 
 def _resize_mats(H, W, h, w, up, device, dtype):
     "(down_h, down_w, up_h, up_w) PIL matrices; NEAREST upsampling as 0/1 selection matrices."
-    key = (H, W, h, w, up, str(device), dtype)
-    if key not in _digital_MATS:
-        dh, dw = _pil_box_matrix(H, h), _pil_box_matrix(W, w)
-        if up == 'nearest':
-            uh = torch.zeros(H, h, dtype=torch.float64).scatter_(1, _pil_nearest_index(h, H).view(-1, 1), 1.)
-            uw = torch.zeros(W, w, dtype=torch.float64).scatter_(1, _pil_nearest_index(w, W).view(-1, 1), 1.)
-        elif up == 'box':
-            uh, uw = _pil_box_matrix(h, H), _pil_box_matrix(w, W)
-        else:
-            raise ValueError(f"up={up!r}; accepted: 'nearest' (imagecorruptions), 'box' (Hendrycks' CIFAR generator)")
-        _digital_MATS[key] = tuple(m.to(device, dtype) for m in (dh, dw.T.contiguous(), uh, uw.T.contiguous()))
-    return _digital_MATS[key]
+    return _cached(('pil_resize', H, W, h, w, up, str(device), dtype), lambda: _resize_mats_make(H, W, h, w, up, device, dtype))
 
-_digital_MATS = {}
+def _resize_mats_make(H, W, h, w, up, device, dtype):
+    dh, dw = _pil_box_matrix(H, h), _pil_box_matrix(W, w)
+    if up == 'nearest':
+        uh = torch.zeros(H, h, dtype=torch.float64).scatter_(1, _pil_nearest_index(h, H).view(-1, 1), 1.)
+        uw = torch.zeros(W, w, dtype=torch.float64).scatter_(1, _pil_nearest_index(w, W).view(-1, 1), 1.)
+    elif up == 'box':
+        uh, uw = _pil_box_matrix(h, H), _pil_box_matrix(w, W)
+    else:
+        raise ValueError(f"up={up!r}; accepted: 'nearest' (imagecorruptions), 'box' (Hendrycks' CIFAR generator)")
+    return tuple(m.to(device, dtype) for m in (dh, dw.T.contiguous(), uh, uw.T.contiguous()))
 
 def _r8(t):  # PIL's 8-bit storage after a pass (values in 0..255 units): round half up (convex weights: no clipping)
     return t.add_(0.5).floor_()
 
-@lru_cache(maxsize=256)
 def _pil_box_ranges(n_in: int, n_out: int):
     "PIL's BOX weights along one axis are a plain mean over input [start, start + count): (start, count) per output."
-    A = _pil_box_matrix(n_in, n_out)
-    nz = A > 0
-    start, cnt = nz.double().argmax(1), nz.sum(1)
-    assert torch.equal(A, nz.double() / cnt[:, None]), (n_in, n_out)
-    return start, cnt
+    def make():
+        A = _pil_box_matrix(n_in, n_out)
+        nz = A > 0
+        start, cnt = nz.double().argmax(1), nz.sum(1)
+        assert torch.equal(A, nz.double() / cnt[:, None]), (n_in, n_out)
+        return start, cnt
+    return _cached(('pil_box_ranges', n_in, n_out), make)
 
 def _box_mean(y, n_out, round8):
     "PIL BOX resampling of (B, n, m) along dim 1 to n_out rows: a sum of count row gathers (2 to 5), then / count."
@@ -917,6 +954,7 @@ def _box_mean(y, n_out, round8):
     out.div_(cnt.to(y.dtype).view(1, -1, 1))   # integer sums (exact in float32) / count: PIL's 8-bit result after _r8
     return _r8(out) if round8 else out
 
+@_blocked
 def pixelate(x: torch.Tensor, c, g: torch.Generator | None = None, up: str = 'nearest',
              pil_rounding: bool = True) -> torch.Tensor:
     N, C, H, W = x.shape
@@ -947,29 +985,14 @@ def pixelate(x: torch.Tensor, c, g: torch.Generator | None = None, up: str = 'ne
     return y.view(N, C, H, W)
 
 # %% ../nbs/02_corruptions.ipynb #c036
-@lru_cache(maxsize=64)
-def _gauss_matrix(n: int, sigma: float, truncate: float) -> torch.Tensor:
-    """(n, n) float64 matrix of scipy.ndimage.gaussian_filter1d(mode='reflect') along an axis of length n:
-    scipy's kernel (radius int(truncate * sigma + 0.5), exp(-x^2 / 2 sigma^2), normalised) folded with the
-    half-sample symmetric border (d c b a | a b c d | d c b a)."""
-    r = int(truncate * sigma + 0.5)
-    k = torch.arange(-r, r + 1, dtype=torch.float64)
-    phi = torch.exp(-0.5 / sigma ** 2 * k * k)
-    phi = phi / phi.sum()
-    src = (torch.arange(n).view(n, 1) + torch.arange(-r, r + 1).view(1, -1)) % (2 * n)
-    src = torch.where(src >= n, 2 * n - 1 - src, src)  # (n, 2r+1) source index of each tap
-    S = torch.zeros(n, n, dtype=torch.float64)
-    S.scatter_add_(1, src, phi.expand(n, -1).contiguous())
-    return S
-
 def _gaussian_reflect(u, sigma_hw, truncate=3.0):
     "scipy.ndimage.gaussian_filter(mode='reflect', truncate) over the last two dims of (B, H, W), per-axis sigma."
     B, H, W = u.shape
     sh, sw = float(sigma_hw[0]), float(sigma_hw[1])
     if sw > 1e-15:  # scipy skips axes with sigma <= 1e-15
-        u = torch.matmul(u, _gauss_matrix(W, sw, truncate).to(u.device, u.dtype).T)
+        u = torch.matmul(u, _blur_matrix(W, sw, u.device, u.dtype, 'reflect', truncate).T)
     if sh > 1e-15:
-        u = torch.matmul(_gauss_matrix(H, sh, truncate).to(u.device, u.dtype), u)
+        u = torch.matmul(_blur_matrix(H, sh, u.device, u.dtype, 'reflect', truncate), u)
     return u
 
 def _pix_to_grid(H, W, align_corners, device):
@@ -1039,7 +1062,8 @@ def elastic_transform(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     else:
         m = H * 0.005  # the reference uses shape[0] for both dx and dy
     u = torch.rand((N, 2, H, W), generator=g, device=x.device)
-    return _elastic_apply(x, c, u, u_aff, 2 * m, -m)
+    if u_aff is None: return _blockwise(lambda x, u: _elastic_apply(x, c, u, None, 2 * m, -m), x, u)
+    return _blockwise(lambda x, u, u_aff: _elastic_apply(x, c, u, u_aff, 2 * m, -m), x, u, u_aff)
 
 # %% ../nbs/02_corruptions.ipynb #c038
 _PARAMS_NOISEBLUR = {
@@ -1133,7 +1157,7 @@ def corrupt(x:torch.Tensor, # float images (N, 3, H, W) in [0, 1], on any device
     elif generator.device.type != x.device.type:
         raise ValueError(f"generator is on {generator.device} but x is on {x.device}; accepted: a generator on x's device.")
     out = _FUNCS[name](x.float(), PARAMS[name][preset][int(severity) - 1], generator, **PRESET_KWARGS.get(preset, {}).get(name, {}))
-    return out.to(x.dtype).clamp_(0, 1)
+    return out.to(x.dtype)   # every corruption clamps its own result to [0, 1] (no extra pass over the batch here)
 
 # %% ../nbs/02_corruptions.ipynb #c046
 def corruption_gallery(x:torch.Tensor, # one image (3, H, W) or a batch whose first image is used

@@ -205,7 +205,7 @@ class PixMixCE:
     def __call__(self, model, x, y): return F.cross_entropy(model(x), y)
 
 # %% ../nbs/06_teacher.ipynb #c022
-TRAIN_SHIFTS = EXTRA_CORRUPTIONS    # speckle_noise, gaussian_blur, spatter, saturate: never used for the test numbers
+TRAIN_SHIFTS = ('speckle_noise', 'gaussian_blur', 'spatter', 'saturate')   # named here: a new extra corruption is not a training shift until listed
 
 def heldout_shift(x:torch.Tensor, generator:torch.Generator|None=None,
                   corruptions:Sequence[str]=TRAIN_SHIFTS, # training corruptions (refused if among the evaluation CORRUPTIONS unless allow_test)
