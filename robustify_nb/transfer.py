@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed
+from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed, check_int
 from .data import CLASSES, COLOURS, IMAGE_SIZE, ImageDataset, sample_attributes, render, load_npz, CIFAR10_CLASSES
 from .models import load_model, save_checkpoint, accuracy, _batches, extract_features
 from .train import Learner, Callback
@@ -39,8 +39,7 @@ def check_attack(eps, norm:str|None=None, steps:int=10, step_size=None) -> tuple
     check_choice('norm', norm, NORMS, 'norm')
     if not _number(eps) or not math.isfinite(eps) or eps < 0:
         raise ValueError(f"eps={eps!r} is not accepted; accepted: a finite number >= 0 (the {norm} radius in pixel units, images in [0, 1]).")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps={steps!r} is not accepted; accepted: an int >= 1 (gradient steps of the attack).")
+    check_int('steps', steps, 1, 'gradient steps of the attack')
     if step_size is None: step_size = 2.5*eps/steps
     elif not _number(step_size) or not math.isfinite(step_size) or step_size <= 0:
         raise ValueError(f"step_size={step_size!r} is not accepted; accepted: a number > 0, or None for 2.5*eps/steps.")
@@ -188,8 +187,7 @@ def source_data(n:int=5000, split:str='train', seed:int=0, style:str='reference'
 # %% ../nbs/10_transfer.ipynb #c025
 def downsample(ds:ImageDataset, size:int) -> ImageDataset:
     "`ds` with every image reduced to `size` px (area average) and scaled back up (bilinear): same shape, less detail."
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size={size!r} is not accepted; accepted: an int >= 1 (pixels).")
+    check_int('size', size, 1, 'pixels')
     x, y = ds.tensors(); H = x.shape[-1]
     if size >= H: return ds
     small = F.interpolate(x, size=(size, size), mode='area')
@@ -202,7 +200,7 @@ def task_data(task:str, split:str='train', n:int=2000, seed:int=0, size:int|None
     "A downstream task's `split` ('train' or 'test'): `n` images (CIFAR-10: at most 4,000 / 1,000), optionally at resolution `size`."
     check_choice('task', task, list(TASKS), 'downstream task')
     check_choice('split', split, list(_TASK_SPLIT), 'split')
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n={n!r} is not accepted; accepted: an int >= 1.")
+    check_int('n', n, 1)
     if task == 'cifar10':
         root = shared_data('cifar10-5k')
         f = root/('train_4000.npz' if split == 'train' else 'test_1000.npz') if root is not None else None

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, make_generator, seed_everything, write_json, sha256_file
+from .core import check_choice, make_generator, seed_everything, write_json, sha256_file, check_int
 from .models import Classifier, load_model, extract_features
 from .data import imagenet_meta
 
@@ -96,10 +96,8 @@ class CaptionedImages(torch.utils.data.Dataset):
     "PolyShift images of several styles with tokenised captions, every `short_every`-th cut to style, size and class (1: all, 0: none): items are (image, tokens)."
     def __init__(self, tokenizer, n_per_style:int=5000, styles:Sequence[str]|None=None, split:str='train', seed:int=0, short_every:int=1):
         from robustify_nb.data import PolyShift, STYLES
-        if isinstance(n_per_style, bool) or not isinstance(n_per_style, int) or n_per_style < 1:
-            raise ValueError(f"n_per_style={n_per_style!r} is not accepted; accepted: an int >= 1 (images per style).")
-        if isinstance(short_every, bool) or not isinstance(short_every, int) or short_every < 0:
-            raise ValueError(f"short_every={short_every!r} is not accepted; accepted: an int >= 0 (1: every caption cut to style, size and class, k: every k-th, 0: none).")
+        check_int('n_per_style', n_per_style, 1, 'images per style')
+        check_int('short_every', short_every, 0, '1: every caption cut to style, size and class, k: every k-th, 0: none')
         ims, toks, labels = [], [], []
         for s in (styles or STYLES):
             d = PolyShift(n_per_style, s, split, seed)
