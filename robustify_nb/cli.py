@@ -519,7 +519,7 @@ def _wiseft(sp):
     g.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
     def run(args):
         from robustify_nb.wiseft import (zeroshot_classifier, load_finetuned, parse_alphas, wiseft_experiment, plot_id_ood,
-                                         plot_alpha_slider, check_targets, get_templates, TEMPLATES)
+                                         plot_alpha_slider, wiseft_targets, get_templates, TEMPLATES)
         from robustify_nb.core import figures_to_html
         alphas = parse_alphas(','.join(map(str, args.alpha))) if args.alpha else parse_alphas(args.alphas)
         name, _, tag = args.zero_shot.partition(':')
@@ -538,7 +538,7 @@ def _wiseft(sp):
         __import__('pandas').concat(pd_sweeps).to_csv(out/'sweep.csv', index=False)
         figs = [('ID vs OOD', plot_id_ood(res['sweeps']))] + [(f'alpha slider ({k})', plot_alpha_slider(df, k)) for k, df in res['sweeps'].items()]
         figures_to_html(figs, f'robustify wiseft: {args.zero_shot}' + (f' on {args.train_dataset}' if args.train_dataset else ''), out/'report.html')
-        print(res['table'].to_string()); print(check_targets(res['table']).to_string()); print(res['seconds'])
+        print(res['table'].to_string()); print(wiseft_targets(res['table']).to_string()); print(res['seconds'])
         print(f"wrote {out/'table.csv'}, {out/'sweep.csv'}, {out/'report.html'}")
     return run
 

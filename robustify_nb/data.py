@@ -21,7 +21,7 @@ from .core import check_choice, to_float_images, cache_dir, check_int
 # %% auto #0
 __all__ = ['CLASSES', 'STYLES', 'COLOURS', 'TEXTURES', 'BACKGROUNDS', 'SPLITS', 'IMAGE_SIZE', 'CIFAR10_CLASSES',
            'IMAGE_EXTENSIONS', 'META_DIR', 'IMAGENET_KINDS', 'DATA_KINDS', 'WISEFT_DATASETS', 'sample_attributes',
-           'render', 'size_word', 'captions', 'ImageDataset', 'PolyShift', 'gallery', 'style_browser', 'load_npz',
+           'render', 'size_word', 'captions', 'ImageDataset', 'PolyShift', 'gallery', 'style_explorer', 'load_npz',
            'load_cifar10c', 'load_cifar101', 'cifar10', 'FolderDataset', 'image_folder', 'imagenet_meta',
            'imagenet_folder', 'ProjectedModel', 'align_classes', 'CorruptionSets', 'detect_layout', 'load_dataset',
            'write_imagenet_c']
@@ -325,7 +325,7 @@ def gallery(per_class:int=1, styles:Sequence[str]=STYLES, seed:int=0, split:str=
     return fig
 
 # %% ../nbs/01_data.ipynb #c032
-def style_browser(n:int=16, seed:int=0):
+def style_explorer(n:int=16, seed:int=0):
     "An ipywidgets browser: style, class and page sliders over PolyShift images, with their captions."
     import ipywidgets as W
     import plotly.graph_objects as go

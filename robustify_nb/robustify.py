@@ -28,7 +28,7 @@ from .transfer import linear_probe, task_data
 
 # %% auto #0
 __all__ = ['REUSED', 'ABLATION_FACTORS', 'ABLATION_CONFIG', 'RobustifyConfig', 'check_resume', 'robustify_teacher',
-           'run_experiment', 'check_targets', 'corruption_table', 'save_experiment', 'load_router', 'plot_pareto',
+           'run_experiment', 'robustify_targets', 'corruption_table', 'save_experiment', 'load_router', 'plot_pareto',
            'ablate', 'plot_ablation']
 
 # %% ../nbs/12_robustify.ipynb #x006
@@ -268,7 +268,7 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
     return res
 
 # %% ../nbs/12_robustify.ipynb #x020
-def check_targets(res:dict) -> pd.DataFrame:
+def robustify_targets(res:dict) -> pd.DataFrame:
     "The method's targets (the paper's claims made measurable) against a `run_experiment` result: one row per target with the measured value, the bound and met/missed."
     t = res['table'].set_index('model')
     o, ours = t.loc['original'], t.loc['ours (routed)']

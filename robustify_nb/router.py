@@ -24,7 +24,7 @@ from .student import MultiHeadStudent, HEADS, mc_logits, entropy
 
 # %% auto #0
 __all__ = ['UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'fit_router', 'evaluate_many',
-           'grid_from_stats', 'router_explorer', 'sample_inspector']
+           'grid_from_stats', 'router_explorer', 'sample_explorer']
 
 # %% ../nbs/08_router.ipynb #c006
 class UncertaintyRouter(nn.Module):
@@ -195,7 +195,7 @@ def router_explorer(router:UncertaintyRouter, stats:dict):
     return box
 
 # %% ../nbs/08_router.ipynb #c025b
-def sample_inspector(router:UncertaintyRouter, data, corruption:str='gaussian_noise', severity:int=3, n:int=64, seed:int=0):
+def sample_explorer(router:UncertaintyRouter, data, corruption:str='gaussian_noise', severity:int=3, n:int=64, seed:int=0):
     "Widget: pick an image and a corruption; see it, each head's prediction, confidence and uncertainty, the KL and the chosen head."
     import ipywidgets as W, plotly.graph_objects as go
     x, y = data.tensors(slice(0, n)) if hasattr(data, 'tensors') else (data[0][:n], data[1][:n])

@@ -25,7 +25,7 @@ from .train import Learner, Callback
 __all__ = ['NORMS', 'SOURCE_CLASSES', 'NEW_CLASSES', 'FAMILIES', 'TASKS', 'SOURCE_DEFAULTS', 'QUICK_SOURCE', 'FIRST_SOURCE',
            'check_attack', 'pgd', 'adversarial_accuracy', 'AdversarialLoss', 'adversarial_train', 'source_data',
            'downsample', 'task_data', 'source_model', 'source_settings', 'source_metrics', 'attack_explorer',
-           'check_task', 'linear_probe', 'fine_tune', 'transfer_sweep', 'best_eps', 'plot_transfer', 'plot_resolution']
+           'check_task', 'linear_probe', 'finetune', 'transfer_sweep', 'best_eps', 'plot_transfer', 'plot_resolution']
 
 # %% ../nbs/10_transfer.ipynb #c006
 NORMS = ('l2', 'linf')
@@ -349,7 +349,7 @@ def linear_probe(model:nn.Module, train, test, epochs:int=30, lr:float=0.01, wei
             batch_size=min(batch_size, len(ytr)), seed=seed, progress=False, device='cpu').fit(epochs)
     with torch.no_grad(): return (head((fte - mu)/sd).argmax(1) == yte).float().mean().item()
 
-def fine_tune(model:nn.Module, train, test, epochs:int=4, lr:float=0.02, batch_size:int=64, seed:int=0,
+def finetune(model:nn.Module, train, test, epochs:int=4, lr:float=0.02, batch_size:int=64, seed:int=0,
               head:nn.Module|None=None, progress:bool=False) -> float:
     "Full fine-tuning: a copy of `model` with a new head, every weight trained on `train` (with the `Learner`); test accuracy."
     k = check_task(train, test, head)
@@ -393,7 +393,7 @@ def transfer_sweep(eps:Sequence[float]=(0, 0.05, 0.1, 0.25, 0.5), norm:str|None=
         meta = source_metrics(model)
         for (t, s), (tr, te) in data.items():
             for mode in modes:
-                acc = linear_probe(model, tr, te, probe_epochs, seed=seed) if mode == 'fixed' else fine_tune(model, tr, te, ft_epochs, seed=seed)
+                acc = linear_probe(model, tr, te, probe_epochs, seed=seed) if mode == 'fixed' else finetune(model, tr, te, ft_epochs, seed=seed)
                 rows.append(dict(eps=float(e), norm=norm, task=t, mode=mode, size=s, accuracy=round(acc, 4), classes=len(tr.classes),
                                  source_clean_acc=meta.get('clean_acc'), source_adv_acc=meta.get(f'adv_acc_{norm}_{_ref_eps(norm):g}'),
                                  seconds=round(time.perf_counter() - t0, 1)))

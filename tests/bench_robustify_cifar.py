@@ -46,7 +46,7 @@ if __name__ == '__main__':
     torch.set_num_threads(1)
     res = run(shared, a.out, a.severities, a.teacher_epochs, a.epochs, a.full_epochs, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True),
               teacher_recipe=a.teacher_recipe)
-    from robustify_nb.robustify import check_targets, corruption_table
-    print(res['table'].to_string(index=False)); print(check_targets(res).to_string(index=False))
+    from robustify_nb.robustify import robustify_targets, corruption_table
+    print(res['table'].to_string(index=False)); print(robustify_targets(res).to_string(index=False))
     print(corruption_table(res['grid']).round(3).to_string()); print(json.dumps(res['routing'], indent=1)); print(json.dumps(res['config']))
     print(f'total {time.time() - t0:.0f} s')

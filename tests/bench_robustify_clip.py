@@ -45,7 +45,7 @@ if __name__ == '__main__':
     from robustify_nb.cli import parse_tune
     kw = dict(**({} if a.lr is None else dict(student_lr=a.lr)), student_opt=a.opt, freeze_bn=not a.thaw_bn, tune=parse_tune(a.tune))
     res = run(a.out, a.n_test, a.severities, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True), **kw)
-    from robustify_nb.robustify import check_targets, corruption_table
-    print(res['table'].to_string(index=False)); print(check_targets(res).to_string(index=False))
+    from robustify_nb.robustify import robustify_targets, corruption_table
+    print(res['table'].to_string(index=False)); print(robustify_targets(res).to_string(index=False))
     print(corruption_table(res['grid']).round(3).to_string()); print(json.dumps(res['routing'], indent=1)); print(json.dumps(res['config']))
     print(f'total {time.time() - t0:.0f} s')

@@ -138,7 +138,7 @@ def finetuned(zs, work):
     return fts
 
 def test_vit_b_32_wiseft_e2e_lc_sweep_and_widget(zs, finetuned):
-    from robustify_nb.wiseft import make_domains, sweep, wiseft_table, wise_widget, WiseEnsemble
+    from robustify_nb.wiseft import make_domains, sweep, wiseft_table, wiseft_explorer, WiseEnsemble
     domains = make_domains(4, styles=['sketch'], corruptions=['fog'])            # held-out reference, one style, one corruption
     sweeps = {k: sweep(WiseEnsemble(zs, m), domains, alphas=(0, 0.5, 1), output_space=False) for k, m in finetuned.items()}
     for k, df in sweeps.items():
@@ -153,7 +153,7 @@ def test_vit_b_32_wiseft_e2e_lc_sweep_and_widget(zs, finetuned):
     assert any(k.startswith('backbone.clip.visual') for k in changed)                      # E2E moved the image tower
     zsb = zs.backbone.state_dict()
     assert all(torch.equal(v, zsb[k]) for k, v in finetuned['LC'].backbone.state_dict().items())   # LC: the tower is untouched
-    w = wise_widget(WiseEnsemble(zs, e2e), n=4, step=0.5)          # the widget scores every alpha of its slider: 0, 0.5, 1
+    w = wiseft_explorer(WiseEnsemble(zs, e2e), n=4, step=0.5)          # the widget scores every alpha of its slider: 0, 0.5, 1
     w.controls['alpha'].value = 1.0
     assert w.alpha == 1.0 and len(w.scores) == 3 and all(0 <= v <= 100 for v in w.scores.values()) and len(w.curve) == 3
 
