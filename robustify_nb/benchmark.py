@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .core import check_choice, make_generator, default_device, check_images, write_json, read_json
+from .core import check_choice, make_generator, default_device, check_images, write_json, read_json, check_int
 from .corruptions import corrupt, jpeg_compression, default_preset, CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
 from .models import accuracy, _batches
 
@@ -68,7 +68,7 @@ def evaluate_corruptions(model:nn.Module|Mapping[str, nn.Module], # one model, o
     for c in corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
     for s in severities:
         if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5: raise ValueError(f"severities contains {s!r}; accepted: ints from 1 to 5.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f"batch_size={batch_size!r} is not accepted; accepted: an int >= 1.")
+    check_int('batch_size', batch_size, 1)
     if quantize is not None: check_choice('quantize', quantize, QUANTIZE[1:], 'storage format (or None)')
     dev = default_device(device) if device is not None else next(next(iter(models.values())).parameters()).device
     n_data = len(data[0]) if isinstance(data, tuple) else len(data)

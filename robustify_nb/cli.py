@@ -14,8 +14,8 @@ import torch
 
 # %% auto #0
 __all__ = ['COMMANDS', 'DATA_HELP', 'CLASSES_HELP', 'GPU_CHECK_NOTEBOOKS', 'register_command', 'build_parser', 'main',
-           'gpu_check', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo', 'timings_table',
-           'is_export_cell', 'seconds_to_widget']
+           'gpu_check', 'parse_tune', 'config_arguments', 'find_notebooks', 'notebook_figures', 'run_demo',
+           'timings_table', 'is_export_cell', 'seconds_to_widget']
 
 # %% ../nbs/20_cli.ipynb #c006
 COMMANDS = {}
@@ -25,17 +25,20 @@ def register_command(name:str, help:str):
     def deco(fn): COMMANDS[name] = (help, fn); return fn
     return deco
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command:str|None=None # build only this subcommand's arguments (the others import nothing); None: all
+                ) -> argparse.ArgumentParser:
+    "The `robustify` parser: every subcommand with its help; the arguments of `command` (of all with None)."
     p = argparse.ArgumentParser(prog='robustify', description='robustify-nb: make pretrained vision models robust to distribution shift.')
     subs = p.add_subparsers(dest='command', metavar='COMMAND')
     for name, (help, fn) in COMMANDS.items():
         sp = subs.add_parser(name, help=help, description=help)
-        sp.set_defaults(_run=fn(sp))
+        if command is None or name == command: sp.set_defaults(_run=fn(sp))
     return p
 
 def main(argv=None) -> int:
     "Entry point of the `robustify` console script."
-    p = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = build_parser(next((a for a in argv if not a.startswith('-')), ''))     # a command's arguments may import its chapter: only the one asked for
     args = p.parse_args(argv)
     if not getattr(args, '_run', None): p.print_help(); return 0
     import contextlib
@@ -186,7 +189,7 @@ def _pretrain(sp):
     return run
 
 # %% ../nbs/20_cli.ipynb #g001
-GPU_CHECK_NOTEBOOKS = ('02_corruptions', '09_wiseft', '08_router')
+GPU_CHECK_NOTEBOOKS = ('02_corruptions', '09_wiseft', '08_router', '12_robustify')
 
 def _check_row(rows:list, check:str, fn):
     "Run `fn() -> (value, unit, detail)` and append a row to `rows`; a failure is a row too (ok=False), not an abort."
@@ -519,7 +522,7 @@ def _wiseft(sp):
     g.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
     def run(args):
         from robustify_nb.wiseft import (zeroshot_classifier, load_finetuned, parse_alphas, wiseft_experiment, plot_id_ood,
-                                         plot_alpha_slider, check_targets, get_templates, TEMPLATES)
+                                         plot_alpha_slider, wiseft_targets, get_templates, TEMPLATES)
         from robustify_nb.core import figures_to_html
         alphas = parse_alphas(','.join(map(str, args.alpha))) if args.alpha else parse_alphas(args.alphas)
         name, _, tag = args.zero_shot.partition(':')
@@ -538,7 +541,7 @@ def _wiseft(sp):
         __import__('pandas').concat(pd_sweeps).to_csv(out/'sweep.csv', index=False)
         figs = [('ID vs OOD', plot_id_ood(res['sweeps']))] + [(f'alpha slider ({k})', plot_alpha_slider(df, k)) for k, df in res['sweeps'].items()]
         figures_to_html(figs, f'robustify wiseft: {args.zero_shot}' + (f' on {args.train_dataset}' if args.train_dataset else ''), out/'report.html')
-        print(res['table'].to_string()); print(check_targets(res['table']).to_string()); print(res['seconds'])
+        print(res['table'].to_string()); print(wiseft_targets(res['table']).to_string()); print(res['seconds'])
         print(f"wrote {out/'table.csv'}, {out/'sweep.csv'}, {out/'report.html'}")
     return run
 
@@ -556,57 +559,56 @@ def parse_tune(text:str):
     as_int = lambda t: int(t) if t.lstrip('-').isdigit() else t
     return int(items[0]) if len(items) == 1 and items[0].isdigit() else [as_int(t) for t in items]
 
+def config_arguments(sp:argparse.ArgumentParser,
+                     cls, # a dataclass: one flag per field
+                     defaults:dict|None=None, # the command's own defaults where they differ from the class's
+                     aliases:dict|None=None, # field -> more flags for it (the names the command had before)
+                     parsers:dict|None=None, # field -> a function parsing its text
+                     shown:dict|None=None): # field -> how its default reads in the help
+    "Add a flag per field of the dataclass `cls` to `sp`: name, type, default and help come from the field and its docments comment."
+    from dataclasses import fields
+    from fastcore.docments import docments
+    docs = docments(cls)
+    for f in fields(cls):
+        d = (defaults or {}).get(f.name, f.default)
+        show = (shown or {}).get(f.name, ' '.join(map(str, d)) if isinstance(d, tuple) else d)
+        kw = dict(dest=f.name, default=d, help=f"{docs.get(f.name) or f.name} (default: {show})".replace('%', '%%'))
+        names = ['--' + f.name.replace('_', '-'), *(aliases or {}).get(f.name, [])]
+        if isinstance(f.default, bool): sp.add_argument(*names, action=argparse.BooleanOptionalAction, **kw)
+        elif f.name in (parsers or {}): sp.add_argument(*names, type=parsers[f.name], **kw)
+        elif isinstance(f.default, tuple): sp.add_argument(*names, nargs='+', type=type(f.default[0]), **kw)
+        else: sp.add_argument(*names, type=type(f.default), **kw)
+
 @register_command('robustify', 'robustify a pretrained student with a small robust teacher: multi-head student, uncertainty-aware distillation and router; writes the checkpoint and a report (rerun to resume)')
 def _robustify(sp):
+    from dataclasses import fields
+    from robustify_nb.robustify import RobustifyConfig, run_experiment
     sp.add_argument('--student', default='resnet20:polyshift', help='MODEL[:WEIGHTS], the pretrained student: a registered name, clip:ARCH, or your own FILE.py:factory / module:factory (default resnet20:polyshift)')
     sp.add_argument('--teacher', default='smallcnn:polyshift', help='MODEL[:WEIGHTS], the small teacher, robustified here; same forms as --student (default smallcnn:polyshift)')
-    sp.add_argument('--out', default='robustify_out', help='output folder: checkpoints (resumable), student.safetensors, report.json/html')
+    sp.add_argument('--out', default='robustify_out', help='output folder: checkpoints (resumable), config.json, student.safetensors, report.json/html')
     sp.add_argument('--data', default='polyshift', help="'polyshift', or the training data in any layout (" + DATA_HELP + "); then --test is needed")
     sp.add_argument('--test', default=None, help='the test data, any layout (with --data)')
     sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
-    sp.add_argument('--n-train', type=int, default=3000); sp.add_argument('--n-valid', type=int, default=500); sp.add_argument('--n-test', type=int, default=500)
-    sp.add_argument('--teacher-recipe', default='augmix+shifts', help='augmix+shifts (default), augmix, pixmix or standard')
-    sp.add_argument('--teacher-epochs', type=int, default=12, help='robustification epochs for the teacher (0: use it as it is; default 12)')
-    sp.add_argument('--epochs', type=int, default=1, help='student distillation epochs')
-    sp.add_argument('--lr', type=float, default=0.01, help='student learning rate')
-    sp.add_argument('--student-fraction', type=float, default=0.5, help='fraction of the training images the student is distilled on (default 0.5)')
-    sp.add_argument('--batch-size', type=int, default=64, help='student batch size (default 64)')
-    sp.add_argument('--p-pixmix', type=float, default=0.6, help="share of the student's shifted images that are PixMix views (default 0.6)")
-    sp.add_argument('--student-opt', default='sgd', help='student optimiser: sgd (default) or adamw (for students with scaled logits, such as a CLIP zero-shot head)')
-    sp.add_argument('--thaw-bn', action='store_true', help="let the tuned blocks' BatchNorm statistics follow the batches (default: frozen)")
-    sp.add_argument('--tune', default='0,1,-1', help='last k blocks (an int), or comma-separated block names or indices (default 0,1,-1: the first two and the last block)')
-    sp.add_argument('--T', type=float, default=2.0, help='distillation temperature (> 0)')
-    sp.add_argument('--gate', default='soft', help="teacher gate: soft (default), hard or none (always the teacher)")
-    sp.add_argument('--passes', type=int, default=8, help='Monte Carlo dropout passes (>= 2)')
-    sp.add_argument('--baselines', action='store_true', help='also run full AugMix fine-tuning and WiSE-FT')
-    sp.add_argument('--full-epochs', type=int, default=2)
-    sp.add_argument('--corruptions', nargs='*', default=None, help='evaluation corruptions (default: the 15)')
-    sp.add_argument('--severities', nargs='*', type=int, default=[1, 2, 3, 4, 5])
-    sp.add_argument('--seed', type=int, default=0); sp.add_argument('--ckpt-every', type=int, default=20)
+    sp.add_argument('--ckpt-every', type=int, default=20, help='checkpoint every this many steps (default 20)')
+    config_arguments(sp, RobustifyConfig, defaults=dict(baselines=False, probe=False),   # the shell's choices: baselines cost most of the time; probes need PolyShift
+                     aliases=dict(student_epochs=['--epochs'], student_lr=['--lr'], student_batch_size=['--batch-size'], mc_passes=['--passes']),
+                     parsers=dict(tune=parse_tune), shown=dict(tune='0,1,-1', corruptions='the 15 CORRUPTIONS'))
+    sp.add_argument('--thaw-bn', dest='freeze_bn', action='store_false', help='the same as --no-freeze-bn')
     def run(args):
-        from robustify_nb.router import run_experiment
-        tune = parse_tune(args.tune)
-        if args.passes < 2: raise ValueError(f"--passes {args.passes} is not accepted; accepted: an int >= 2 (Monte Carlo uncertainty needs two passes).")
+        config = RobustifyConfig(**{f.name: getattr(args, f.name) for f in fields(RobustifyConfig)})
         student, teacher = _model_arg(args.student, 'student'), _model_arg(args.teacher, 'teacher')
         train = valid = test = None
         if args.data != 'polyshift':
             if not args.test: raise ValueError(f"--data {args.data!r} needs --test DATA; accepted: 'polyshift', or both --data and --test.")
-            full = _in_memory(_load_any(args.data, args.n_train, args.size, split='train'), args.n_train + args.n_valid, '--data', args.seed)
+            full = _in_memory(_load_any(args.data, config.n_train, args.size, split='train'), config.n_train + config.n_valid, '--data', config.seed)
             n = len(full); k = max(1, n//10)
             train, valid = full.subset(slice(0, n - k)), full.subset(slice(n - k, n))
-            test = _in_memory(_load_any(args.test, args.n_test, args.size), args.n_test, '--test', args.seed)
-        res = run_experiment(student, teacher, train, valid, test, n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test, teacher_epochs=args.teacher_epochs,
-                             teacher_recipe=args.teacher_recipe, student_epochs=args.epochs, student_lr=args.lr, full_epochs=args.full_epochs,
-                             student_fraction=args.student_fraction, student_batch_size=args.batch_size, p_pixmix=args.p_pixmix,
-                             student_opt=args.student_opt, freeze_bn=not args.thaw_bn,
-                             tune=tune, T=args.T, mc_passes=args.passes, gate=args.gate,
-                             baselines=args.baselines, corruptions=args.corruptions, severities=args.severities, seed=args.seed,
-                             out_dir=args.out, ckpt_every=args.ckpt_every, probe=False, progress=True)
+            test = _in_memory(_load_any(args.test, config.n_test, args.size), config.n_test, '--test', config.seed)
+        res = run_experiment(student, teacher, train, valid, test, config, out_dir=args.out, ckpt_every=args.ckpt_every, progress=True)
         print(res['table'].to_string(index=False))
         print(json.dumps({k: round(v, 4) for k, v in res['routing'].items()}))
         print(f"wrote {Path(args.out)/'student.safetensors'} and {Path(args.out)/'report.html'}")
     return run
-
 
 # %% ../nbs/20_cli.ipynb #c020
 def find_notebooks(nbs:str|Path|None=None) -> list[Path]:

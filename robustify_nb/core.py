@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['close_matches', 'check_choice', 'check_fraction', 'default_device', 'make_generator', 'seed_everything',
+__all__ = ['close_matches', 'check_choice', 'check_fraction', 'check_int', 'default_device', 'make_generator', 'seed_everything',
            'set_threads', 'cache_dir', 'shared_data', 'full_size', 'check_answer', 'atomic_write', 'write_json',
            'read_json', 'sha256_file', 'check_images', 'to_float_images', 'use_plotly_mimetype', 'figures_to_html']
 
@@ -44,6 +44,16 @@ def check_fraction(arg:str, value, low_open:bool=False, what:str='a probability'
     ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (0 < value <= 1 if low_open else 0 <= value <= 1)
     if not ok: raise ValueError(f"{arg}={value!r} is not accepted; accepted: {what} in {'(0, 1]' if low_open else '[0, 1]'}.")
     return float(value)
+
+# %% ../nbs/00_core.ipynb #9f1f4370
+def check_int(arg:str, # the argument's name, as the caller wrote it
+              value, # what the caller passed
+              low:int=0, # the smallest accepted value
+              why:str=''): # why the bound, for the message
+    "Return `value` as an int if it is an integer (Python or NumPy, not a bool) >= `low`, else raise a `ValueError` naming the argument and the value."
+    ok = not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer)) and value >= low
+    if not ok: raise ValueError(f"{arg}={value!r} is not accepted; accepted: an int >= {low}{f' ({why})' if why else ''}.")
+    return int(value)
 
 # %% ../nbs/00_core.ipynb #c009
 def default_device(device:str|torch.device|None=None # None: CUDA if available (this process's GPU under a launcher), else CPU
@@ -103,8 +113,7 @@ def set_threads(n:int|None=None, # threads; None: $ROBUSTIFY_THREADS, else $OMP_
         n = max(1, cores - busy)
     else:
         if isinstance(n, str) and n.isdigit(): n = int(n)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"threads={n!r} (from {src}) is not accepted; accepted: an int >= 1 (or None to choose).")
+        check_int('threads', n, 1, f'or None to choose; this value came from {src}')
     torch.set_num_threads(int(n))
     return torch.get_num_threads()
 

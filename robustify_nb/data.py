@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .core import check_choice, to_float_images, cache_dir
+from .core import check_choice, to_float_images, cache_dir, check_int
 
 # %% auto #0
 __all__ = ['CLASSES', 'STYLES', 'COLOURS', 'TEXTURES', 'BACKGROUNDS', 'SPLITS', 'IMAGE_SIZE', 'CIFAR10_CLASSES',
            'IMAGE_EXTENSIONS', 'META_DIR', 'IMAGENET_KINDS', 'DATA_KINDS', 'WISEFT_DATASETS', 'sample_attributes',
-           'render', 'size_word', 'captions', 'ImageDataset', 'PolyShift', 'gallery', 'style_browser', 'load_npz',
+           'render', 'size_word', 'captions', 'ImageDataset', 'PolyShift', 'gallery', 'style_explorer', 'load_npz',
            'load_cifar10c', 'load_cifar101', 'cifar10', 'FolderDataset', 'image_folder', 'imagenet_meta',
            'imagenet_folder', 'ProjectedModel', 'align_classes', 'CorruptionSets', 'detect_layout', 'load_dataset',
            'write_imagenet_c']
@@ -59,8 +59,7 @@ def sample_attributes(n:int, # number of images
                      ) -> dict:
     "Attributes of images `start..start+n-1`: a dict of tensors, one row per image."
     check_choice('split', split, SPLITS, 'split')
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n={n!r} is not accepted; accepted: an int >= 0.")
+    check_int('n', n, 0)
     u = _uniforms(int(n), seed, split, start)
     size = 7.0 + 6.0*u[:, 3]                                   # radius in pixels, 7..13
     margin = (IMAGE_SIZE/2 - 0.75*size).clamp(min=0)
@@ -286,8 +285,7 @@ class PolyShift(ImageDataset):
                  split:str='train', # one of SPLITS
                  seed:int=0): # the world's seed
         check_choice('style', style, STYLES, 'style')
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n={n!r} is not accepted; accepted: an int >= 1 (the number of images).")
+        check_int('n', n, 1, 'the number of images')
         self.style, self.split, self.seed = style, split, seed
         self._attrs = sample_attributes(int(n), seed, split)
         x, self.masks = render(self._attrs, style, seed, dtype=torch.uint8)
@@ -327,7 +325,7 @@ def gallery(per_class:int=1, styles:Sequence[str]=STYLES, seed:int=0, split:str=
     return fig
 
 # %% ../nbs/01_data.ipynb #c032
-def style_browser(n:int=16, seed:int=0):
+def style_explorer(n:int=16, seed:int=0):
     "An ipywidgets browser: style, class and page sliders over PolyShift images, with their captions."
     import ipywidgets as W
     import plotly.graph_objects as go
@@ -483,8 +481,7 @@ class FolderDataset(Dataset):
                  n_outputs:int|None=None): # with logit_groups: the size of the model's class index (1000 for ImageNet)
         root = _need(Path(root), 'image folder', 'Pass a folder with one sub-folder of images per class.')
         if not root.is_dir(): raise ValueError(f"image folder {str(root)!r} is a file; accepted: a folder with one sub-folder of images per class.")
-        if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
-            raise ValueError(f"image_size={image_size!r} is not accepted; accepted: None (native size) or an int >= 1.")
+        if image_size is not None: check_int('image_size', image_size, 1, 'or None: the native size')
         self.root, self.name, self.border = root, name or root.name, int(border)
         self.folders, self.files, labels = _scan_tree(root, folders)
         self.labels = torch.tensor(labels)

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file, load_file
 
-from .core import check_choice, close_matches, cache_dir, atomic_write, write_json, read_json, sha256_file, default_device, check_images
+from .core import check_choice, close_matches, cache_dir, atomic_write, write_json, read_json, sha256_file, default_device, check_images, check_int
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RESIZE_MODES', 'MODELS', 'WEIGHTS_DIR', 'TINY_CLIP_CONFIGS', 'TINY_CLIP_TOWERS',
@@ -392,8 +392,7 @@ def load_model(name:str, # a registered name (`list_models()`), 'clip:ARCH', or 
     try: check_choice('name', name, list(MODELS), 'model')
     except ValueError as e: raise ValueError(f"{e} Or an open_clip model 'clip:ARCH', or your own: 'path/to/file.py:factory' or 'package.module:factory'.") from None
     spec = MODELS[name]
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
-        raise ValueError(f"num_classes={num_classes!r} is not accepted; accepted: None or an int >= 1.")
+    if num_classes is not None: check_int('num_classes', num_classes, 1, 'or None')
     state, src, path, stated = None, None, None, None
     if weights is not None:
         path, src = resolve_weights(name, weights)
@@ -550,8 +549,7 @@ def _batches(data, batch_size):
 def predict(model:nn.Module, data, # an ImageDataset, any dataset of (image, label), or an (x, y) pair of tensors
             batch_size:int=256, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     "Logits and labels of `model` over `data`, in eval mode (restored afterwards), on the CPU."
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} is not accepted; accepted: an int >= 1.")
+    check_int('batch_size', batch_size, 1)
     if len(data[0] if isinstance(data, tuple) else data) == 0: raise ValueError("data is empty; accepted: at least one image.")
     dev = default_device(device) if device is not None else next(model.parameters()).device
     was = model.training; model.eval()

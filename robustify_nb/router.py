@@ -1,4 +1,4 @@
-"""Per sample, pick the head: Monte Carlo dropout uncertainty and the disagreement between the clean and robust heads; the whole method against its baselines
+"""Per sample, pick the head: Monte Carlo dropout uncertainty and the disagreement between the clean and robust heads
 
 Docs: https://robustify-nb.github.io/robustify-nb/router.html.md"""
 
@@ -6,8 +6,7 @@ Docs: https://robustify-nb.github.io/robustify-nb/router.html.md"""
 
 # %% ../nbs/08_router.ipynb #c003
 from __future__ import annotations
-import copy, time
-from pathlib import Path
+import copy
 from typing import Sequence
 
 import numpy as np
@@ -16,15 +15,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_fraction, make_generator, check_images
+from .core import check_choice, make_generator, check_images, check_int
+from .corruptions import corrupt, CORRUPTIONS
+from .models import _batches
+from .benchmark import _cell_seed
+from .teacher import heldout_shift
 from .student import MultiHeadStudent, HEADS, mc_logits, entropy
-from .models import load_model
 
 # %% auto #0
-__all__ = ['SIGNALS', 'UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'auroc', 'signal_auroc',
-           'evaluate_many', 'grid_from_stats', 'robustify_teacher', 'run_experiment', 'check_targets', 'ablate',
-           'corruption_table', 'save_experiment', 'load_router', 'plot_pareto', 'router_explorer', 'sample_inspector',
-           'plot_ablation']
+__all__ = ['SIGNALS', 'UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'fit_router', 'auroc',
+           'signal_auroc', 'evaluate_many', 'grid_from_stats', 'router_explorer', 'sample_explorer']
 
 # %% ../nbs/08_router.ipynb #c006
 class UncertaintyRouter(nn.Module):
@@ -36,8 +36,7 @@ class UncertaintyRouter(nn.Module):
                  seed:int=0):
         super().__init__()
         if not isinstance(student, MultiHeadStudent): raise TypeError(f"student has type {type(student).__name__}; accepted: a MultiHeadStudent.")
-        if isinstance(passes, bool) or not isinstance(passes, int) or passes < 2:
-            raise ValueError(f"passes={passes!r} is not accepted; accepted: an int >= 2 (Monte Carlo uncertainty needs at least two passes).")
+        check_int('passes', passes, 2, 'Monte Carlo uncertainty needs at least two passes')
         if student.p_drop == 0:
             raise ValueError("the student's heads have no dropout (p_drop=0) but the router needs Monte Carlo passes; accepted: a MultiHeadStudent built with p_drop > 0.")
         check_choice('uncertainty', uncertainty, ['entropy', 'mi'], 'uncertainty')
@@ -73,15 +72,12 @@ class UncertaintyRouter(nn.Module):
 
 # %% ../nbs/08_router.ipynb #c010
 def _cell_gen(seed, c, s, b, dev):
-    from robustify_nb.benchmark import _cell_seed
     return make_generator(_cell_seed(seed, c, s, b), device=dev)
 
 @torch.no_grad()
 def router_stats(router:UncertaintyRouter, data, corruptions:Sequence[str]=(), severities:Sequence[int]=(1, 2, 3, 4, 5),
                  batch_size:int=256, seed:int=0, shift=None) -> dict:
     "`analyse` over `data` clean and corrupted (or shifted by `shift(x, generator)`): tensors plus `y` and a `condition` list."
-    from robustify_nb.models import _batches
-    from robustify_nb.corruptions import corrupt
     dev = next(router.student.parameters()).device
     acc = {k: [] for k in ('probs', 'entropy', 'mi', 'kl', 'y')}; cond = []
     conds = [('clean', 0)] + [(c, s) for c in corruptions for s in severities] + ([('shifted', 0)] if shift is not None else [])
@@ -98,6 +94,7 @@ def router_stats(router:UncertaintyRouter, data, corruptions:Sequence[str]=(), s
     out['condition'] = np.array(cond)
     return out
 
+# %% ../nbs/08_router.ipynb #c010b
 def routing_report(stats:dict, choice:torch.Tensor) -> dict:
     "Accuracy of each head, of the routed choice and of the oracle, and how often the choice is a right head when one exists."
     pred = stats['probs'].argmax(-1)                       # (N, 3)
@@ -112,6 +109,7 @@ def routing_report(stats:dict, choice:torch.Tensor) -> dict:
     out['gap_to_oracle'] = out['oracle_acc'] - out['routed_acc']
     return out
 
+# %% ../nbs/08_router.ipynb #c010c
 def fit_thresholds(router:UncertaintyRouter, stats:dict, kl_grid=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0), unc_grid=(0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0),
                    uncertainties=('entropy', 'mi')) -> dict:
     "Set the router's thresholds to the grid point with the best routed accuracy on `stats` (validation data); return it."
@@ -123,6 +121,12 @@ def fit_thresholds(router:UncertaintyRouter, stats:dict, kl_grid=(0.001, 0.003, 
                 if best is None or a > best['routed_acc'] + 1e-9: best = dict(kl_threshold=k, unc_threshold=t, uncertainty=u, routed_acc=a)
     router.kl_threshold, router.unc_threshold, router.uncertainty = best['kl_threshold'], best['unc_threshold'], best['uncertainty']
     return best
+
+# %% ../nbs/08_router.ipynb #7ea62a98
+def fit_router(student:MultiHeadStudent, valid, passes:int=8, seed:int=0) -> tuple[UncertaintyRouter, dict]:
+    "A router on `student`, its thresholds fitted on `valid` under the held-out training shifts (never the test corruptions); `(router, fitted)`."
+    router = UncertaintyRouter(student, passes=passes, seed=seed)
+    return router, fit_thresholds(router, router_stats(router, valid, shift=heldout_shift))
 
 # %% ../nbs/08_router.ipynb #d002
 def auroc(score, positive) -> float:
@@ -158,8 +162,6 @@ def signal_auroc(stats:dict, signals:Sequence[str]=SIGNALS) -> pd.DataFrame:
 def evaluate_many(models:dict, data, corruptions:Sequence[str], severities:Sequence[int]=(1, 2, 3, 4, 5), batch_size:int=256, seed:int=0,
                   student:MultiHeadStudent|None=None, router:UncertaintyRouter|None=None) -> pd.DataFrame:
     "Grids of several models on the same corrupted batches (seeded like `evaluate_corruptions`); the student's heads, router and oracle from one pass."
-    from robustify_nb.models import _batches
-    from robustify_nb.corruptions import corrupt
     names = list(models) + ([f'head: {h}' for h in HEADS] + ['ours (routed)', 'oracle'] if student is not None else [])
     correct, n = {}, 0
     for m in models.values(): m.eval()
@@ -189,291 +191,6 @@ def grid_from_stats(stats:dict, router:UncertaintyRouter) -> pd.DataFrame:
             c, _, s = cond.partition('/')
             rows.append(dict(model=name, corruption=c, severity=int(s or 0), accuracy=r[m].float().mean().item(), n=int(m.sum())))
     return pd.DataFrame(rows)
-
-def _default_teacher():
-    from robustify_nb.models import MODELS
-    return load_model('smallcnn', weights='polyshift') if 'polyshift' in MODELS['smallcnn'].tags else load_model('smallcnn')
-
-def robustify_teacher(teacher:nn.Module, train, recipe:str='augmix+shifts', epochs:int=12, lr:float=0.02, seed:int=0,
-                      ckpt_dir=None, ckpt_every:int|None=None, progress:bool=False):
-    "The teacher of the experiments: `teacher` fine-tuned with `recipe` for `epochs` (0: as it is), with dropout before its head for MC passes; `(teacher, cost)`."
-    from robustify_nb.core import seed_everything
-    from robustify_nb.teacher import train_teacher
-    from robustify_nb.student import with_head_dropout
-    from robustify_nb.models import Classifier
-    if isinstance(teacher, Classifier) and isinstance(teacher.head, nn.Linear) and not any(isinstance(m, nn.Dropout) and m.p > 0 for m in teacher.modules()):
-        teacher = with_head_dropout(teacher, 0.1)      # MC passes need dropout
-    cost = dict(recipe='none', seconds=0.0, cpu_seconds=0.0, steps=0, images=0, epochs=0)
-    if epochs:
-        seed_everything(seed)
-        teacher, cost = train_teacher(train, teacher, recipe, epochs=epochs, lr=lr, seed=seed, progress=progress, ckpt_dir=ckpt_dir, ckpt_every=ckpt_every)
-        cost = {k: v for k, v in cost.items() if k != 'history'}
-    return teacher.eval(), cost
-
-def _datasets(train, valid, test, n_train, n_valid, n_test, seed):
-    from robustify_nb.data import PolyShift
-    return (train if train is not None else PolyShift(n_train, split='train', seed=seed),
-            valid if valid is not None else PolyShift(n_valid, split='valid', seed=seed),
-            test if test is not None else PolyShift(n_test, split='test', seed=seed))
-
-def _check_student_settings(n_train:int, student_fraction, student_batch_size, p_pixmix=0.0, student_opt='sgd'):
-    "Refuse the student's data settings before any training: the fraction, the batch size against the images it leaves, p_pixmix, the optimiser."
-    check_fraction('student_fraction', student_fraction, low_open=True, what='a fraction of the training images')
-    check_fraction('p_pixmix', p_pixmix); check_choice('student_opt', student_opt, ['sgd', 'adamw'], 'optimiser')
-    if isinstance(student_batch_size, bool) or not isinstance(student_batch_size, int) or student_batch_size < 1:
-        raise ValueError(f"student_batch_size={student_batch_size!r} is not accepted; accepted: an int >= 1.")
-    n = _n_first(n_train, student_fraction)
-    if student_batch_size > n:
-        raise ValueError(f"student_batch_size={student_batch_size} is larger than the {n} images that student_fraction={student_fraction} leaves of {n_train}; "
-                         f"accepted: student_batch_size <= {n}, or a larger student_fraction.")
-
-def _n_first(n:int, fraction:float) -> int: return min(n, max(1, round(n*fraction)))
-
-def _first(data, fraction):
-    "The first `fraction` of a dataset (all of it for 1)."
-    n = _n_first(len(data), fraction)
-    return data if n >= len(data) else data.subset(slice(0, n))
-
-def _fit_router(student, valid, passes, seed):
-    "A router on `student`, its thresholds fitted on `valid` under the training shifts (never the test corruptions)."
-    from robustify_nb.teacher import heldout_shift
-    router = UncertaintyRouter(student, passes=max(2, passes), seed=seed)
-    return router, fit_thresholds(router, router_stats(router, valid, shift=heldout_shift))
-
-def run_experiment(base:nn.Module|None=None, # the pretrained student (default: the embedded resnet20-polyshift)
-                   teacher:nn.Module|None=None, # the small teacher before robustification (default: embedded smallcnn-polyshift)
-                   train=None, valid=None, test=None, # datasets (default: PolyShift reference train/valid/test splits)
-                   n_train:int=3000, n_valid:int=500, n_test:int=500,
-                   teacher_recipe:str='augmix+shifts', teacher_epochs:int=12, teacher_lr:float=0.02, # robustification of the teacher (0 epochs: use it as it is)
-                   student_epochs:int=1, student_lr:float=0.01, full_epochs:int=2, full_lr:float=0.01,
-                   student_fraction:float=0.5, student_batch_size:int=64, # the student is distilled on this fraction of `train` (the first images), in batches of this size
-                   student_opt:str='sgd', # the student's optimiser: 'sgd' or 'adamw' (scale-free steps: for students whose logits are scaled, like a CLIP zero-shot head)
-                   p_pixmix:float=0.6, # share of the student's shifted images that are PixMix views
-                   tune=(0, 1, -1), T:float=2.0, mc_passes:int=8, gate:str='soft', freeze_bn:bool=True, wiseft_alpha:float=0.5, baselines:bool=True,
-                   corruptions:Sequence[str]|None=None, severities:Sequence[int]=(1, 2, 3, 4, 5), seed:int=0, probe:bool=True,
-                   out_dir:str|Path|None=None, # checkpoints (resumable runs), the student, the report
-                   ckpt_every:int|None=None, progress:bool=False, log=print) -> dict:
-    "The method and its baselines under one clock: robustify the teacher, distil the student, fit the router, evaluate all."
-    from robustify_nb.core import seed_everything
-    from robustify_nb.data import PolyShift
-    from robustify_nb.corruptions import CORRUPTIONS
-    from robustify_nb.teacher import AugMixJSD, RECIPES
-    from robustify_nb.student import distill_student, check_compatible, MultiHeadStudent, Distiller
-    from robustify_nb.train import Learner
-    from robustify_nb.benchmark import summarize
-    from robustify_nb.models import num_params
-    corruptions = list(corruptions or CORRUPTIONS)
-    out = Path(out_dir) if out_dir is not None else None
-    ck = lambda name: (out/name if out is not None else None)
-    base = base if base is not None else load_model('resnet20', weights='polyshift')
-    teacher = teacher if teacher is not None else _default_teacher()
-    check_compatible(teacher, base)
-    check_choice('teacher_recipe', teacher_recipe, RECIPES, 'teacher recipe')
-    MultiHeadStudent(base, tune=tune, freeze_bn=freeze_bn); Distiller(robustify_teacher(copy.deepcopy(teacher), None, epochs=0)[0], T, mc_passes, gate)   # refuse bad settings before any training
-    train, valid, test = _datasets(train, valid, test, n_train, n_valid, n_test, seed)
-    _check_student_settings(len(train), student_fraction, student_batch_size, p_pixmix, student_opt)
-    teacher, t_cost = robustify_teacher(teacher, train, teacher_recipe, teacher_epochs, teacher_lr, seed, ck('teacher-run'), ckpt_every, progress)
-    tname = f'teacher ({teacher_recipe})' if teacher_epochs else 'teacher'
-    log(f"teacher robustification ({t_cost['recipe']}, {teacher_epochs} epochs): {t_cost['seconds']} s ({t_cost['cpu_seconds']} CPU s)")
-    seed_everything(seed)
-    student, s_cost = distill_student(base, teacher, _first(train, student_fraction), tune=tune, T=T, mc_passes=mc_passes, gate=gate, epochs=student_epochs, lr=student_lr,
-                                      batch_size=student_batch_size, p_pixmix=p_pixmix, freeze_bn=freeze_bn, opt=student_opt,
-                                      seed=seed, progress=progress, ckpt_dir=ck('student-run'), ckpt_every=ckpt_every)
-    log(f"student distillation: {s_cost['seconds']} s ({s_cost['cpu_seconds']} CPU s), tuned fraction {s_cost['tuned_fraction']}")
-    models, secs = {'original': base, tname: teacher}, {'original': 0.0, tname: t_cost['seconds']}
-    cpu = {'original': 0.0, tname: t_cost['cpu_seconds']}
-    full = wise = None
-    if baselines:
-        from robustify_nb.wiseft import interpolate
-        seed_everything(seed)
-        full = copy.deepcopy(base).train()
-        for p in full.parameters(): p.requires_grad_(True)
-        am = AugMixJSD()
-        learn = Learner(full, train, loss_fn=am, augment=am.augment, lr=full_lr, batch_size=128, seed=seed, warmup=10, progress=progress,
-                        ckpt_dir=ck('full-run'), ckpt_every=ckpt_every)
-        c0 = time.process_time()
-        learn.fit(full_epochs); full = learn.raw_model.eval(); full_s = round(learn.train_seconds, 2); full_c = round(time.process_time() - c0, 2)
-        log(f"full AugMix fine-tuning: {full_s} s ({full_c} CPU s)")
-        wise = copy.deepcopy(base); wise.load_state_dict(interpolate(base, full, wiseft_alpha)); wise.eval()
-        wname = f'WiSE-FT (α={wiseft_alpha})'
-        models.update({'full AugMix fine-tuning': full, wname: wise}); secs.update({'full AugMix fine-tuning': full_s, wname: full_s})
-        cpu.update({'full AugMix fine-tuning': full_c, wname: full_c})
-    router, thresholds = _fit_router(student, valid, mc_passes, seed)
-    log(f"router thresholds (validation, training shifts): {thresholds}")
-    t0 = time.perf_counter()
-    test_stats = router_stats(router, test, corruptions, severities, seed=seed)      # the student: one pass gives heads, router, oracle
-    grid = pd.concat([evaluate_many(models, test, corruptions, severities, seed=seed), grid_from_stats(test_stats, router)], ignore_index=True)
-    log(f"evaluation: {time.perf_counter() - t0:.0f} s")
-    REUSED = 'ours (routed), teacher reused'
-    grid = pd.concat([grid, grid[grid.model == 'ours (routed)'].assign(model=REUSED)], ignore_index=True)
-    ours, ours_c = t_cost['seconds'] + s_cost['seconds'], t_cost['cpu_seconds'] + s_cost['cpu_seconds']
-    secs.update({**{f'head: {h}': ours for h in HEADS}, 'ours (routed)': ours, 'oracle': ours, REUSED: s_cost['seconds']})
-    cpu.update({**{f'head: {h}': ours_c for h in HEADS}, 'ours (routed)': ours_c, 'oracle': ours_c, REUSED: s_cost['cpu_seconds']})
-    params = {k: num_params(m) for k, m in models.items()}; params['original'] = 0
-    if teacher_epochs == 0: params[tname] = 0
-    rows = []
-    for m, g in grid.groupby('model', sort=False):
-        s = summarize(g.drop(columns='model'), baseline=None)
-        rows.append(dict(model=m, clean_acc=s.clean_acc, mean_corruption_acc=s.mean_corruption_acc, train_seconds=secs[m],
-                         cpu_seconds=cpu[m], trained_params=params.get(m, s_cost['trainable']), **{k: s[k] for k in s.index if k.endswith('_acc') and k not in ('clean_acc', 'mean_corruption_acc')}))
-    table = pd.DataFrame(rows)
-    routing = routing_report(test_stats, router.choose(test_stats))
-    res = dict(table=table, grid=grid, routing=routing, thresholds=thresholds, teacher_cost=t_cost,
-               student_cost=s_cost, models=dict(base=base, teacher=teacher, student=student, full=full, wise=wise), router=router,
-               test_stats=test_stats, config=dict(n_train=len(train), n_valid=len(valid), n_test=len(test), teacher_recipe=teacher_recipe,
-               teacher_epochs=teacher_epochs, student_epochs=student_epochs, student_lr=student_lr, student_fraction=student_fraction, student_opt=student_opt,
-               student_batch_size=student_batch_size, student_images=s_cost['images'], p_pixmix=p_pixmix, full_epochs=full_epochs, tune=student.config['tune'],
-               T=T, mc_passes=mc_passes, gate=gate, freeze_bn=freeze_bn, seed=seed, severities=list(severities), corruptions=corruptions,
-               torch_threads=torch.get_num_threads(), torch=torch.__version__))
-    if probe and isinstance(train, PolyShift):
-        from robustify_nb.transfer import linear_probe, task_data      # the transfer chapter's probe and embedded tasks
-        res['probe'] = {}
-        for task in ('family', 'shape-colour'):
-            ptr, pte = task_data(task, 'train', 2000, seed), task_data(task, 'test', 1000, seed)
-            res['probe'][task] = dict(original=linear_probe(base, ptr, pte), ours=linear_probe(student, ptr, pte),
-                                      **({'full AugMix fine-tuning': linear_probe(full, ptr, pte)} if full is not None else {}))
-        log(f"linear probes: {res['probe']}")
-    if out is not None: save_experiment(res, out)
-    return res
-
-def check_targets(res:dict) -> pd.DataFrame:
-    "The issue's targets against a `run_experiment` result: one row per target with the measured value, the bound and met/missed."
-    t = res['table'].set_index('model')
-    o, ours = t.loc['original'], t.loc['ours (routed)']
-    rows = [dict(target='clean ≥ original − 0.5 points', value=100*ours.clean_acc, bound=100*o.clean_acc - 0.5),
-            dict(target='mean corruption ≥ original + 10 points', value=100*ours.mean_corruption_acc, bound=100*o.mean_corruption_acc + 10)]
-    if 'full AugMix fine-tuning' in t.index:
-        f = t.loc['full AugMix fine-tuning']
-        rows.append(dict(target='mean corruption ≥ full AugMix fine-tuning − 1 point', value=100*ours.mean_corruption_acc, bound=100*f.mean_corruption_acc - 1))
-        for m, label in (('ours (routed)', 'teacher included'), ('ours (routed), teacher reused', 'teacher reused')):
-            for col in ('train_seconds', 'cpu_seconds'):
-                rows.append(dict(target=f'{col.replace("_", " ")} ≤ 25% of full fine-tuning ({label}), %', value=100*t.loc[m, col]/max(f[col], 1e-9), bound=25.0, lower=True))
-    r = res['routing']
-    rows.append(dict(target='routing within 1 point of the oracle (clean + corrupted test images)', value=100*r['gap_to_oracle'], bound=1.0, lower=True))
-    df = pd.DataFrame(rows)
-    low = df.pop('lower').eq(True) if 'lower' in df else pd.Series(False, index=df.index)
-    df['met'] = [(v <= b) if l else (v >= b) for v, b, l in zip(df.value, df.bound, low)]
-    return df.round(2)
-
-def ablate(factors:dict|None=None, # factor -> values, one factor varied at a time around `defaults` (default: T, gate, mc_passes, tune, freeze_bn, p_pixmix, student_fraction, teacher_epochs)
-           base:nn.Module|None=None, teacher:nn.Module|None=None, train=None, valid=None, test=None,
-           n_train:int=3000, n_valid:int=500, n_test:int=200, corruptions:Sequence[str]|None=None, severities:Sequence[int]=(1, 3, 5),
-           teacher_recipe:str='augmix+shifts', teacher_lr:float=0.02, seed:int=0, log=print, progress:bool=False,
-           teachers:dict|None=None, # robustified teachers to reuse, {epochs: (teacher, cost)}: e.g. run_experiment's, trained on the same data and recipe
-           **defaults) -> pd.DataFrame:
-    "Ablations of the method's knobs: the teacher is robustified once per `teacher_epochs`; per setting the student is distilled, routed (thresholds fitted on validation) and evaluated."
-    from robustify_nb.core import seed_everything
-    from robustify_nb.corruptions import CORRUPTIONS
-    from robustify_nb.student import distill_student, Distiller
-    from robustify_nb.benchmark import summarize
-    dflt = dict(tune=(0, 1, -1), T=2.0, mc_passes=8, gate='soft', freeze_bn=True, p_pixmix=0.6, student_fraction=0.5, student_batch_size=64,
-                student_epochs=1, student_lr=0.01, teacher_epochs=12)
-    unknown = set(defaults) - set(dflt)
-    if unknown: raise ValueError(f"ablate got unknown settings {sorted(unknown)}; accepted: {sorted(dflt)} (and the named arguments).")
-    dflt.update(defaults)
-    factors = dict(T=(1.0, 2.0, 4.0), gate=('none', 'soft', 'hard'), mc_passes=(2, 8, 16), tune=(1, (0, -1), (0, 1, -1)),
-                   freeze_bn=(True, False), p_pixmix=(0.0, 0.3, 0.6), student_fraction=(0.5, 1.0), teacher_epochs=(0, 4, 12)) if factors is None else dict(factors)
-    for f in factors:
-        if f not in dflt: raise ValueError(f"factors names {f!r}; accepted: {sorted(dflt)}.")
-    corruptions = list(corruptions or CORRUPTIONS)
-    base = base if base is not None else load_model('resnet20', weights='polyshift')
-    train, valid, test = _datasets(train, valid, test, n_train, n_valid, n_test, seed)
-    teacher0, teachers = teacher if teacher is not None else _default_teacher(), dict(teachers or {})
-    for e, v in teachers.items():
-        if isinstance(e, bool) or not isinstance(e, int) or not (isinstance(v, tuple) and len(v) == 2):
-            raise ValueError(f"teachers has the entry {e!r}: {type(v).__name__}; accepted: {{epochs (int): (teacher, cost)}}, e.g. {{12: (res['models']['teacher'], res['teacher_cost'])}}.")
-    t_check = robustify_teacher(copy.deepcopy(teacher0), None, epochs=0)[0]     # with MC dropout, for the checks below
-    for f, values in factors.items():                  # every setting refused before any training
-        for v in values:
-            s = {**dflt, f: v}
-            _check_student_settings(len(train), s['student_fraction'], s['student_batch_size'], s['p_pixmix'])
-            MultiHeadStudent(base, tune=s['tune'], freeze_bn=s['freeze_bn']); Distiller(t_check, s['T'], s['mc_passes'], s['gate'])
-    def teacher_for(epochs):
-        if epochs not in teachers:
-            teachers[epochs] = robustify_teacher(copy.deepcopy(teacher0), train, teacher_recipe, epochs, teacher_lr, seed, progress=progress)
-            log(f"teacher ({epochs} epochs): {teachers[epochs][1]['seconds']} s")
-        return teachers[epochs]
-    done, rows = {}, []
-    for f, values in factors.items():
-        for v in values:
-            s = {**dflt, f: v}
-            key = repr(sorted((k, tuple(x) if isinstance(x, list) else x) for k, x in s.items()))
-            if key not in done:
-                teacher, t_cost = teacher_for(s['teacher_epochs'])
-                seed_everything(seed)
-                st, cost = distill_student(base, teacher, _first(train, s['student_fraction']), tune=s['tune'], T=s['T'], mc_passes=s['mc_passes'], gate=s['gate'],
-                                           freeze_bn=s['freeze_bn'], p_pixmix=s['p_pixmix'], batch_size=s['student_batch_size'],
-                                           epochs=s['student_epochs'], lr=s['student_lr'], seed=seed, progress=progress)
-                router, _ = _fit_router(st, valid, s['mc_passes'], seed)
-                ts = router_stats(router, test, corruptions, severities, seed=seed)
-                summ = {m: summarize(g.drop(columns='model'), baseline=None) for m, g in grid_from_stats(ts, router).groupby('model', sort=False)}
-                rep = routing_report(ts, router.choose(ts))
-                done[key] = dict(clean_acc=summ['ours (routed)'].clean_acc, mean_corruption_acc=summ['ours (routed)'].mean_corruption_acc,
-                                 robust_head_corruption_acc=summ['head: robust'].mean_corruption_acc, oracle_corruption_acc=summ['oracle'].mean_corruption_acc,
-                                 gap_to_oracle=rep['gap_to_oracle'], teacher_weight=cost['teacher_weight'], tuned_fraction=cost['tuned_fraction'],
-                                 student_seconds=cost['seconds'], student_cpu_seconds=cost['cpu_seconds'], teacher_cpu_seconds=t_cost['cpu_seconds'])
-                log(f"{f}={v!r}: {done[key]['mean_corruption_acc']:.4f} under corruption, {done[key]['clean_acc']:.4f} clean")
-            rows.append(dict(factor=f, value=str(v), default=(v == dflt[f] or (isinstance(v, (list, tuple)) and tuple(v) == tuple(dflt[f]))), **done[key]))
-    return pd.DataFrame(rows)
-
-def corruption_table(grid:pd.DataFrame, models:Sequence[str]|None=None) -> pd.DataFrame:
-    "Mean accuracy over severities per corruption (rows, with the category) and model (columns), from a grid of `run_experiment`."
-    from robustify_nb.corruptions import CATEGORIES
-    g = grid[grid.severity > 0]
-    if models is not None: g = g[g.model.isin(list(models))]
-    t = g.pivot_table(index='corruption', columns='model', values='accuracy', aggfunc='mean', sort=False)
-    cat = {c: k for k, v in CATEGORIES.items() for c in v}
-    t.insert(0, 'category', [cat.get(c, 'other') for c in t.index])
-    return t[['category'] + [m for m in (models or dict.fromkeys(g.model)) if m in t.columns]]
-
-def save_experiment(res:dict, out:str|Path) -> Path:
-    "Write the student (with the router's thresholds), the teacher, the tables (CSV/JSON) and an HTML report to `out`."
-    from robustify_nb.models import save_checkpoint
-    from robustify_nb.core import write_json, figures_to_html
-    from robustify_nb.benchmark import plot_grid
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    r = res['router']
-    save_checkpoint(res['models']['student'], out/'student.safetensors', metrics=res['routing'],
-                    router=dict(passes=r.passes, kl_threshold=r.kl_threshold, unc_threshold=r.unc_threshold, uncertainty=r.uncertainty, seed=r.seed))
-    save_checkpoint(res['models']['teacher'], out/'teacher.safetensors', metrics=res['teacher_cost'])
-    res['table'].to_csv(out/'table.csv', index=False); res['grid'].to_csv(out/'grid.csv', index=False)
-    report = dict(table=res['table'].to_dict('records'), routing=res['routing'], thresholds=res['thresholds'], teacher_cost=res['teacher_cost'],
-                  student_cost=res['student_cost'], probe=res.get('probe'), config=res['config'])
-    write_json(out/'report.json', report)
-    g = res['grid']
-    figs = [('Mean corruption accuracy vs training time', plot_pareto(res['table'])), ('The same against CPU seconds', plot_pareto(res['table'], x='cpu_seconds'))]
-    for m in ('original', 'ours (routed)'):
-        if (g.model == m).any(): figs.append((f'{m}: accuracy under corruption', plot_grid(g[g.model == m].drop(columns='model'), m)))
-    figures_to_html(figs, 'robustify: teacher, multi-head student, router', out/'report.html')
-    return out
-
-def load_router(path:str|Path, device=None) -> UncertaintyRouter:
-    "The `UncertaintyRouter` saved by `save_experiment` (the student checkpoint with the router's thresholds)."
-    from robustify_nb.student import load_student
-    from robustify_nb.core import read_json
-    st = load_student(path, device)
-    cfg = read_json(Path(path).with_suffix('.json')).get('router')
-    if cfg is None: raise ValueError(f"{str(path)!r} holds a student without router settings; accepted: a checkpoint written by save_experiment.")
-    return UncertaintyRouter(st, **cfg)
-
-# %% ../nbs/08_router.ipynb #c015
-def plot_pareto(table:pd.DataFrame, title:str='Mean corruption accuracy vs training time', x:str='train_seconds'):
-    "Scatter of mean corruption accuracy (%) against training seconds (`x`: 'train_seconds' wall clock or 'cpu_seconds'), with the Pareto front."
-    import plotly.graph_objects as go
-    check_choice('x', x, ['train_seconds', 'cpu_seconds'], 'time column')
-    t = table[table.model != 'oracle'].copy()
-    t['train_seconds'] = t[x]
-    t['acc'] = 100*t.mean_corruption_acc; t['clean'] = 100*t.clean_acc
-    front, best = [], -1
-    for r in t.sort_values(['train_seconds', 'acc'], ascending=[True, False]).itertuples():
-        if r.acc > best: front.append(r); best = r.acc
-    fig = go.Figure([
-        go.Scatter(x=t.train_seconds, y=t.acc, mode='markers+text', text=t.model, textposition='top center', name='models',
-                   customdata=t.clean, hovertemplate='%{text}: %{y:.1f}% under corruption, %{customdata:.1f}% clean, %{x:.0f} s'),
-        go.Scatter(x=[r.train_seconds for r in front], y=[r.acc for r in front], mode='lines', line=dict(dash='dot'), name='Pareto front')])
-    fig.update_layout(title=title, xaxis_title='training wall time (s)' if x == 'train_seconds' else 'training time (CPU seconds of the process)',
-                      yaxis_title='mean corruption accuracy (%)', height=480, width=760)
-    return fig
 
 # %% ../nbs/08_router.ipynb #c025
 def router_explorer(router:UncertaintyRouter, stats:dict):
@@ -506,10 +223,10 @@ def router_explorer(router:UncertaintyRouter, stats:dict):
     update()
     return box
 
-def sample_inspector(router:UncertaintyRouter, data, corruption:str='gaussian_noise', severity:int=3, n:int=64, seed:int=0):
+# %% ../nbs/08_router.ipynb #c025b
+def sample_explorer(router:UncertaintyRouter, data, corruption:str='gaussian_noise', severity:int=3, n:int=64, seed:int=0):
     "Widget: pick an image and a corruption; see it, each head's prediction, confidence and uncertainty, the KL and the chosen head."
     import ipywidgets as W, plotly.graph_objects as go
-    from robustify_nb.corruptions import corrupt, CORRUPTIONS
     x, y = data.tensors(slice(0, n)) if hasattr(data, 'tensors') else (data[0][:n], data[1][:n])
     classes = getattr(data, 'classes', [str(i) for i in range(int(y.max()) + 1)])
     idx = W.IntSlider(0, 0, len(y) - 1, description='image')
@@ -541,20 +258,3 @@ def sample_inspector(router:UncertaintyRouter, data, corruption:str='gaussian_no
     box.controls, box.figure = dict(image=idx, corruption=cor, severity=sev), img
     update()
     return box
-
-# %% ../nbs/08_router.ipynb #a002
-def plot_ablation(df:pd.DataFrame, y:str='mean_corruption_acc', title:str='Ablations (one factor at a time; the default is darker)'):
-    "Bars of `y` (%) for each value of each factor of an `ablate` table, one panel per factor."
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-    factors = list(dict.fromkeys(df.factor))
-    fig = make_subplots(1, len(factors), subplot_titles=factors, shared_yaxes=True, horizontal_spacing=0.03)
-    for i, f in enumerate(factors):
-        d = df[df.factor == f]
-        fig.add_trace(go.Bar(x=d.value.astype(str), y=100*d[y], marker_color=['#1f4e79' if v else '#9dc3e6' for v in d['default']],
-                             text=[f'{100*v:.1f}' for v in d[y]], textposition='outside', showlegend=False,
-                             customdata=d.student_seconds, hovertemplate='%{x}: %{y:.1f}%, student %{customdata:.0f} s'), 1, i + 1)
-    lo = 100*df[y].min()
-    fig.update_yaxes(range=[max(0, lo - 5), min(100, 100*df[y].max() + 3)], title_text=y.replace('_', ' ') + ' (%)', row=1, col=1)
-    fig.update_layout(title=title, height=380, width=max(500, 230*len(factors)))
-    return fig

@@ -14,13 +14,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_fraction, make_generator, check_images
+from .core import check_choice, check_fraction, make_generator, check_images, check_int
 from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, CLIPBackbone, ConvTower, num_params
 
 # %% auto #0
-__all__ = ['HEADS', 'CLEAN_PATHS', 'GATES', 'backbone_chain', 'discover_blocks', 'find_blocks', 'list_blocks', 'MultiHeadStudent',
-           'tuned_fraction', 'tuned_table', 'with_head_dropout', 'mc_logits', 'entropy', 'mc_uncertainty',
-           'check_compatible', 'Distiller', 'distill_student', 'load_student', 'gate_explorer']
+__all__ = ['HEADS', 'CLEAN_PATHS', 'GATES', 'backbone_chain', 'discover_blocks', 'find_blocks', 'list_blocks', 'resolve_tune',
+           'MultiHeadStudent', 'tuned_fraction', 'tuned_table', 'with_head_dropout', 'mc_logits', 'entropy',
+           'mc_uncertainty', 'check_compatible', 'Distiller', 'distill_student', 'load_student', 'gate_explorer']
 
 # %% ../nbs/07_student.ipynb #c006
 def backbone_chain(backbone:nn.Module, prefix:str='backbone'):
@@ -90,7 +90,8 @@ def list_blocks(model:Classifier) -> list[str]:
 HEADS = ('clean', 'robust', 'combined')
 CLEAN_PATHS = ('tuned', 'original')
 
-def _resolve_tune(model:Classifier, tune) -> list[int]:
+def resolve_tune(model:Classifier, tune) -> list[int]:
+    "The indices of the blocks of `model` that `tune` names (the last k for an int; names or indices, negative from the end); a clear error for anything else."
     names = list_blocks(model)
     if isinstance(tune, bool): raise TypeError(f"tune={tune!r} has type bool; accepted: an int k >= 0 (the last k blocks) or a list of block names {names}.")
     if not names and tune not in (0, [], ()):
@@ -134,7 +135,7 @@ class MultiHeadStudent(nn.Module):
         check_choice('default_head', default_head, HEADS, 'head'); check_choice('clean_path', clean_path, CLEAN_PATHS, 'clean path')
         self.base, self.p_drop, self.freeze_bn, self.default_head, self.clean_path = base, float(p_drop), freeze_bn, default_head, clean_path
         for p in base.parameters(): p.requires_grad_(False)
-        self.tuned_idx = _resolve_tune(base, tune)
+        self.tuned_idx = resolve_tune(base, tune)
         blocks = find_blocks(base.backbone)
         self.block_names = [n for n, _ in blocks]
         self.tuned = nn.ModuleDict({str(i): copy.deepcopy(blocks[i][1]) for i in self.tuned_idx})
@@ -269,8 +270,7 @@ def with_head_dropout(model:Classifier, p:float=0.1) -> Classifier:
     return model
 
 def _check_passes(passes):
-    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
-        raise ValueError(f"passes={passes!r} is not accepted; accepted: an int >= 1 (>= 2 for an uncertainty estimate).")
+    check_int('passes', passes, 1, '>= 2 for an uncertainty estimate')
 
 @torch.no_grad()
 def mc_logits(model:nn.Module, x:torch.Tensor, passes:int=8, generator:torch.Generator|None=None, which:Sequence[str]|None=None):
@@ -343,10 +343,9 @@ class Distiller:
                  uncertainty:str='entropy', # 'entropy' or 'mi'
                  weights:dict|None=None, # loss weight per head, default 1 each
                  shift_kw:dict|None=None, # more keyword arguments of `heldout_shift`
-                 p_pixmix:float=0.6): # probability that a shifted image is a PixMix view (see the ablation in the router chapter)
+                 p_pixmix:float=0.6): # probability that a shifted image is a PixMix view (see the ablation in the robustify chapter)
         if isinstance(T, bool) or not isinstance(T, (int, float)) or T <= 0: raise ValueError(f"T={T!r} is not accepted; accepted: a temperature > 0.")
-        if isinstance(mc_passes, bool) or not isinstance(mc_passes, int) or mc_passes < 1:
-            raise ValueError(f"mc_passes={mc_passes!r} is not accepted; accepted: an int >= 2 for an uncertainty gate (1: no gate).")
+        check_int('mc_passes', mc_passes, 1, '>= 2 for an uncertainty gate; 1: no gate')
         check_choice('gate', gate, GATES, 'gate'); check_choice('uncertainty', uncertainty, ['entropy', 'mi'], 'uncertainty')
         self.teacher, self.T, self.passes, self.gate, self.threshold, self.uncertainty = teacher.eval(), float(T), mc_passes, gate, threshold, uncertainty
         if mc_passes > 1: mc_logits(teacher, torch.rand(1, 3, 32, 32, device=next(teacher.parameters()).device), 2)   # refuses a teacher without dropout now
@@ -399,11 +398,9 @@ def distill_student(base:Classifier, teacher:nn.Module, data, tune=(0, 1, -1), p
     dist = Distiller(teacher, T, mc_passes, gate, threshold, uncertainty, weights, shift_kw, p_pixmix)
     learn = Learner(student, data, loss_fn=dist, augment=dist.augment, lr=lr, batch_size=batch_size, seed=seed, warmup=10,
                     ckpt_dir=ckpt_dir, ckpt_every=ckpt_every, progress=progress, **learner_kw)
-    import time
-    c0 = time.process_time()
     learn.fit(epochs)
     st = learn.raw_model.eval()
-    cost = dict(seconds=round(learn.train_seconds, 2), cpu_seconds=round(time.process_time() - c0, 2), steps=learn.step, images=learn.step*batch_size, epochs=epochs,
+    cost = dict(seconds=round(learn.train_seconds, 2), cpu_seconds=round(learn.cpu_seconds, 2), steps=learn.step, images=learn.step*batch_size, epochs=epochs,
                 trainable=num_params(st, trainable=True), tuned_fraction=round(st.tuned_fraction, 4),
                 teacher_weight=float(sum(s['teacher_weight'] for s in dist.stats)/max(1, len(dist.stats))))
     return st, cost

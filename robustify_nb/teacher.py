@@ -249,7 +249,7 @@ def make_recipe(recipe:str, **kw):
 
 def train_teacher(data, # training data (an ImageDataset)
                   model:nn.Module|str='smallcnn', # a model or a registered name (built fresh)
-                  recipe:str='augmix', epochs:int=3, lr:float=0.1, batch_size:int=128, seed:int=0, valid=None,
+                  recipe:str='augmix', epochs:int=3, lr:float=0.1, batch_size:int=128, seed:int=0, valid=None, warmup:int=20, # warmup steps of the learning rate
                   ckpt_dir:str|Path|None=None, ckpt_every:int|None=None, progress:bool=True, recipe_kw:dict|None=None, **learner_kw):
     "Train a teacher with `recipe`; return `(model, cost)` where cost records seconds, images, steps and parameters."
     from robustify_nb.train import Learner
@@ -257,11 +257,10 @@ def train_teacher(data, # training data (an ImageDataset)
     check_choice('recipe', recipe, RECIPES, 'teacher recipe')
     if isinstance(model, str): model = load_model(model, num_classes=len(data.classes) if hasattr(data, 'classes') else None)
     augment, loss = make_recipe(recipe, **(recipe_kw or {}))
-    learn = Learner(model, data, loss_fn=loss, augment=augment, valid=valid, lr=lr, batch_size=batch_size, seed=seed, warmup=20,
+    learn = Learner(model, data, loss_fn=loss, augment=augment, valid=valid, lr=lr, batch_size=batch_size, seed=seed, warmup=warmup,
                     ckpt_dir=ckpt_dir, ckpt_every=ckpt_every, progress=progress, **learner_kw)
-    c0 = time.process_time()
     hist = learn.fit(epochs)
-    cost = dict(recipe=recipe, seconds=round(learn.train_seconds, 2), cpu_seconds=round(time.process_time() - c0, 2), steps=learn.step, images=learn.step*batch_size,
+    cost = dict(recipe=recipe, seconds=round(learn.train_seconds, 2), cpu_seconds=round(learn.cpu_seconds, 2), steps=learn.step, images=learn.step*batch_size,
                 epochs=epochs, params=num_params(learn.raw_model), history=hist.to_dict('records'))
     return learn.raw_model, cost
 

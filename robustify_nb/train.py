@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file, load_file
 from fastcore.basics import patch
 
-from .core import make_generator, write_json, read_json, default_device, check_choice, _check_seed
+from .core import make_generator, write_json, read_json, default_device, check_choice, _check_seed, check_int
 from .models import save_checkpoint, load_weights, read_weights, accuracy, predict
 
 # %% auto #0
@@ -32,7 +32,7 @@ class EpochBatches:
     "Index batches of an epoch: seeded by (seed, epoch), sharded over processes, resumable at a batch."
     def __init__(self, n:int, batch_size:int, seed:int=0, rank:int=0, world:int=1, drop_last:bool=True):
         if n < 1: raise ValueError(f"the training data is empty (n={n}); accepted: at least one example.")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f"batch_size={batch_size!r} is not accepted; accepted: an int >= 1.")
+        check_int('batch_size', batch_size, 1)
         self.n, self.bs, self.seed, self.rank, self.world, self.drop_last = n, batch_size, seed, rank, world, drop_last
         self.epoch, self.start = 0, 0
         if len(self) == 0:
@@ -203,7 +203,8 @@ class Learner:
         self.callbacks = sorted(cbs, key=lambda c: c.order)
         self.epoch = self.step = self.step_in_epoch = 0
         self.history, self.stop, self.smooth_loss, self.loss, self.total_steps = [], False, float('nan'), None, 0
-        self.train_seconds = 0.0
+        self.train_seconds = self.cpu_seconds = 0.0     # wall-clock and CPU seconds of the training steps (evaluation excluded)
+        self._epoch_clock = None                         # (wall, CPU) at the start of the epoch being trained
 
     def _cb(self, event):
         for c in self.callbacks: getattr(c, event)(self)
@@ -219,7 +220,7 @@ def _dist_failure(e:Exception) -> bool:
 @patch
 def fit(self:Learner, epochs:int, resume:bool=True) -> pd.DataFrame:
     "Train for `epochs` epochs in all (continuing from a checkpoint in `ckpt_dir` if `resume`); return the history."
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1: raise ValueError(f"epochs={epochs!r} is not accepted; accepted: an int >= 1.")
+    check_int('epochs', epochs, 1)
     self.total_steps = epochs*len(self.sampler)
     if resume and self.ckpt_dir is not None and (self.ckpt_dir/'trainer.json').exists(): self.load_state()
     try: return self._fit(epochs)
@@ -241,7 +242,8 @@ def _fit(self:Learner, epochs:int) -> pd.DataFrame:
     while self.epoch < epochs and not self.stop:
         self.sampler.set_epoch(self.epoch, self.step_in_epoch)
         self._cb('before_epoch')
-        losses, t0 = [], time.perf_counter()
+        losses, (t0, c0) = [], (time.perf_counter(), time.process_time())
+        self._epoch_clock = (t0, c0)
         for xb, yb in _loader(self.data, self.sampler):
             xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
             if self.augment is not None: xb, yb = self.augment(xb, yb, make_generator(self.seed*7919 + self.step*self.world + self.rank))
@@ -259,6 +261,9 @@ def _fit(self:Learner, epochs:int) -> pd.DataFrame:
             if self.stop: break
         secs = torch.tensor(time.perf_counter() - t0, device=dev)
         self.train_seconds += (acc.reduce(secs, 'max') if self.world > 1 else secs).item()
+        cpu = torch.tensor(time.process_time() - c0, device=dev)       # every process's CPU time counts
+        self.cpu_seconds += (acc.reduce(cpu, 'sum') if self.world > 1 else cpu).item()
+        self._epoch_clock = None
         if self.stop and self.step_in_epoch < steps_per_epoch: break
         row = dict(epoch=self.epoch, step=self.step, train_loss=float(np.mean(losses)) if losses else float('nan'), seconds=round(self.train_seconds, 2))
         if self.valid is not None:
@@ -293,9 +298,12 @@ def save_state(self:Learner):
     if torch.cuda.is_available(): tensors.update({f'rng.cuda.{i}': s for i, s in enumerate(torch.cuda.get_rng_state_all())})
     tmp = d/f'.{tag}-state.safetensors.tmp'
     save_file(tensors, str(tmp)); os.replace(tmp, d/f'{tag}-state.safetensors')
+    wall, cpu = self.train_seconds, self.cpu_seconds
+    if self._epoch_clock is not None:                # mid-epoch: the epoch's seconds so far (this process's CPU time)
+        wall += time.perf_counter() - self._epoch_clock[0]; cpu += time.process_time() - self._epoch_clock[1]
     write_json(d/'trainer.json', dict(weights=f'{tag}.safetensors', state=f'{tag}-state.safetensors', epoch=self.epoch,
         step=self.step, step_in_epoch=self.step_in_epoch, total_steps=self.total_steps, history=self.history,
-        optimizer=meta, smooth_loss=self.smooth_loss, train_seconds=self.train_seconds, seed=self.seed,
+        optimizer=meta, smooth_loss=self.smooth_loss, train_seconds=wall, cpu_seconds=cpu, seed=self.seed,
         processes=self.world, batch_size=self.batch_size, n_train=len(self.data)))
     for f in d.glob('step-*.safetensors'):          # older checkpoints and their sidecars, now superseded
         if not f.name.startswith(tag): f.unlink(missing_ok=True); f.with_suffix('.json').unlink(missing_ok=True)
@@ -328,6 +336,7 @@ def load_state(self:Learner):
     self.epoch, self.step_in_epoch = meta['epoch'], start
     self.step = meta['step'] if meta.get('processes', 1) == self.world else self.epoch*len(self.sampler) + start
     self.history, self.smooth_loss, self.train_seconds = meta['history'], meta['smooth_loss'], meta['train_seconds']
+    self.cpu_seconds = meta.get('cpu_seconds', 0.0)               # checkpoints written before CPU time was recorded: counted from here
     if self.accelerator.is_main_process:
         for f in d.glob('.*.tmp'): f.unlink(missing_ok=True)       # leftovers of a write that was killed
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed, atomic_write
+from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed, atomic_write, check_int
 from .data import CLASSES, COLOURS, IMAGE_SIZE, ImageDataset, sample_attributes, render, load_npz, CIFAR10_CLASSES
 from .models import load_model, save_checkpoint, accuracy, _batches, extract_features, WEIGHTS_DIR
 from .train import Learner, Callback
@@ -25,7 +25,7 @@ from .train import Learner, Callback
 __all__ = ['NORMS', 'SOURCE_CLASSES', 'NEW_CLASSES', 'FAMILIES', 'TASKS', 'SOURCE_DEFAULTS', 'SHIPPED_SOURCES', 'QUICK_SOURCE',
            'SHIPPED_EPS', 'check_attack', 'pgd', 'adversarial_accuracy', 'AdversarialLoss', 'adversarial_train',
            'source_data', 'downsample', 'task_data', 'source_model', 'source_settings', 'source_metrics',
-           'pretrain_sources', 'attack_explorer', 'check_task', 'linear_probe', 'fine_tune', 'transfer_sweep',
+           'pretrain_sources', 'attack_explorer', 'check_task', 'linear_probe', 'finetune', 'transfer_sweep',
            'best_eps', 'plot_transfer', 'plot_resolution']
 
 # %% ../nbs/10_transfer.ipynb #c006
@@ -40,8 +40,7 @@ def check_attack(eps, norm:str|None=None, steps:int=10, step_size=None) -> tuple
     check_choice('norm', norm, NORMS, 'norm')
     if not _number(eps) or not math.isfinite(eps) or eps < 0:
         raise ValueError(f"eps={eps!r} is not accepted; accepted: a finite number >= 0 (the {norm} radius in pixel units, images in [0, 1]).")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps={steps!r} is not accepted; accepted: an int >= 1 (gradient steps of the attack).")
+    check_int('steps', steps, 1, 'gradient steps of the attack')
     if step_size is None: step_size = 2.5*eps/steps
     elif not _number(step_size) or not math.isfinite(step_size) or step_size <= 0:
         raise ValueError(f"step_size={step_size!r} is not accepted; accepted: a number > 0, or None for 2.5*eps/steps.")
@@ -189,8 +188,7 @@ def source_data(n:int=5000, split:str='train', seed:int=0, style:str='reference'
 # %% ../nbs/10_transfer.ipynb #c025
 def downsample(ds:ImageDataset, size:int) -> ImageDataset:
     "`ds` with every image reduced to `size` px (area average) and scaled back up (bilinear): same shape, less detail."
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size={size!r} is not accepted; accepted: an int >= 1 (pixels).")
+    check_int('size', size, 1, 'pixels')
     x, y = ds.tensors(); H = x.shape[-1]
     if size >= H: return ds
     small = F.interpolate(x, size=(size, size), mode='area')
@@ -203,7 +201,7 @@ def task_data(task:str, split:str='train', n:int=2000, seed:int=0, size:int|None
     "A downstream task's `split` ('train' or 'test'): `n` images (CIFAR-10: at most 4,000 / 1,000), optionally at resolution `size`."
     check_choice('task', task, list(TASKS), 'downstream task')
     check_choice('split', split, list(_TASK_SPLIT), 'split')
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n={n!r} is not accepted; accepted: an int >= 1.")
+    check_int('n', n, 1)
     if task == 'cifar10':
         root = shared_data('cifar10-5k')
         f = root/('train_4000.npz' if split == 'train' else 'test_1000.npz') if root is not None else None
@@ -369,7 +367,7 @@ def linear_probe(model:nn.Module, train, test, epochs:int=30, lr:float=0.01, wei
             batch_size=min(batch_size, len(ytr)), seed=seed, progress=False, device='cpu').fit(epochs)
     with torch.no_grad(): return (head((fte - mu)/sd).argmax(1) == yte).float().mean().item()
 
-def fine_tune(model:nn.Module, train, test, epochs:int=4, lr:float=0.02, batch_size:int=64, seed:int=0,
+def finetune(model:nn.Module, train, test, epochs:int=4, lr:float=0.02, batch_size:int=64, seed:int=0,
               head:nn.Module|None=None, progress:bool=False) -> float:
     "Full fine-tuning: a copy of `model` with a new head, every weight trained on `train` (with the `Learner`); test accuracy."
     k = check_task(train, test, head)
@@ -413,7 +411,7 @@ def transfer_sweep(eps:Sequence[float]=(0, 0.05, 0.1, 0.25, 0.5), norm:str|None=
         meta = source_metrics(model)
         for (t, s), (tr, te) in data.items():
             for mode in modes:
-                acc = linear_probe(model, tr, te, probe_epochs, seed=seed) if mode == 'fixed' else fine_tune(model, tr, te, ft_epochs, seed=seed)
+                acc = linear_probe(model, tr, te, probe_epochs, seed=seed) if mode == 'fixed' else finetune(model, tr, te, ft_epochs, seed=seed)
                 rows.append(dict(eps=float(e), norm=norm, task=t, mode=mode, size=s, accuracy=round(acc, 4), classes=len(tr.classes),
                                  source_clean_acc=meta.get('clean_acc'), source_adv_acc=meta.get(f'adv_acc_{norm}_{_ref_eps(norm):g}'),
                                  seconds=round(time.perf_counter() - t0, 1)))

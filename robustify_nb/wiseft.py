@@ -17,17 +17,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, make_generator, seed_everything, write_json, sha256_file
+from .core import check_choice, make_generator, seed_everything, write_json, sha256_file, check_int
 from .models import Classifier, load_model, extract_features
 from .data import imagenet_meta
 
 # %% auto #0
-__all__ = ['CLIP_MEAN', 'CLIP_STD', 'TEMPLATES', 'TEMPLATE_SETS', 'check_alpha', 'check_compatible', 'interpolate',
+__all__ = ['CLIP_MEAN', 'CLIP_STD', 'TEMPLATES', 'TEMPLATE_SETS', 'check_alpha', 'check_interpolable', 'interpolate',
            'short_captions', 'CaptionedImages', 'ContrastiveCLIP', 'contrastive_loss', 'check_classnames',
            'check_templates', 'zeroshot_head', 'zeroshot_classifier', 'get_templates', 'classnames_for',
            'zeroshot_accuracy', 'pretrain_clip', 'finetune_e2e', 'finetune_lc', 'WiseEnsemble', 'make_domains', 'sweep',
-           'summarize_sweep', 'choose_alpha', 'wiseft_table', 'plot_id_ood', 'plot_alpha_slider', 'wise_widget',
-           'load_finetuned', 'parse_alphas', 'wiseft_experiment', 'check_targets']
+           'summarize_sweep', 'choose_alpha', 'wiseft_table', 'plot_id_ood', 'plot_alpha_slider', 'wiseft_explorer',
+           'load_finetuned', 'parse_alphas', 'wiseft_experiment', 'wiseft_targets']
 
 # %% ../nbs/09_wiseft.ipynb #c006
 def _as_state(theta, arg:str) -> Mapping[str, torch.Tensor]:
@@ -52,7 +52,7 @@ def check_alpha(alpha, extrapolate:bool=False, arg:str='alpha') -> float:
                          "beyond the zero-shot (alpha < 0) or fine-tuned (alpha > 1) weights.")
     return alpha
 
-def check_compatible(s0:Mapping, s1:Mapping, names=('theta0', 'theta1')):
+def check_interpolable(s0:Mapping, s1:Mapping, names=('theta0', 'theta1')):
     "Raise a `ValueError` naming the keys that only one state dict has, or whose shapes or kinds differ."
     a, b = names
     only0, only1 = sorted(set(s0) - set(s1)), sorted(set(s1) - set(s0))
@@ -75,7 +75,7 @@ def interpolate(theta0, # zero-shot weights: a state dict or an nn.Module
     "The state dict of the weight-space ensemble `(1 - alpha)*theta0 + alpha*theta1` (new tensors, on theta0's devices)."
     alpha = check_alpha(alpha, extrapolate)
     s0, s1 = _as_state(theta0, 'theta0'), _as_state(theta1, 'theta1')
-    check_compatible(s0, s1)
+    check_interpolable(s0, s1)
     out = {}
     for k, v0 in s0.items():
         v1 = s1[k].to(v0.device)
@@ -96,10 +96,8 @@ class CaptionedImages(torch.utils.data.Dataset):
     "PolyShift images of several styles with tokenised captions, every `short_every`-th cut to style, size and class (1: all, 0: none): items are (image, tokens)."
     def __init__(self, tokenizer, n_per_style:int=5000, styles:Sequence[str]|None=None, split:str='train', seed:int=0, short_every:int=1):
         from robustify_nb.data import PolyShift, STYLES
-        if isinstance(n_per_style, bool) or not isinstance(n_per_style, int) or n_per_style < 1:
-            raise ValueError(f"n_per_style={n_per_style!r} is not accepted; accepted: an int >= 1 (images per style).")
-        if isinstance(short_every, bool) or not isinstance(short_every, int) or short_every < 0:
-            raise ValueError(f"short_every={short_every!r} is not accepted; accepted: an int >= 0 (1: every caption cut to style, size and class, k: every k-th, 0: none).")
+        check_int('n_per_style', n_per_style, 1, 'images per style')
+        check_int('short_every', short_every, 0, '1: every caption cut to style, size and class, k: every k-th, 0: none')
         ims, toks, labels = [], [], []
         for s in (styles or STYLES):
             d = PolyShift(n_per_style, s, split, seed)
@@ -312,7 +310,7 @@ class WiseEnsemble:
         import copy
         _check_classifier(zeroshot, 'zeroshot'); _check_classifier(finetuned, 'finetuned')
         s0, s1 = zeroshot.state_dict(), finetuned.state_dict()
-        check_compatible(s0, s1, ('zeroshot', 'finetuned'))
+        check_interpolable(s0, s1, ('zeroshot', 'finetuned'))
         self.zeroshot, self.finetuned, self.extrapolate = zeroshot.eval(), finetuned.eval(), extrapolate
         self.model = copy.deepcopy(finetuned).eval()
         live = self.model.state_dict(keep_vars=True)
@@ -495,7 +493,7 @@ def plot_alpha_slider(sweep_df:pd.DataFrame, variant:str='E2E'):
     return fig
 
 # %% ../nbs/09_wiseft.ipynb #c040
-def wise_widget(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets: reference, style, corruption)
+def wiseft_explorer(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets: reference, style, corruption)
                 seed:int=0, step:float=0.05, # the α slider's step: every α on it is scored when a set is first shown
                 debounce:float=0.4): # seconds a set change from the page waits for the next one: only the last is computed
     "ipywidgets: α slider + style / corruption / severity selectors -> accuracy per set and the current point on the ID-OOD curve, live."
@@ -641,8 +639,8 @@ def wiseft_experiment(zeroshot:Classifier|None=None, # θ0; default: the embedde
     return dict(zeroshot=zs, finetuned=fts, domains=domains, sweeps=sweeps, table=wiseft_table(sweeps),
                 seconds={k: round(v, 1) for k, v in times.items()} | {'total': round(time.perf_counter() - t0, 1)})
 
-def check_targets(table:pd.DataFrame) -> pd.DataFrame:
-    "The issue's targets per variant: WiSE-FT at the held-out α vs fine-tuned (+3 OOD, -1 ID) and vs zero-shot (OOD)."
+def wiseft_targets(table:pd.DataFrame) -> pd.DataFrame:
+    "WiSE-FT's targets per variant (the paper's claims made measurable): WiSE-FT at the held-out α vs fine-tuned (+3 OOD, -1 ID) and vs zero-shot (OOD)."
     rows = []
     for v in table.index.get_level_values(0).unique():
         t = table.loc[v]; w = t.loc[[i for i in t.index if 'held-out' in i][0]]

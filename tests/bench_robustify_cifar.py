@@ -16,7 +16,7 @@ def run(shared, out, severities=(1, 2, 3, 4, 5), teacher_epochs=3, student_epoch
     from robustify_nb.core import seed_everything
     from robustify_nb.data import load_npz
     from robustify_nb.models import load_model
-    from robustify_nb.router import run_experiment
+    from robustify_nb.robustify import run_experiment
     w = shared/'cifar10-resnets'
     student = load_model('resnet56', weights=w/'resnet56-4bfd9763.th')
     teacher = load_model('resnet20', weights=w/'resnet20-12fca82f.th')
@@ -46,7 +46,7 @@ if __name__ == '__main__':
     torch.set_num_threads(1)
     res = run(shared, a.out, a.severities, a.teacher_epochs, a.epochs, a.full_epochs, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True),
               teacher_recipe=a.teacher_recipe)
-    from robustify_nb.router import check_targets, corruption_table
-    print(res['table'].to_string(index=False)); print(check_targets(res).to_string(index=False))
+    from robustify_nb.robustify import robustify_targets, corruption_table
+    print(res['table'].to_string(index=False)); print(robustify_targets(res).to_string(index=False))
     print(corruption_table(res['grid']).round(3).to_string()); print(json.dumps(res['routing'], indent=1)); print(json.dumps(res['config']))
     print(f'total {time.time() - t0:.0f} s')

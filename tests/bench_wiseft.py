@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # this checkout
 
 def measure(repeats:int=15, n:int=1000, seed:int=0):
     from robustify_nb.data import PolyShift
-    from robustify_nb.wiseft import zeroshot_classifier, finetune_e2e, finetune_lc, WiseEnsemble, wise_widget
+    from robustify_nb.wiseft import zeroshot_classifier, finetune_e2e, finetune_lc, WiseEnsemble, wiseft_explorer
     zs = zeroshot_classifier()
     train = PolyShift(1000, 'reference', 'train', seed)
     fts = {'E2E': finetune_e2e(zs, train, epochs=1, progress=False), 'LC': finetune_lc(zs, train, epochs=2, progress=False)}
@@ -25,7 +25,7 @@ def measure(repeats:int=15, n:int=1000, seed:int=0):
         for a in alphas:
             t0 = time.perf_counter(); acc = (ens.logits(a, x, 'x').argmax(1) == y).float().mean().item(); ts.append(time.perf_counter() - t0)
         out[k] = 1000*statistics.median(ts)
-    w = wise_widget(WiseEnsemble(zs, fts['E2E']), n=n//3 + 1)
+    w = wiseft_explorer(WiseEnsemble(zs, fts['E2E']), n=n//3 + 1)
     ts = []
     for a in [0.05*i for i in range(1, 20)][:repeats]:
         w.controls['alpha'].value = round(a, 2); ts.append(w.last_ms)

@@ -118,10 +118,10 @@ res['teacher'] = dict(digest=digest(teacher), steps=cost['steps'])
 from robustify_nb.student import distill_student
 st, cost = distill_student(load_model('resnet20', weights='polyshift'), teacher, train.subset(slice(0, 128)), mc_passes=2, batch_size=32, progress=False)
 res['student'] = dict(digest=digest(st), steps=cost['steps'])
-from robustify_nb.transfer import adversarial_train, fine_tune, linear_probe
+from robustify_nb.transfer import adversarial_train, finetune, linear_probe
 L = adversarial_train(load_model('smallcnn'), train.subset(slice(0, 128)), eps=0.1, norm='l2', steps=1, epochs=1, batch_size=32, progress=False)
 res['adversarial'] = dict(digest=digest(L.raw_model), steps=L.step)
-res['fine_tune'] = dict(digest=str(fine_tune(teacher, train.subset(slice(0, 128)), test, epochs=1, batch_size=32)))
+res['finetune'] = dict(digest=str(finetune(teacher, train.subset(slice(0, 128)), test, epochs=1, batch_size=32)))
 from robustify_nb.wiseft import zeroshot_classifier, finetune_e2e, finetune_lc
 zs = zeroshot_classifier()
 res['wiseft_e2e'] = dict(digest=digest(finetune_e2e(zs, train.subset(slice(0, 128)), epochs=1, batch_size=32, progress=False)))

@@ -138,7 +138,7 @@ def finetuned(zs, work):
     return fts
 
 def test_vit_b_32_wiseft_e2e_lc_sweep_and_widget(zs, finetuned):
-    from robustify_nb.wiseft import make_domains, sweep, wiseft_table, wise_widget, WiseEnsemble
+    from robustify_nb.wiseft import make_domains, sweep, wiseft_table, wiseft_explorer, WiseEnsemble
     domains = make_domains(4, styles=['sketch'], corruptions=['fog'])            # held-out reference, one style, one corruption
     sweeps = {k: sweep(WiseEnsemble(zs, m), domains, alphas=(0, 0.5, 1), output_space=False) for k, m in finetuned.items()}
     for k, df in sweeps.items():
@@ -153,12 +153,12 @@ def test_vit_b_32_wiseft_e2e_lc_sweep_and_widget(zs, finetuned):
     assert any(k.startswith('backbone.clip.visual') for k in changed)                      # E2E moved the image tower
     zsb = zs.backbone.state_dict()
     assert all(torch.equal(v, zsb[k]) for k, v in finetuned['LC'].backbone.state_dict().items())   # LC: the tower is untouched
-    w = wise_widget(WiseEnsemble(zs, e2e), n=4, step=0.5)          # the widget scores every alpha of its slider: 0, 0.5, 1
+    w = wiseft_explorer(WiseEnsemble(zs, e2e), n=4, step=0.5)          # the widget scores every alpha of its slider: 0, 0.5, 1
     w.controls['alpha'].value = 1.0
     assert w.alpha == 1.0 and len(w.scores) == 3 and all(0 <= v <= 100 for v in w.scores.values()) and len(w.curve) == 3
 
 def test_vit_b_32_multihead_student_with_small_teacher(zs, work):
-    from robustify_nb.router import run_experiment
+    from robustify_nb.robustify import run_experiment
     from robustify_nb.student import list_blocks
     assert len(list_blocks(zs)) == 12 and list_blocks(zs)[-1] == 'backbone.clip.visual.transformer.resblocks.11'
     res = run_experiment(zs, load_model('smallcnn', 'polyshift'), n_train=8, n_valid=8, n_test=8, teacher_epochs=0, baselines=False,
@@ -189,7 +189,7 @@ def test_resnet50_pgd_transfer_and_captum_at_the_datas_resolution(r50):
     assert maps.shape == (2, 32, 32) and _finite(maps) and maps.sum() > 0
 
 def test_resnet50_multihead_student_with_small_teacher(r50, work):
-    from robustify_nb.router import run_experiment
+    from robustify_nb.robustify import run_experiment
     res = run_experiment(r50, load_model('smallcnn', 'polyshift'), n_train=8, n_valid=8, n_test=8, teacher_epochs=0, baselines=False,
                          corruptions=['fog'], severities=[1], mc_passes=2, tune=1, student_fraction=1.0, student_batch_size=8,
                          probe=False, out_dir=work/'mh-r50', log=lambda s: None)

@@ -8,7 +8,8 @@ from robustify_nb.models import load_model
 from robustify_nb.corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS
 from robustify_nb.teacher import AUGMIX_OPS, TRAIN_SHIFTS, heldout_shift
 from robustify_nb.student import MultiHeadStudent, Distiller, distill_student, check_compatible, mc_logits
-from robustify_nb.router import UncertaintyRouter, run_experiment
+from robustify_nb.router import UncertaintyRouter
+from robustify_nb.robustify import run_experiment
 from robustify_nb.train import Callback
 from conftest import robustify_exe, ROOT
 
@@ -40,7 +41,7 @@ def test_fewer_than_two_passes(base, passes):
     with pytest.raises(ValueError, match='passes'): UncertaintyRouter(MultiHeadStudent(base), passes=passes)
 
 def test_gate_and_ablation_settings_are_checked():
-    from robustify_nb.router import ablate
+    from robustify_nb.robustify import ablate
     with pytest.raises(ValueError, match="gate='always'"): Distiller(load_model('smallcnn'), gate='always')
     with pytest.raises(ValueError, match="factors names 'lr'"): ablate(dict(lr=(0.1,)))
     with pytest.raises(ValueError, match='unknown settings'): ablate(temperature=3.0)

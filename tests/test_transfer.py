@@ -5,7 +5,7 @@ import pytest, torch, torch.nn as nn, torch.nn.functional as F
 from robustify_nb.models import load_model
 from robustify_nb.data import PolyShift
 from robustify_nb.transfer import (pgd, adversarial_accuracy, check_attack, AdversarialLoss, adversarial_train, task_data,
-                                   linear_probe, fine_tune, check_task, source_data, transfer_sweep,
+                                   linear_probe, finetune, check_task, source_data, transfer_sweep,
                                    source_model, source_metrics, source_settings, SOURCE_DEFAULTS, QUICK_SOURCE)
 from robustify_nb.explain import attribute, mask_share, attribution_scores
 
@@ -81,7 +81,7 @@ def test_class_count_mismatch():
     with pytest.raises(ValueError, match="train 'family-train' has 3 classes but test 'shape-colour-test' has 32"): check_task(tr, te)
     m = load_model('smallcnn', num_classes=6)
     with pytest.raises(ValueError, match='head has 10 outputs but the downstream dataset .* has 3 classes'):
-        fine_tune(m, tr, task_data('family', 'test', 30), head=nn.Linear(64, 10))
+        finetune(m, tr, task_data('family', 'test', 30), head=nn.Linear(64, 10))
     with pytest.raises(ValueError, match='head has 5 outputs'): linear_probe(m, tr, task_data('family', 'test', 30), head=nn.Linear(64, 5))
 
 def test_adversarial_training_resumes_exactly(tmp_path):

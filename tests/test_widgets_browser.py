@@ -85,10 +85,10 @@ NOTEBOOKS = {
                 "make = lambda: gate_explorer(teacher, x, y)",
                 "_show(w, gate=w.controls['gate'].value, T=w.controls['T'].value, threshold=w.controls['threshold'].value, "
                 "disabled=w.controls['threshold'].disabled, top=w.targets.max(1).values.mean().item(), w=w.weights.mean().item())"),
-    'wiseft': _nb("import copy\nfrom robustify_nb.wiseft import zeroshot_classifier, WiseEnsemble, wise_widget\n"
+    'wiseft': _nb("import copy\nfrom robustify_nb.wiseft import zeroshot_classifier, WiseEnsemble, wiseft_explorer\n"
                   "zs = zeroshot_classifier('tiny-cnn', 'polyshift'); ft = copy.deepcopy(zs)\n"
                   "with torch.no_grad():\n    for p in ft.parameters(): p.add_(0.05*torch.randn_like(p))    # a stand-in for the fine-tuned θ1\n"
-                  "ens = WiseEnsemble(zs, ft)\nmake = lambda: wise_widget(ens, n=100)",
+                  "ens = WiseEnsemble(zs, ft)\nmake = lambda: wiseft_explorer(ens, n=100)",
                   "_show(w, alpha=w.controls['alpha'].value, used=w.alpha, scores=w.scores, marker=[w.figure.data[2].x[0], w.figure.data[2].y[0]], curve=w.curve, computed=w.computed)"),
     'corruption': _nb("from robustify_nb.corruptions import corruption_explorer\nmodel = load_model('resnet20', weights='polyshift')\n"
                       "make = lambda: corruption_explorer(model, PolyShift(256, 'reference', 'test'))",
@@ -97,15 +97,15 @@ NOTEBOOKS = {
                   "rt = UncertaintyRouter(MultiHeadStudent(load_model('resnet20', weights='polyshift'), tune=(-1,)), passes=2)\n"
                   "stats = router_stats(rt, PolyShift(32, split='test'), ['gaussian_noise'], (3,))\nmake = lambda: router_explorer(rt, stats)",
                   "_show(w, kl=w.controls['kl_threshold'].value, share=w.results['corrupted']['share_clean'])"),
-    'styles': _nb("from robustify_nb.data import style_browser, CLASSES\nmake = lambda: style_browser(n=8)",
+    'styles': _nb("from robustify_nb.data import style_explorer, CLASSES\nmake = lambda: style_explorer(n=8)",
                   "_show(w, cls=w.controls['cls'].value, labels=w.labels.tolist(), width=len(w.figure.data[0].z[0]))"),
     'augment': _nb("from robustify_nb.teacher import augmentation_explorer\nx8 = PolyShift(8, split='test').tensors()[0]\n"
                    "make = lambda: augmentation_explorer(x8)",
                    "_show(w, recipe=w.controls['recipe'].value, severity=w.controls['severity'].value, seed=w.controls['seed'].value, "
                    "views=[float(v.sum()) for v in w.views])"),
-    'inspector': _nb("from robustify_nb.student import MultiHeadStudent\nfrom robustify_nb.router import UncertaintyRouter, sample_inspector\n"
+    'inspector': _nb("from robustify_nb.student import MultiHeadStudent\nfrom robustify_nb.router import UncertaintyRouter, sample_explorer\n"
                      "rt = UncertaintyRouter(MultiHeadStudent(load_model('resnet20', weights='polyshift'), tune=(-1,)), passes=2)\n"
-                     "make = lambda: sample_inspector(rt, PolyShift(16, split='test'), 'gaussian_noise', 5, n=16)",
+                     "make = lambda: sample_explorer(rt, PolyShift(16, split='test'), 'gaussian_noise', 5, n=16)",
                      "_show(w, image=w.controls['image'].value, corruption=w.controls['corruption'].value, severity=w.controls['severity'].value, "
                      "choice=w.choice, prediction=w.prediction)"),
     'attribution': _nb("from robustify_nb.explain import attribution_explorer\n"
@@ -120,7 +120,7 @@ NOTEBOOKS = {
 # Making each FigureWidget from the finished figure instead (its data in the first state, no messages) made it worse:
 # gate, styles and WiSE-FT all blank in a full run of this module, so that was reverted.
 WISE = NOTEBOOKS['wiseft'][0].replace('\nw = make()\nw', '')
-NOTEBOOKS['two'] = (WISE, "w1 = wise_widget(ens, n=100)\nw1", "w2 = wise_widget(ens, n=60, step=0.1)\nw2",
+NOTEBOOKS['two'] = (WISE, "w1 = wiseft_explorer(ens, n=100)\nw1", "w2 = wiseft_explorer(ens, n=60, step=0.1)\nw2",
                     "print(json.dumps([_state(w1)['traces'], _state(w2)['traces']], default=float))")
 
 @pytest.fixture(scope='module')
@@ -416,7 +416,7 @@ def test_router_explorer_labels_and_thresholds(notebooks):
     assert_page_agrees(nb, s1)
     assert nb.errors == [], nb.errors
 
-def test_style_browser_class_filter_fills_the_strip(notebooks):
+def test_style_explorer_class_filter_fills_the_strip(notebooks):
     nb = notebooks('styles'); page = nb.page
     before = page.evaluate(TEXT)
     nb.timed(lambda: page.locator('.widget-dropdown select').select_option('heart'), f"(b) => ({TEXT})() !== b", arg=before, control='class')
@@ -459,7 +459,7 @@ def test_augmentation_explorer_recipe_severity_seed(notebooks):
     assert_page_agrees(nb, s3)
     assert _labels_cut(page) == [] and nb.errors == [], (_labels_cut(page), nb.errors)
 
-def test_sample_inspector_image_corruption_severity(notebooks):
+def test_sample_explorer_image_corruption_severity(notebooks):
     nb = notebooks('inspector'); page = nb.page
     s0 = nb.kernel_state(); assert_page_agrees(nb, s0)
     assert s0['_']['controls']['severity']['disabled'] is False

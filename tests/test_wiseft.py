@@ -226,9 +226,9 @@ def _curve(w): return [tuple(round(v, 6) for v in c) for c in w.curve]
 
 def test_widget_driven_in_a_thread_equals_a_fresh_one(zs):
     "A widget updated in the comm thread while the main thread builds another on the same ensemble: both right."
-    from robustify_nb.wiseft import wise_widget
+    from robustify_nb.wiseft import wiseft_explorer
     torch.manual_seed(2); ens = _ens(zs)
-    make = lambda: wise_widget(ens, n=40, step=0.1)
+    make = lambda: wiseft_explorer(ens, n=40, step=0.1)
     ref = make(); ref.controls['style'].value = 'clutter'; ref.controls['severity'].value = 5
     want = _curve(ref)
     w = make()
@@ -252,9 +252,9 @@ def test_page_changes_compute_only_the_latest_value(zs):
     """Changes from the page (ipywidgets applies a message with the property locked) return at once, so the page sends
     its next value without waiting; a set change is computed after `debounce` s in a worker, only the last one; an α
     change meanwhile is drawn by that worker. Changes made in code are drawn at once."""
-    from robustify_nb.wiseft import wise_widget
+    from robustify_nb.wiseft import wiseft_explorer
     torch.manual_seed(3); ens = _ens(zs)
-    w = wise_widget(ens, n=20, step=0.25, debounce=0.05)
+    w = wiseft_explorer(ens, n=20, step=0.25, debounce=0.05)
     calls = []
     logits = ens.logits
     ens.logits = lambda a, x, *args, **kw: calls.append(a) or logits(a, x, *args, **kw)
