@@ -21,7 +21,7 @@ from .corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
 from .models import MODELS, Classifier, load_model, save_checkpoint, num_params
 from .benchmark import summarize, plot_grid
 from .teacher import RECIPES, train_teacher
-from .student import GATES, HEADS, resolve_tune, check_compatible, with_head_dropout, mc_logits, distill_student, load_student
+from .student import GATES, HEADS, CLEAN_PATHS, resolve_tune, check_compatible, with_head_dropout, mc_logits, distill_student, load_student
 from .router import UncertaintyRouter, router_stats, routing_report, fit_router, evaluate_many, grid_from_stats
 from .wiseft import interpolate
 from .transfer import linear_probe, task_data
@@ -52,6 +52,7 @@ class RobustifyConfig:
     mc_passes:int=8 # Monte Carlo dropout passes of the teacher's gate and of the router (>= 2)
     gate:str='soft' # the teacher's gate: 'soft' (weight 1 − u), 'hard' (u < 0.5) or 'none' (always the teacher)
     freeze_bn:bool=True # keep the tuned blocks' BatchNorm statistics frozen
+    clean_path:str='original' # what the student's clean head reads: 'original' (the untouched original model: clean behaviour kept exactly) or 'tuned' (the tuned features)
     baselines:bool=True # also fine-tune the whole student with AugMix, and WiSE-FT between it and the original
     full_epochs:int=2 # the full AugMix fine-tuning's epochs
     full_lr:float=0.01 # the full AugMix fine-tuning's learning rate
@@ -85,7 +86,7 @@ def check(self:RobustifyConfig,
         v = getattr(self, k)
         if not isinstance(v, bool): raise TypeError(f"{k}={v!r} has type {type(v).__name__}; accepted: True or False.")
     check_choice('teacher_recipe', self.teacher_recipe, RECIPES, 'teacher recipe'); check_choice('gate', self.gate, GATES, 'gate')
-    check_choice('student_opt', self.student_opt, ['sgd', 'adamw'], 'optimiser')
+    check_choice('student_opt', self.student_opt, ['sgd', 'adamw'], 'optimiser'); check_choice('clean_path', self.clean_path, CLEAN_PATHS, 'clean path')
     check_fraction('student_fraction', self.student_fraction, low_open=True, what='a fraction of the training images')
     check_fraction('p_pixmix', self.p_pixmix); check_fraction('wiseft_alpha', self.wiseft_alpha, what='a mixing weight')
     if not self.corruptions: raise ValueError("corruptions=() names no corruption; accepted: one or more of CORRUPTIONS (the default: all 15).")
@@ -184,7 +185,7 @@ def _distil(base, teacher, train, c:RobustifyConfig, **kw):
     "The config's student: distilled from `teacher` on the first `c.student_fraction` of `train`; `(student, cost)`."
     seed_everything(c.seed)
     return distill_student(base, teacher, _first(train, c.student_fraction), tune=c.tune, T=c.T, mc_passes=c.mc_passes, gate=c.gate, epochs=c.student_epochs,
-                           lr=c.student_lr, batch_size=c.student_batch_size, p_pixmix=c.p_pixmix, freeze_bn=c.freeze_bn, opt=c.student_opt, seed=c.seed, **kw)
+                           lr=c.student_lr, batch_size=c.student_batch_size, p_pixmix=c.p_pixmix, freeze_bn=c.freeze_bn, opt=c.student_opt, clean_path=c.clean_path, seed=c.seed, **kw)
 
 def _full_finetune(base, train, c:RobustifyConfig, ckpt_dir=None, ckpt_every=None, progress=False):
     "The baseline: every parameter of (a copy of) `base` fine-tuned with AugMix + JSD, the teachers' recipe `'augmix'`; `(model, cost)`."
