@@ -23,23 +23,32 @@ from .teacher import heldout_shift
 from .student import MultiHeadStudent, HEADS, mc_logits, entropy
 
 # %% auto #0
-__all__ = ['SIGNALS', 'UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds', 'fit_router', 'auroc',
-           'signal_auroc', 'evaluate_many', 'grid_from_stats', 'router_explorer', 'sample_explorer']
+__all__ = ['RULES', 'GATE_FEATURES', 'SIGNALS', 'UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds',
+           'gate_features', 'gate_scores', 'fit_gate', 'fit_router', 'auroc', 'signal_auroc', 'evaluate_many',
+           'grid_from_stats', 'router_explorer', 'sample_explorer']
 
 # %% ../nbs/08_router.ipynb #c006
+RULES = ('thresholds', 'gate')
+
 class UncertaintyRouter(nn.Module):
     "Routes each image to the clean, robust or combined head of a `MultiHeadStudent` by MC-dropout uncertainty and head disagreement."
     def __init__(self, student:MultiHeadStudent, passes:int=8, # Monte Carlo passes (>= 2)
                  kl_threshold:float=0.1, # clean and robust heads "agree" below this KL (nats)
                  unc_threshold:float=1.0, # ...and the clean head's normalised entropy is at most this (1: no limit)
                  uncertainty:str='entropy', # 'entropy' or 'mi' to pick between robust and combined
-                 seed:int=0):
+                 seed:int=0,
+                 rule:str='thresholds', # 'thresholds' (the KL / uncertainty rule) or 'gate' (the fitted logistic gate, `fit_gate`)
+                 gate:dict|None=None): # the gate's parameters (`fit_gate` sets them): mean, std, w, b
+
         super().__init__()
         if not isinstance(student, MultiHeadStudent): raise TypeError(f"student has type {type(student).__name__}; accepted: a MultiHeadStudent.")
         check_int('passes', passes, 2, 'Monte Carlo uncertainty needs at least two passes')
         if student.p_drop == 0:
             raise ValueError("the student's heads have no dropout (p_drop=0) but the router needs Monte Carlo passes; accepted: a MultiHeadStudent built with p_drop > 0.")
         check_choice('uncertainty', uncertainty, ['entropy', 'mi'], 'uncertainty')
+        check_choice('rule', rule, RULES, 'routing rule')
+        if rule == 'gate' and gate is None: raise ValueError("rule='gate' needs the gate's parameters (gate=None); accepted: a gate fitted by fit_gate, or rule='thresholds'.")
+        self.rule, self.gate = rule, ({k: torch.as_tensor(v, dtype=torch.float64) for k, v in gate.items()} if gate is not None else None)
         self.student, self.passes, self.kl_threshold, self.unc_threshold, self.uncertainty, self.seed = student, passes, kl_threshold, unc_threshold, uncertainty, seed
 
     @torch.no_grad()
@@ -55,8 +64,14 @@ class UncertaintyRouter(nn.Module):
         kl = (pc*(pc.clamp(min=1e-12).log() - pr.clamp(min=1e-12).log())).sum(-1)
         return dict(probs=mean, entropy=H, mi=mi, kl=kl)
 
-    def choose(self, stats:dict, kl_threshold:float|None=None, unc_threshold:float|None=None, uncertainty:str|None=None) -> torch.Tensor:
+    def choose(self, stats:dict, kl_threshold:float|None=None, unc_threshold:float|None=None, uncertainty:str|None=None,
+               rule:str|None=None) -> torch.Tensor: # rule: None is the router's own, except that given thresholds mean the threshold rule
         "The head index (0 clean, 1 robust, 2 combined) per image, from `analyse`'s output."
+        if rule is None: rule = 'thresholds' if (kl_threshold, unc_threshold, uncertainty) != (None, None, None) else self.rule
+        check_choice('rule', rule, RULES, 'routing rule')
+        if rule == 'gate':
+            if self.gate is None: raise ValueError("rule='gate' but this router has no gate; accepted: fit one with fit_gate first, or rule='thresholds'.")
+            return gate_scores(self.gate, stats).argmax(1)
         klt = self.kl_threshold if kl_threshold is None else kl_threshold
         ut = self.unc_threshold if unc_threshold is None else unc_threshold
         u = stats[uncertainty or self.uncertainty]
@@ -122,11 +137,49 @@ def fit_thresholds(router:UncertaintyRouter, stats:dict, kl_grid=(0.001, 0.003, 
     router.kl_threshold, router.unc_threshold, router.uncertainty = best['kl_threshold'], best['unc_threshold'], best['uncertainty']
     return best
 
+# %% ../nbs/08_router.ipynb #g002
+GATE_FEATURES = ('entropy: clean', 'entropy: robust', 'entropy: combined', 'mi: clean', 'mi: robust', 'mi: combined',
+                 'top prob: clean', 'top prob: robust', 'top prob: combined', 'kl', 'entropy clean - robust')
+
+def gate_features(stats:dict) -> torch.Tensor:
+    "The gate's per-image signals (N, len(GATE_FEATURES)) from `analyse` / `router_stats` output, in float64."
+    H, mi, top = stats['entropy'].double(), stats['mi'].double(), stats['probs'].amax(-1).double()
+    return torch.cat([H, mi, top, stats['kl'].double()[:, None], (H[:, 0] - H[:, 1])[:, None]], 1)
+
+def gate_scores(gate:dict, stats:dict) -> torch.Tensor:
+    "Per image and head (N, 3): the gate's logit that the head is right."
+    f = gate_features(stats); g = {k: v.to(f.device) for k, v in gate.items()}     # stats on the GPU: the gate goes there
+    return ((f - g['mean'])/g['std']) @ g['w'].T + g['b']
+
+def fit_gate(router:UncertaintyRouter, stats:dict, l2:float=1e-2, # L2 penalty on the standardised weights
+             steps:int=100) -> dict:
+    "Fit the router's logistic gate on `stats` (validation data), set `router.rule = 'gate'`; return the gate's routed accuracy there."
+    if not l2 >= 0: raise ValueError(f"l2={l2!r} is not accepted; accepted: a penalty >= 0.")
+    check_int('steps', steps, 1)
+    f = gate_features(stats); mean, std = f.mean(0), f.std(0).clamp(min=1e-6)
+    z = (f - mean)/std
+    right = (stats['probs'].argmax(-1) == stats['y'][:, None]).double()
+    w = torch.zeros(3, z.shape[1], dtype=torch.float64, requires_grad=True); b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=steps, line_search_fn='strong_wolfe')
+    def closure():
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(z @ w.T + b, right) + l2*(w**2).sum()
+        loss.backward(); return loss
+    with torch.enable_grad(): opt.step(closure)
+    router.gate, router.rule = dict(mean=mean, std=std, w=w.detach(), b=b.detach()), 'gate'
+    return dict(rule='gate', routed_acc=routing_report(stats, router.choose(stats)).get('routed_acc'))
+
+
 # %% ../nbs/08_router.ipynb #7ea62a98
-def fit_router(student:MultiHeadStudent, valid, passes:int=8, seed:int=0) -> tuple[UncertaintyRouter, dict]:
-    "A router on `student`, its thresholds fitted on `valid` under the held-out training shifts (never the test corruptions); `(router, fitted)`."
+def fit_router(student:MultiHeadStudent, valid, passes:int=8, seed:int=0,
+               rule:str='thresholds') -> tuple[UncertaintyRouter, dict]: # the rule the router uses; both are fitted
+    "A router on `student`, its thresholds and gate fitted on `valid` under the held-out training shifts (never the test corruptions); `(router, fitted)`."
+    check_choice('rule', rule, RULES, 'routing rule')
     router = UncertaintyRouter(student, passes=passes, seed=seed)
-    return router, fit_thresholds(router, router_stats(router, valid, shift=heldout_shift))
+    stats = router_stats(router, valid, shift=heldout_shift)
+    fitted = fit_thresholds(router, stats); fitted['gate_routed_acc'] = fit_gate(router, stats)['routed_acc']
+    router.rule = rule; fitted['rule'] = rule
+    return router, fitted
 
 # %% ../nbs/08_router.ipynb #d002
 def auroc(score, positive) -> float:

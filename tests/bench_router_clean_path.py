@@ -34,15 +34,16 @@ def run(out=None, n_test=500, severities=(1, 2, 3, 4, 5), seed=0, teacher_path=N
     from robustify_nb.corruptions import CORRUPTIONS
     from robustify_nb.models import load_model
     from robustify_nb.student import distill_student, HEADS
-    from robustify_nb.router import (robustify_teacher, _default_teacher, _datasets, _first, _fit_router, router_stats, routing_report,
-                                     signal_auroc, evaluate_many)
+    from robustify_nb.router import RULES, router_stats, routing_report, signal_auroc, evaluate_many, fit_router
+    from robustify_nb.robustify import RobustifyConfig, robustify_teacher, _default_teacher, _datasets, _first
     from robustify_nb.teacher import heldout_shift
     from robustify_nb.benchmark import summarize
     base = load_model('resnet20', weights='polyshift').eval()
-    train, valid, test = _datasets(None, None, None, 3000, 500, n_test, seed)
+    cfg = RobustifyConfig(n_test=n_test, seed=seed)
+    train, valid, test = _datasets(None, None, None, cfg)
     if teacher_path and Path(teacher_path).exists(): teacher = torch.load(teacher_path, weights_only=False).eval(); log(f'teacher reused from {teacher_path}')
     else:
-        teacher, tc = robustify_teacher(_default_teacher(), train, 'augmix+shifts', 12, 0.02, seed); log(f'teacher: {tc}')
+        teacher, tc = robustify_teacher(_default_teacher(), train, cfg); log(f'teacher: {tc}')
         if teacher_path: torch.save(teacher, teacher_path)
     og = evaluate_many({'original': base}, test, CORRUPTIONS, severities, seed=seed)
     o = summarize(og.drop(columns='model'), baseline=None)
@@ -53,28 +54,35 @@ def run(out=None, n_test=500, severities=(1, 2, 3, 4, 5), seed=0, teacher_path=N
         seed_everything(seed)
         st, cost = distill_student(base, teacher, _first(train, 0.5), tune=(0, 1, -1), epochs=1, lr=0.01, batch_size=64, p_pixmix=0.6,
                                    seed=seed, progress=False, clean_path=cp)
-        router, thr = _fit_router(st, valid, 8, seed)
+        router, thr = fit_router(st, valid, 8, seed)          # both rules fitted on the validation images under the training shifts
         vs = router_stats(router, valid, shift=heldout_shift, seed=seed)
         ts = router_stats(router, test, CORRUPTIONS, severities, seed=seed)
         right = ts['probs'].argmax(-1) == ts['y'][:, None]; clean = torch.as_tensor(ts['condition'] == 'clean')
-        ch = router.choose(ts); routed = right[torch.arange(len(ch)), ch]
         acc = {h: (right[clean, i].float().mean().item(), right[~clean, i].float().mean().item()) for i, h in enumerate(HEADS)}
         best = max(HEADS, key=lambda h: acc[h][1]); bi = HEADS.index(best)
         n = int(clean.sum())
         # router_stats runs batches of 256 images, each through every condition: image id = batch*256 + position
-        k = torch.arange(len(ch)); nc = len(dict.fromkeys(ts['condition'])); bs = 256
+        k = torch.arange(len(right)); nc = len(dict.fromkeys(ts['condition'])); bs = 256
         b, r = k // (bs*nc), k % (bs*nc); size = torch.clamp(n - b*bs, max=bs); img = b*bs + (r % size)
-        d = (routed.float() - right[:, bi].float())[~clean]
-        per = torch.zeros(n).index_add_(0, img[~clean], d)/(nc - 1)
+        def paired(a, bb):
+            "Mean and standard error over the test images of the per-image corrupted accuracy difference a - bb."
+            per = torch.zeros(n).index_add_(0, img[~clean], (a.float() - bb.float())[~clean])/(nc - 1)
+            return per.mean().item(), per.std().item()/np.sqrt(n)
+        rules, routed_by = {}, {}
+        for rule in RULES:
+            ch = router.choose(ts, rule=rule); routed = right[torch.arange(len(ch)), ch]; routed_by[rule] = routed
+            m, se = paired(routed, right[:, bi])
+            rules[rule] = dict(routed=dict(clean=routed[clean].float().mean().item(), corruption=routed[~clean].float().mean().item()),
+                               routed_minus_best=m, se=se, routing=routing_report(ts, ch), share_clean_corrupted=(ch[~clean] == 0).float().mean().item())
+        m, se = paired(routed_by['gate'], routed_by['thresholds'])
         with torch.no_grad(): c_an = _pass_cpu(router.analyse, xt)
         res['paths'][cp] = dict(thresholds=thr, student_cost=cost, heads={h: dict(clean=a, corruption=c) for h, (a, c) in acc.items()},
-                       routed=dict(clean=routed[clean].float().mean().item(), corruption=routed[~clean].float().mean().item()),
+                       rules=rules, gate_minus_thresholds=m, gate_minus_thresholds_se=se,
                        oracle=dict(clean=right[clean].any(1).float().mean().item(), corruption=right[~clean].any(1).float().mean().item()),
-                       best_head=best, routed_minus_best=per.mean().item(), se=per.std().item()/np.sqrt(n),
-                       routing=routing_report(ts, ch), share_clean_corrupted=(ch[~clean] == 0).float().mean().item(),
-                       auroc_valid=signal_auroc(vs).to_dict('records'), auroc_test=signal_auroc(ts).to_dict('records'),
+                       best_head=best, auroc_valid=signal_auroc(vs).to_dict('records'), auroc_test=signal_auroc(ts).to_dict('records'),
                        analyse_cpu_s=c_an)
-        log(f"{cp}: {json.dumps({k: v for k, v in res['paths'][cp].items() if k in ('routed', 'oracle', 'heads', 'routed_minus_best', 'se', 'thresholds')})}")
+        log(f"{cp}: {json.dumps({k: v for k, v in res['paths'][cp].items() if k in ('oracle', 'heads', 'thresholds', 'gate_minus_thresholds', 'gate_minus_thresholds_se')})}")
+        for rule in RULES: log(f"  {rule}: {json.dumps({k: v for k, v in rules[rule].items() if k != 'routing'})}")
         if out: Path(out).mkdir(parents=True, exist_ok=True); (Path(out)/'clean_path.json').write_text(json.dumps(res, indent=1, default=str))
     return res
 
@@ -84,14 +92,15 @@ def test_clean_path_keeps_the_original(tmp_path):
     o, p = res['original'], res['paths']['original']
     assert p['heads']['clean']['clean'] == o['clean'] and abs(p['heads']['clean']['corruption'] - o['corruption']) < 0.02   # the clean head is the original (up to MC dropout)
     assert p['oracle']['corruption'] >= max(h['corruption'] for h in p['heads'].values())
-    assert p['routed']['clean'] >= o['clean'] - 0.02
+    for rule in p['rules'].values(): assert rule['routed']['clean'] >= o['clean'] - 0.02
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--out', default='clean_path_out'); p.add_argument('--n-test', type=int, default=500)
     p.add_argument('--severities', nargs='*', type=int, default=[1, 2, 3, 4, 5]); p.add_argument('--teacher', default=None)
+    p.add_argument('--paths', nargs='*', default=['tuned', 'original'])
     a = p.parse_args()
     torch.set_num_threads(1)
     c0 = time.process_time()
-    res = run(a.out, a.n_test, a.severities, teacher_path=a.teacher, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True))
+    res = run(a.out, a.n_test, a.severities, teacher_path=a.teacher, paths=a.paths, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True))
     print(json.dumps(res, indent=1, default=str)); print(f'total {time.process_time() - c0:.0f} CPU s')
