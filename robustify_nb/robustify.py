@@ -53,7 +53,7 @@ class RobustifyConfig:
     gate:str='soft' # the teacher's gate: 'soft' (weight 1 − u), 'hard' (u < 0.5) or 'none' (always the teacher)
     freeze_bn:bool=True # keep the tuned blocks' BatchNorm statistics frozen
     clean_path:str='original' # what the student's clean head reads: 'original' (the untouched original model: clean behaviour kept exactly) or 'tuned' (the tuned features)
-    router_rule:str='thresholds' # the router's rule: 'thresholds' (KL and uncertainty cut-offs) or 'gate' (a logistic gate on the signals); both fitted on validation under the training shifts
+    router_rule:str='gate' # the router's rule: 'thresholds' (KL and uncertainty cut-offs) or 'gate' (a logistic gate on the signals); both fitted on validation under the training shifts
     baselines:bool=True # also fine-tune the whole student with AugMix, and WiSE-FT between it and the original
     full_epochs:int=2 # the full AugMix fine-tuning's epochs
     full_lr:float=0.01 # the full AugMix fine-tuning's learning rate

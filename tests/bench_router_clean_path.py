@@ -6,7 +6,9 @@ epochs, as in `run_experiment`. Two students with the chapter's defaults (tune (
 training images in batches of 64, T 2, soft gate, p_pixmix 0.6), differing only in `clean_path`: 'tuned' (the clean
 head reads the tuned features) and 'original' (it is the untouched original model). Each router's thresholds are
 fitted by `fit_thresholds` on the validation images, clean and under the training shifts (`heldout_shift`), never on
-the 15 evaluation corruptions. Test: the 500 test images clean and under the 15 corruptions at severities 1-5.
+the 15 evaluation corruptions; on the same statistics `fit_router` also fits the logistic gate (`fit_gate`), and both
+rules are scored on the same test statistics (gate − thresholds with its paired standard error). Test: the 500 test
+images clean and under the 15 corruptions at severities 1-5.
 Reported per student: clean and mean corruption accuracy of the original model, each head, the routed student and the
 oracle; routed minus the best single head under corruption with its standard error (paired, over the 500 test images:
 the per-image mean over the 75 corrupted conditions); the diagnostic `signal_auroc` on validation (training shifts)
@@ -14,8 +16,9 @@ and test; the inference cost (CPU seconds of `router.analyse` over the clean tes
 original model, measured in the same process).
 
 Run with `python tests/bench_router_clean_path.py --out /tmp/clean_path` (`--teacher PATH` saves the teacher there, or
-reuses one saved by an earlier run; `--severities 3 --n-test 100` for a quick look). Measured: 276 CPU seconds (one
-torch thread, teacher reused, 500 test images, severities 1, 3, 5); the teacher adds about 110.
+reuses one saved by an earlier run; `--severities 3 --n-test 100` for a quick look; `--paths original` for the default
+student only). Measured: 276 CPU seconds (one torch thread, teacher reused, 500 test images, severities 1, 3, 5, both
+paths); 366 CPU s with `--paths original` and the teacher trained (155 CPU s of it).
 """
 import argparse, copy, json, sys, time
 from pathlib import Path

@@ -88,3 +88,7 @@ def test_cli_runs_writes_and_resumes(tmp_path):
 def test_cli_bad_input_exits_2(tmp_path):
     r = subprocess.run([*robustify_exe(), 'robustify', '--out', str(tmp_path), '--T', '-1'], capture_output=True, text=True, timeout=300, env=ENV)
     assert r.returncode == 2 and 'T=-1.0 is not accepted' in r.stderr, r.stderr
+
+def test_cli_bad_router_rule_exits_2(tmp_path):
+    r = subprocess.run([*robustify_exe(), 'robustify', '--out', str(tmp_path), '--router-rule', 'vote'], capture_output=True, text=True, timeout=300, env=ENV)
+    assert r.returncode == 2 and "'vote'" in r.stderr and 'gate' in r.stderr, r.stderr
