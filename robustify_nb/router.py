@@ -261,15 +261,19 @@ def router_explorer(router:UncertaintyRouter, stats:dict):
     info = W.HTML()
     def sub(d, m): return {k: (v[m] if isinstance(v, (torch.Tensor, np.ndarray)) else v) for k, v in d.items()}
     def update(*_):
-        box.results = {}
+        box.results, box.sent = {}, {}
         for i, (p, m) in enumerate(parts.items()):
             s = sub(stats, torch.as_tensor(m))
-            r = routing_report(s, router.choose(s, kl.value, ut.value, unc.value))
+            r = routing_report(s, ch := router.choose(s, kl.value, ut.value, unc.value))
             fig.data[i].y = [100*r['routed_acc']] + [100*r[f'{h}_acc'] for h in HEADS] + [100*r['oracle_acc']]
-            box.results[p] = r
+            box.results[p], box.sent[p] = r, [int((ch == j).sum()) for j in range(len(HEADS))]
         c, k = box.results['clean'], box.results['corrupted']
         info.value = (f"routed: clean {100*c['routed_acc']:.1f}%, corrupted {100*k['routed_acc']:.1f}% "
-                      f"(oracle {100*k['oracle_acc']:.1f}%); clean images sent to the clean head: {100*c['share_clean']:.0f}%")
+                      f"(oracle {100*k['oracle_acc']:.1f}%); clean images sent to the clean head: {100*c['share_clean']:.0f}%"
+                      # every re-routed image shows: the counts per head, and how many images pass each gate of the clean head
+                      f"<br>images sent to the {' / '.join(HEADS)} head: clean {' / '.join(map(str, box.sent['clean']))}, "
+                      f"corrupted {' / '.join(map(str, box.sent['corrupted']))}; of {len(stats['kl'])} images, "
+                      f"{int((stats['kl'] < kl.value).sum())} have KL < {kl.value:.3g} and {int((stats['entropy'][:, 0] <= ut.value).sum())} a clean-head entropy ≤ {ut.value:.2f}")
     for w in (kl, ut, unc): w.observe(update, 'value')
     box = W.VBox([W.HBox([kl, ut]), unc, fig, info])
     box.controls, box.figure = dict(kl_threshold=kl, unc_threshold=ut, uncertainty=unc), fig
