@@ -15,9 +15,9 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .core import check_choice, make_generator, default_device, check_images, write_json, read_json, check_int
+from .core import check_choice, make_generator, default_device, check_images, write_json, read_json, check_int, cell_seed
 from .corruptions import corrupt, jpeg_compression, default_preset, CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
-from .models import accuracy, _batches
+from .models import accuracy, iter_batches
 
 # %% auto #0
 __all__ = ['QUANTIZE', 'ALEXNET_ERRORS', 'ALEXNET_CLEAN_ERROR', 'quantize_images', 'evaluate_corruptions', 'summarize',
@@ -25,9 +25,6 @@ __all__ = ['QUANTIZE', 'ALEXNET_ERRORS', 'ALEXNET_CLEAN_ERROR', 'quantize_images
            'effective_robustness', 'plot_grid', 'plot_categories', 'plot_effective_robustness']
 
 # %% ../nbs/05_benchmark.ipynb #c006
-def _cell_seed(seed:int, name:str, severity:int, batch:int) -> int:
-    return (seed*1_000_003 + sum(map(ord, name))*7919 + severity*104_729 + batch) % 2**62
-
 QUANTIZE = (None, 'uint8', 'jpeg85')
 
 def quantize_images(x:torch.Tensor, how:str|None) -> torch.Tensor:
@@ -46,12 +43,12 @@ def _as_models(model) -> tuple[dict, bool]:
 
 def _batches_from(data, batch_size:int, start:int):
     "The batches of `data` from batch number `start` on, without loading the ones before."
-    if start == 0: yield from _batches(data, batch_size); return
-    if isinstance(data, tuple): yield from _batches((data[0][start*batch_size:], data[1][start*batch_size:]), batch_size); return
+    if start == 0: yield from iter_batches(data, batch_size); return
+    if isinstance(data, tuple): yield from iter_batches((data[0][start*batch_size:], data[1][start*batch_size:]), batch_size); return
     if hasattr(data, 'tensors') and hasattr(data, 'images'):
         for i in range(start*batch_size, len(data), batch_size): yield data.tensors(slice(i, i + batch_size))
         return
-    yield from _batches(torch.utils.data.Subset(data, range(start*batch_size, len(data))), batch_size)
+    yield from iter_batches(torch.utils.data.Subset(data, range(start*batch_size, len(data))), batch_size)
 
 # %% ../nbs/05_benchmark.ipynb #g0001
 @torch.inference_mode()
@@ -101,7 +98,7 @@ def evaluate_corruptions(model:nn.Module|Mapping[str, nn.Module], # one model, o
             score(quantize_images(x, quantize), y, 'clean/0')
             for c in corruptions:
                 for s in severities:
-                    xc = corrupt(x, c, s, generator=make_generator(_cell_seed(seed, c, s, b), device=dev), preset=preset)
+                    xc = corrupt(x, c, s, generator=make_generator(cell_seed(seed, c, s, b), device=dev), preset=preset)
                     score(quantize_images(xc, quantize), y, f'{c}/{s}')
             st['batches'], st['n'], st['presets'] = b + 1, st['n'] + len(y), sorted(set(st.get('presets', [])) | used)
             if state is not None: write_json(state, st)

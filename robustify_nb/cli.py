@@ -14,7 +14,7 @@ import torch
 
 # %% auto #0
 __all__ = ['COMMANDS', 'DATA_HELP', 'CLASSES_HELP', 'GPU_CHECK_NOTEBOOKS', 'register_command', 'build_parser', 'main',
-           'gpu_check', 'parse_tune', 'config_arguments', 'find_notebooks', 'notebook_figures', 'run_demo',
+           'gpu_check', 'config_arguments', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo',
            'timings_table', 'is_export_cell', 'seconds_to_widget']
 
 # %% ../nbs/20_cli.ipynb #c006
@@ -325,8 +325,8 @@ def _corrupt(sp):
         import numpy as np
         from robustify_nb.corruptions import corrupt, CORRUPTIONS
         from robustify_nb.core import make_generator
-        from robustify_nb.benchmark import _cell_seed
-        from robustify_nb.models import _batches
+        from robustify_nb.core import cell_seed
+        from robustify_nb.models import iter_batches
         from robustify_nb.data import FolderDataset, ImageDataset, write_imagenet_c
         ds = _load_any(args.data, args.n, args.size)
         names = args.corruptions or list(CORRUPTIONS)
@@ -343,8 +343,8 @@ def _corrupt(sp):
             arr = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(5*N, H, W, 3))
             for s in range(1, 6):
                 i = (s - 1)*N
-                for b, (x, y) in enumerate(_batches(ds, args.batch_size)):
-                    xc = corrupt(x, name, s, make_generator(_cell_seed(args.seed, name, s, b)), args.preset)
+                for b, (x, y) in enumerate(iter_batches(ds, args.batch_size)):
+                    xc = corrupt(x, name, s, make_generator(cell_seed(args.seed, name, s, b)), args.preset)
                     arr[i:i + len(x)] = (xc*255).round().byte().permute(0, 2, 3, 1).numpy(); i += len(x)
             arr.flush(); del arr; os.replace(tmp, out/f'{name}.npy')
             print(f"{name}: {5*N} images", flush=True)
@@ -426,26 +426,45 @@ def _bench(sp):
         print(pd.DataFrame(summs).round(4).to_string()); print(f"wrote {out/'grid.csv'}, {out/'summary.csv'}, {out/'report.html'}")
     return run
 
+# %% ../nbs/20_cli.ipynb #i15-0619709e
+def config_arguments(sp:argparse.ArgumentParser,
+                     cls, # a dataclass: one flag per field
+                     defaults:dict|None=None, # the command's own defaults where they differ from the class's
+                     aliases:dict|None=None, # field -> more flags for it (the names the command had before)
+                     parsers:dict|None=None, # field -> a function parsing its text
+                     shown:dict|None=None, # field -> how its default reads in the help
+                     exclude:Sequence[str]=(), # fields the command sets itself: no flag
+                     extra:dict|None=None): # field -> more keywords of `add_argument` (required, choices)
+    "Add a flag per field of the dataclass `cls` to `sp`: name, type, default and help come from the field and its docments comment."
+    from dataclasses import fields
+    from fastcore.docments import docments
+    docs = docments(cls)
+    for f in fields(cls):
+        if f.name in exclude: continue
+        d, more = (defaults or {}).get(f.name, f.default), (extra or {}).get(f.name, {})
+        show = (shown or {}).get(f.name, ' '.join(map(str, d)) if isinstance(d, tuple) else d)
+        said = '' if more.get('required') else f" (default: {show})"
+        kw = dict(dest=f.name, default=d, help=f"{docs.get(f.name) or f.name}{said}".replace('%', '%%'), **more)
+        names = ['--' + f.name.replace('_', '-'), *(aliases or {}).get(f.name, [])]
+        if isinstance(f.default, bool): sp.add_argument(*names, action=argparse.BooleanOptionalAction, **kw)
+        elif f.name in (parsers or {}): sp.add_argument(*names, type=parsers[f.name], **kw)
+        elif isinstance(f.default, tuple): sp.add_argument(*names, nargs='+', type=type(f.default[0]), **kw)
+        else: sp.add_argument(*names, type=str if f.default is None else type(f.default), **kw)
+
 # %% ../nbs/20_cli.ipynb #c019t
 @register_command('transfer', 'ε sweep: adversarially train source models, transfer them (fixed features, full fine-tuning); CSV tables + HTML figures')
 def _transfer(sp):
-    sp.add_argument('--out', default='transfer_out', help='output folder (default transfer_out)')
-    sp.add_argument('--eps', type=float, nargs='+', default=[0, 0.05, 0.1, 0.25, 0.5], help='source budgets (default 0 0.05 0.1 0.25 0.5)')
-    sp.add_argument('--norm', required=True, choices=['l2', 'linf'], help="attack norm of the source models: 'l2' or 'linf' (required: no default; the --eps defaults are L2 radii)")
-    sp.add_argument('--tasks', nargs='+', default=['family', 'shape-colour', 'cifar10'], help='downstream tasks (cifar10 needs shared/data)')
-    sp.add_argument('--modes', nargs='+', default=['fixed', 'full'], help="'fixed' (linear probe) and/or 'full' (fine-tuning)")
-    sp.add_argument('--sizes', type=int, nargs='+', default=[32], help='target resolutions, e.g. 32 16 8 for the resolution experiment')
-    sp.add_argument('--n-source', type=int, default=5000); sp.add_argument('--source-epochs', type=int, default=5)
-    sp.add_argument('--steps', type=int, default=2, help='PGD steps of adversarial training (default 2)')
-    sp.add_argument('--n-task', type=int, default=2000); sp.add_argument('--n-test', type=int, default=1000)
-    sp.add_argument('--probe-epochs', type=int, default=30); sp.add_argument('--ft-epochs', type=int, default=4)
-    sp.add_argument('--seed', type=int, default=0)
+    from dataclasses import fields, asdict
+    from robustify_nb.transfer import TransferConfig
+    sp.add_argument('--out', default='transfer_out', help='output folder (default transfer_out): config.json, sweep.csv, best_eps.csv, report.html')
+    config_arguments(sp, TransferConfig, defaults=dict(source_epochs=5),      # the shell's choice since its first version: half the chapter's source epochs
+                     extra=dict(norm=dict(required=True, choices=['l2', 'linf'])))
     sp.add_argument('--task-data', nargs='*', default=[], metavar='NAME=TRAIN,TEST',
                     help='own downstream tasks: a name, its training and its test data in any layout (' + DATA_HELP + '); added to --tasks')
     sp.add_argument('--size', type=int, default=None, help='image size for image folders of --task-data (default: native; 224 for the ImageNet family)')
     def run(args):
         from robustify_nb.transfer import transfer_sweep, best_eps, plot_transfer, plot_resolution
-        from robustify_nb.core import figures_to_html
+        from robustify_nb.core import figures_to_html, write_json
         t0 = time.perf_counter()
         own = {}
         for spec in args.task_data:
@@ -454,18 +473,17 @@ def _transfer(sp):
                 raise ValueError(f"--task-data {spec!r} is not accepted; accepted: NAME=TRAIN,TEST, e.g. pets=data/pets/train,data/pets/test.")
             own[name] = (_in_memory(_load_any(parts[0], args.n_task, args.size, split='train'), args.n_task, f'{name} training data', args.seed),
                          _in_memory(_load_any(parts[1], args.n_test, args.size), args.n_test, f'{name} test data', args.seed))
-        args.tasks = [t for t in args.tasks if t not in own] + list(own)
-        df = transfer_sweep(args.eps, args.norm, args.tasks, args.modes, args.sizes,
-                            source=dict(n_train=args.n_source, epochs=args.source_epochs, steps=args.steps), n_task=args.n_task,
-                            n_test=args.n_test, probe_epochs=args.probe_epochs, ft_epochs=args.ft_epochs, seed=args.seed, task_sets=own)
+        config = TransferConfig(**{f.name: getattr(args, f.name) for f in fields(TransferConfig)} | dict(tasks=[t for t in args.tasks if t not in own]))
+        df = transfer_sweep(config, task_sets=own)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         best = best_eps(df)
+        write_json(out/'config.json', asdict(config))
         df.to_csv(out/'sweep.csv', index=False); best.to_csv(out/'best_eps.csv', index=False)
         figs = [('Downstream accuracy vs source ε', plot_transfer(df))]
         if df['size'].nunique() > 1: figs += [(f'Resolution experiment ({m})', plot_resolution(df, m)) for m in df['mode'].unique()]
         figures_to_html(figs, 'robustify transfer', out/'report.html')
         print(best.to_string(index=False))
-        print(f"wrote {out/'sweep.csv'}, {out/'best_eps.csv'}, {out/'report.html'} in {time.perf_counter() - t0:.0f} s")
+        print(f"wrote {out/'config.json'}, {out/'sweep.csv'}, {out/'best_eps.csv'}, {out/'report.html'} in {time.perf_counter() - t0:.0f} s")
     return run
 
 # %% ../nbs/20_cli.ipynb #c019a
@@ -484,21 +502,21 @@ def _wiseft_data(args):
         from robustify_nb.data import PolyShift
         return None, None, (classnames_for(PolyShift(1), cn) if cn else None)
     kw = dict(location=args.data_location)
-    full = _in_memory(_load_any(args.train_dataset, args.n_train, args.size, split='train', **kw), args.n_train + args.n, '--train-dataset', args.seed)
+    full = _in_memory(_load_any(args.train_dataset, args.n_train, args.size, split='train', **kw), args.n_train + args.n_eval, '--train-dataset', args.seed)
     names = classnames_for(full, cn)
     evals = _split_list(args.eval_datasets)
     if len(evals) < 2: raise ValueError(f"--eval-datasets {evals} is not accepted; accepted: the in-distribution test set first, then at least one shifted set.")
-    k = min(args.n, max(1, len(full)//10))
+    k = min(args.n_eval, max(1, len(full)//10))
     train, held = full.subset(slice(0, len(full) - k)), full.subset(slice(len(full) - k, len(full)))
     domains = {'heldout': held.tensors()}
     for i, spec in enumerate(evals):
-        ds = _load_any(spec, args.n, args.size, **kw)
+        ds = _load_any(spec, args.n_eval, args.size, **kw)
         proj = getattr(ds, 'project_logits', None)
         own = list(getattr(ds, 'classes', []))
         if own != list(full.classes) and not (proj is not None and len(full.classes) == len(imagenet_meta()['wnids'])):
             raise ValueError(f"evaluation set {spec!r} has classes {own[:3]}... ({len(own)}) but the training data has {list(full.classes)[:3]}... "
                              f"({len(full.classes)}); accepted: the same classes, or an ImageNet-family set with ImageNet training data.")
-        x, y = _in_memory(ds, args.n, spec, args.seed).tensors()
+        x, y = _in_memory(ds, args.n_eval, spec, args.seed).tensors()
         domains['reference' if i == 0 else Path(spec.partition(':')[2] or spec).name or spec] = (x, y, proj)
     return train, domains, names
 
@@ -507,11 +525,10 @@ def _wiseft(sp):
     sp.add_argument('--zero-shot', default='tiny-cnn:polyshift', help="open_clip NAME[:PRETRAINED] (default tiny-cnn:polyshift, the embedded tiny CLIP)")
     sp.add_argument('--finetuned', nargs='+', default=['e2e', 'lc'],
                     help="fine-tuned checkpoints (.safetensors from save_checkpoint), or e2e / lc to fine-tune on the reference style now")
-    sp.add_argument('--alphas', default='0:1:0.1', help="start:stop:step or a comma list (default 0:1:0.1)")
-    sp.add_argument('--out', default='wiseft_out'); sp.add_argument('--n-train', type=int, default=5000)
-    sp.add_argument('--n', type=int, default=500, help='images per evaluation set (default 500)')
-    sp.add_argument('--corruptions', nargs='*', default=None); sp.add_argument('--severity', type=int, default=3)
-    sp.add_argument('--seed', type=int, default=0)
+    from robustify_nb.wiseft import WiseftConfig
+    sp.add_argument('--out', default='wiseft_out', help='output folder (default wiseft_out): config.json, table.csv, sweep.csv, report.html')
+    config_arguments(sp, WiseftConfig, aliases=dict(n_eval=['--n']), parsers=dict(alphas=str), exclude=('variants',),   # variants: the e2e / lc among --finetuned
+                     shown=dict(alphas='0:1:0.1', corruptions='the 15 CORRUPTIONS'))
     g = sp.add_argument_group('own data (the flags of the WiSE-FT authors\' src/wise_ft.py)')
     g.add_argument('--train-dataset', default=None, help="training data, any layout (" + DATA_HELP + "), or a WiSE-FT name (ImageNet) under --data-location; default: PolyShift's reference style")
     g.add_argument('--eval-datasets', nargs='+', default=None, help="evaluation sets (comma- or space-separated): the first is the in-distribution test set, the others the shifts, e.g. ImageNet,ImageNetV2,ImageNetR,ImageNetA,ImageNetSketch,ObjectNet or paths")
@@ -523,26 +540,26 @@ def _wiseft(sp):
     def run(args):
         from robustify_nb.wiseft import (zeroshot_classifier, load_finetuned, parse_alphas, wiseft_experiment, plot_id_ood,
                                          plot_alpha_slider, wiseft_targets, get_templates, TEMPLATES)
-        from robustify_nb.core import figures_to_html
-        alphas = parse_alphas(','.join(map(str, args.alpha))) if args.alpha else parse_alphas(args.alphas)
+        from robustify_nb.core import figures_to_html, write_json
+        from dataclasses import fields, asdict
+        alphas = parse_alphas(','.join(map(str, args.alpha))) if args.alpha else parse_alphas(args.alphas) if isinstance(args.alphas, str) else args.alphas
         name, _, tag = args.zero_shot.partition(':')
+        fts, todo = {}, [f.upper() for f in args.finetuned if f.lower() in ('e2e', 'lc')]
+        config = WiseftConfig(**{f.name: getattr(args, f.name) for f in fields(WiseftConfig) if f.name not in ('alphas', 'variants')}, alphas=alphas, variants=todo)
         train, domains, names = _wiseft_data(args)
         templates = get_templates(args.template or ('polyshift' if train is None else 'openai_imagenet'))
         zs = zeroshot_classifier(name, tag or None, classnames=names, templates=templates)
-        fts, todo = {}, []
         for f in args.finetuned:
-            if f.lower() in ('e2e', 'lc'): todo.append(f.upper())
-            else: fts[Path(f).stem] = load_finetuned(zs, f)
-        res = wiseft_experiment(zs, n_train=args.n_train, n_eval=args.n, alphas=alphas, corruptions=args.corruptions,
-                                severity=args.severity, seed=args.seed, finetuned=fts, progress=True, variants=todo, train=train, domains=domains)
+            if f.lower() not in ('e2e', 'lc'): fts[Path(f).stem] = load_finetuned(zs, f)
+        res = wiseft_experiment(zs, config, finetuned=fts, progress=True, train=train, domains=domains)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-        res['table'].to_csv(out/'table.csv')
+        write_json(out/'config.json', asdict(config)); res['table'].to_csv(out/'table.csv')
         pd_sweeps = [df.assign(variant=k) for k, df in res['sweeps'].items()]
         __import__('pandas').concat(pd_sweeps).to_csv(out/'sweep.csv', index=False)
         figs = [('ID vs OOD', plot_id_ood(res['sweeps']))] + [(f'alpha slider ({k})', plot_alpha_slider(df, k)) for k, df in res['sweeps'].items()]
         figures_to_html(figs, f'robustify wiseft: {args.zero_shot}' + (f' on {args.train_dataset}' if args.train_dataset else ''), out/'report.html')
         print(res['table'].to_string()); print(wiseft_targets(res['table']).to_string()); print(res['seconds'])
-        print(f"wrote {out/'table.csv'}, {out/'sweep.csv'}, {out/'report.html'}")
+        print(f"wrote {out/'config.json'}, {out/'table.csv'}, {out/'sweep.csv'}, {out/'report.html'}")
     return run
 
 # %% ../nbs/20_cli.ipynb #r001
@@ -558,26 +575,6 @@ def parse_tune(text:str):
     items = [t.strip() for t in str(text).split(',') if t.strip()]
     as_int = lambda t: int(t) if t.lstrip('-').isdigit() else t
     return int(items[0]) if len(items) == 1 and items[0].isdigit() else [as_int(t) for t in items]
-
-def config_arguments(sp:argparse.ArgumentParser,
-                     cls, # a dataclass: one flag per field
-                     defaults:dict|None=None, # the command's own defaults where they differ from the class's
-                     aliases:dict|None=None, # field -> more flags for it (the names the command had before)
-                     parsers:dict|None=None, # field -> a function parsing its text
-                     shown:dict|None=None): # field -> how its default reads in the help
-    "Add a flag per field of the dataclass `cls` to `sp`: name, type, default and help come from the field and its docments comment."
-    from dataclasses import fields
-    from fastcore.docments import docments
-    docs = docments(cls)
-    for f in fields(cls):
-        d = (defaults or {}).get(f.name, f.default)
-        show = (shown or {}).get(f.name, ' '.join(map(str, d)) if isinstance(d, tuple) else d)
-        kw = dict(dest=f.name, default=d, help=f"{docs.get(f.name) or f.name} (default: {show})".replace('%', '%%'))
-        names = ['--' + f.name.replace('_', '-'), *(aliases or {}).get(f.name, [])]
-        if isinstance(f.default, bool): sp.add_argument(*names, action=argparse.BooleanOptionalAction, **kw)
-        elif f.name in (parsers or {}): sp.add_argument(*names, type=parsers[f.name], **kw)
-        elif isinstance(f.default, tuple): sp.add_argument(*names, nargs='+', type=type(f.default[0]), **kw)
-        else: sp.add_argument(*names, type=type(f.default), **kw)
 
 @register_command('robustify', 'robustify a pretrained student with a small robust teacher: multi-head student, uncertainty-aware distillation and router; writes the checkpoint and a report (rerun to resume)')
 def _robustify(sp):
@@ -604,7 +601,10 @@ def _robustify(sp):
             n = len(full); k = max(1, n//10)
             train, valid = full.subset(slice(0, n - k)), full.subset(slice(n - k, n))
             test = _in_memory(_load_any(args.test, config.n_test, args.size), config.n_test, '--test', config.seed)
-        res = run_experiment(student, teacher, train, valid, test, config, out_dir=args.out, ckpt_every=args.ckpt_every, progress=True)
+        from robustify_nb.data import data_record
+        data = (dict(train=data_record(args.data), valid=dict(data_record(args.data), part='the last tenth of --data'), test=data_record(args.test))
+                if args.data != 'polyshift' else None)        # None: the embedded PolyShift splits, recorded by run_experiment
+        res = run_experiment(student, teacher, train, valid, test, config, out_dir=args.out, ckpt_every=args.ckpt_every, progress=True, data=data)
         print(res['table'].to_string(index=False))
         print(json.dumps({k: round(v, 4) for k, v in res['routing'].items()}))
         print(f"wrote {Path(args.out)/'student.safetensors'} and {Path(args.out)/'report.html'}")

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['close_matches', 'check_choice', 'check_fraction', 'check_int', 'default_device', 'make_generator', 'seed_everything',
-           'set_threads', 'cache_dir', 'shared_data', 'full_size', 'check_answer', 'atomic_write', 'write_json',
-           'read_json', 'sha256_file', 'check_images', 'to_float_images', 'use_plotly_mimetype', 'figures_to_html']
+__all__ = ['close_matches', 'check_choice', 'check_fraction', 'check_int', 'config_with', 'default_device', 'make_generator',
+           'seed_everything', 'cell_seed', 'set_threads', 'cache_dir', 'shared_data', 'full_size', 'check_answer',
+           'atomic_write', 'write_json', 'read_json', 'sha256_file', 'check_images', 'to_float_images',
+           'use_plotly_mimetype', 'figures_to_html']
 
 # %% ../nbs/00_core.ipynb #c006
 def close_matches(value, options:Iterable[str], n:int=3) -> list[str]:
@@ -55,6 +56,20 @@ def check_int(arg:str, # the argument's name, as the caller wrote it
     if not ok: raise ValueError(f"{arg}={value!r} is not accepted; accepted: an int >= {low}{f' ({why})' if why else ''}.")
     return int(value)
 
+# %% ../nbs/00_core.ipynb #i15-8a102f0c
+def config_with(config, # a dataclass instance (an experiment's config), or the dataclass itself
+                settings:dict, # field -> value, replacing the config's (or building one from the class)
+                who:str='the experiment'): # who was given the settings, for the message
+    "`config` with `settings` replaced (a new, validated instance); an unknown name is refused, naming the fields."
+    import dataclasses
+    cls = config if isinstance(config, type) else type(config)
+    if not dataclasses.is_dataclass(cls): raise TypeError(f"config has type {cls.__name__}; accepted: a dataclass or an instance of one (e.g. an experiment's config).")
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(settings) - set(names))
+    if unknown: raise ValueError(f"{who} got unknown settings {unknown}; accepted: the fields of {cls.__name__} {names}.")
+    if isinstance(config, type): return cls(**settings)
+    return dataclasses.replace(config, **settings) if settings else config
+
 # %% ../nbs/00_core.ipynb #c009
 def default_device(device:str|torch.device|None=None # None: CUDA if available (this process's GPU under a launcher), else CPU
                   ) -> torch.device:
@@ -89,6 +104,14 @@ def seed_everything(seed:int=0) -> torch.Generator:
     seed = _check_seed(seed)
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     return make_generator(seed)
+
+# %% ../nbs/00_core.ipynb #i15-53942a3a
+def cell_seed(seed:int, # the run's seed
+              name:str, # the corruption
+              severity:int, # its severity
+              batch:int) -> int: # the batch number (0 for a set corrupted in one piece)
+    "The seed of corruption `name` at `severity` on batch `batch` of a run seeded `seed` (for `make_generator`)."
+    return (seed*1_000_003 + sum(map(ord, name))*7919 + severity*104_729 + batch) % 2**62
 
 # %% ../nbs/00_core.ipynb #th001
 def _free_cores() -> tuple[int, int]:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .core import check_choice, to_float_images, cache_dir, check_int
+from .core import check_choice, to_float_images, cache_dir, check_int, sha256_file
 
 # %% auto #0
 __all__ = ['CLASSES', 'STYLES', 'COLOURS', 'TEXTURES', 'BACKGROUNDS', 'SPLITS', 'IMAGE_SIZE', 'CIFAR10_CLASSES',
@@ -24,7 +24,7 @@ __all__ = ['CLASSES', 'STYLES', 'COLOURS', 'TEXTURES', 'BACKGROUNDS', 'SPLITS', 
            'render', 'size_word', 'captions', 'ImageDataset', 'PolyShift', 'gallery', 'style_explorer', 'load_npz',
            'load_cifar10c', 'load_cifar101', 'cifar10', 'FolderDataset', 'image_folder', 'imagenet_meta',
            'imagenet_folder', 'ProjectedModel', 'align_classes', 'CorruptionSets', 'detect_layout', 'load_dataset',
-           'write_imagenet_c']
+           'data_record', 'write_imagenet_c']
 
 # %% ../nbs/01_data.ipynb #c006
 CLASSES = ('circle', 'triangle', 'square', 'star', 'cross', 'ring', 'crescent', 'heart', 'clover', 'semicircle')
@@ -714,6 +714,21 @@ def load_dataset(spec:str, # 'polyshift[:style]', a path, KIND:PATH (KIND one of
         return imagenet_folder(path, kind, 224 if image_size is None else image_size)
     return FolderDataset(path, image_size, classes=classes)
 
+# %% ../nbs/01_data.ipynb #i15-3abd76ba
+def data_record(spec:str|None, # what the job was given: 'polyshift[:style]' (None: the embedded default), a path, or KIND:PATH
+                seed:int=0) -> dict: # PolyShift's seed
+    "Which data a spec names, for a run's record: embedded PolyShift with its style and seed, or the path and a content hash."
+    if spec is None or str(spec).partition(':')[0] == 'polyshift':
+        return dict(data='embedded PolyShift', style=str(spec or '').partition(':')[2] or 'reference', seed=seed)
+    kind, _, rest = str(spec).partition(':')
+    path = Path(rest if kind in DATA_KINDS and rest else str(spec))
+    if path.is_file(): return dict(spec=str(spec), path=str(path.resolve()), sha256=sha256_file(path))
+    if path.is_dir():
+        files = sorted(f for f in path.rglob('*') if f.is_file())
+        listing = ''.join(f"{f.relative_to(path).as_posix()}\t{f.stat().st_size}\n" for f in files)
+        return dict(spec=str(spec), path=str(path.resolve()), files=len(files), listing_sha256=hashlib.sha256(listing.encode()).hexdigest())
+    return dict(spec=str(spec))          # a name resolved elsewhere (a WiSE-FT dataset under a location)
+
 # %% ../nbs/01_data.ipynb #d055
 def write_imagenet_c(data:FolderDataset, # an image folder (all images of one size, or read at `image_size`)
                      out, # the output folder
@@ -725,7 +740,7 @@ def write_imagenet_c(data:FolderDataset, # an image folder (all images of one si
     import time
     from PIL import Image
     from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
-    from robustify_nb.benchmark import _cell_seed
+    from robustify_nb.core import cell_seed
     from robustify_nb.core import make_generator, read_json, write_json
     if not isinstance(data, FolderDataset): raise TypeError(f"data has type {type(data).__name__}; accepted: a FolderDataset (image_folder / load_dataset of a folder).")
     names = list(CORRUPTIONS if corruptions is None else corruptions)
@@ -752,7 +767,7 @@ def write_imagenet_c(data:FolderDataset, # an image folder (all images of one si
         if not todo: continue
         x = torch.stack([data[j][0] for j in idx])
         for c, s in todo:
-            xc = corrupt(x, c, s, make_generator(_cell_seed(seed, c, s, b)), preset)
+            xc = corrupt(x, c, s, make_generator(cell_seed(seed, c, s, b)), preset)
             arr = (xc*255).round().byte().permute(0, 2, 3, 1).numpy()
             for k, j in enumerate(idx):
                 dst = out/c/str(s)/rel[j]

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from .core import check_choice, check_images, _check_seed
-from .models import _batches
+from .models import iter_batches
 
 # %% auto #0
 __all__ = ['METHODS', 'HeadModel', 'as_explainable', 'attribute', 'mask_share', 'pointing_game', 'attribution_scores',

@@ -23,8 +23,9 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RESIZE_MODES', 'MODELS', 'WEIGHTS_D
            'Normalize', 'Resize', 'Classifier', 'num_params', 'CifarResNetBackbone', 'SmallCNNBackbone', 'WeightSource',
            'ModelSpec', 'register_model', 'list_models', 'plot_model_sizes', 'save_checkpoint', 'read_weights',
            'load_weights', 'embedded_manifest', 'resolve_weights', 'check_preprocessing', 'load_model', 'load_factory',
-           'as_classifier', 'load_factory_model', 'parse_model_spec', 'predict', 'accuracy', 'extract_features',
-           'ConvTower', 'tiny_clip_vocabulary', 'CompactTokenizer', 'CLIPBackbone', 'load_clip', 'load_clip_classifier']
+           'as_classifier', 'load_factory_model', 'parse_model_spec', 'iter_batches', 'predict', 'accuracy',
+           'extract_features', 'ConvTower', 'tiny_clip_vocabulary', 'CompactTokenizer', 'CLIPBackbone', 'load_clip',
+           'load_clip_classifier']
 
 # %% ../nbs/03_models.ipynb #c006
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -536,8 +537,11 @@ def parse_model_spec(spec:str) -> tuple[str, str|None]:
     fn, _, weights = rest.partition(':')
     return f'{head}:{fn}', weights or None
 
-# %% ../nbs/03_models.ipynb #c033
-def _batches(data, batch_size):
+# %% ../nbs/03_models.ipynb #i15-eaeddc58
+def iter_batches(data, # an (x, y) pair of tensors, an ImageDataset, or any dataset of (image, label)
+                 batch_size:int): # images per batch (the last one may be smaller)
+    "The `(x, y)` batches of `data`, in order, `batch_size` images each."
+    check_int('batch_size', batch_size, 1)
     if isinstance(data, tuple): x, y = data; yield from ((x[i:i+batch_size], y[i:i+batch_size]) for i in range(0, len(x), batch_size)); return
     if hasattr(data, 'tensors') and hasattr(data, 'images'):
         for i in range(0, len(data), batch_size): yield data.tensors(slice(i, i + batch_size))
@@ -545,6 +549,7 @@ def _batches(data, batch_size):
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0)
     yield from loader
 
+# %% ../nbs/03_models.ipynb #c033
 @torch.inference_mode()
 def predict(model:nn.Module, data, # an ImageDataset, any dataset of (image, label), or an (x, y) pair of tensors
             batch_size:int=256, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -555,7 +560,7 @@ def predict(model:nn.Module, data, # an ImageDataset, any dataset of (image, lab
     was = model.training; model.eval()
     outs, ys = [], []
     try:
-        for x, y in _batches(data, batch_size):
+        for x, y in iter_batches(data, batch_size):
             outs.append(model(check_images(x.to(dev, non_blocking=True), 'images')).float().cpu()); ys.append(torch.as_tensor(y))
     finally: model.train(was)
     logits, labels = torch.cat(outs), torch.cat(ys)
@@ -575,7 +580,7 @@ def extract_features(model:nn.Module, data, batch_size:int=500) -> tuple[torch.T
     was = model.training; model.eval(); dev = next(model.parameters()).device
     fs, ys = [], []
     try:
-        for x, y in _batches(data, batch_size): fs.append(model.features(check_images(x.to(dev), 'images')).float().cpu()); ys.append(torch.as_tensor(y))
+        for x, y in iter_batches(data, batch_size): fs.append(model.features(check_images(x.to(dev), 'images')).float().cpu()); ys.append(torch.as_tensor(y))
     finally: model.train(was)
     return torch.cat(fs), torch.cat(ys)
 

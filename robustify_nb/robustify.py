@@ -16,7 +16,7 @@ import torch.nn as nn
 from fastcore.basics import patch
 
 from .core import check_choice, check_fraction, check_int, seed_everything, write_json, read_json, figures_to_html
-from .data import PolyShift
+from .data import PolyShift, data_record
 from .corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
 from .models import MODELS, Classifier, load_model, save_checkpoint, num_params
 from .benchmark import summarize, plot_grid
@@ -109,7 +109,8 @@ def check(self:RobustifyConfig,
 # %% ../nbs/12_robustify.ipynb #x011
 @patch(cls_method=True)
 def from_dict(cls:RobustifyConfig, d:dict) -> RobustifyConfig:
-    "The config saved as `asdict(config)`: unknown names are refused (a config of another version), missing ones take the defaults."
+    "The config saved as `asdict(config)` (beside it, `data`: the run's data record, not a setting): unknown names are refused (a config of another version), missing ones take the defaults."
+    d = {k: v for k, v in d.items() if k != 'data'}
     names = [f.name for f in fields(cls)]
     unknown = sorted(set(d) - set(names))
     if unknown: raise ValueError(f"the saved config has the unknown settings {unknown}; accepted: the fields of RobustifyConfig {names}.")
@@ -119,13 +120,14 @@ _RUN_DIRS = ('teacher-run', 'student-run', 'full-run')
 _LEGACY_KEYS = ('teacher_recipe', 'teacher_epochs', 'student_epochs', 'student_lr', 'student_fraction', 'student_opt', 'student_batch_size', 'p_pixmix',
                 'full_epochs', 'T', 'mc_passes', 'gate', 'freeze_bn', 'seed', 'severities', 'corruptions')   # what a report.json of before config.json recorded as given
 
-def check_resume(out:str|Path, config:RobustifyConfig) -> Path:
-    "Refuse to resume the run in `out` under other settings than its own (its checkpoints would silently mean something else); record `config` in `out/config.json`."
+def check_resume(out:str|Path, config:RobustifyConfig, data:dict|None=None) -> Path: # data: which data the run uses (`data_record`s), recorded beside the settings
+    "Refuse to resume the run in `out` under other settings or data than its own (its checkpoints would silently mean something else); record both in `out/config.json`."
     out = Path(out); p = out/'config.json'
     tup = lambda v: tuple(v) if isinstance(v, list) else v
     if p.exists():
         old = RobustifyConfig.from_dict(read_json(p))
         diff = {f.name: (getattr(old, f.name), getattr(config, f.name)) for f in fields(config) if getattr(old, f.name) != getattr(config, f.name)}
+        if (was := read_json(p).get('data')) is not None and data is not None and was != data: diff['data'] = (was, data)
     elif (out/'report.json').exists():        # a finished run of before config.json: its report recorded most settings
         old = read_json(out/'report.json').get('config', {})
         diff = {k: (old[k], getattr(config, k)) for k in _LEGACY_KEYS if k in old and tup(old[k]) != getattr(config, k)}
@@ -136,7 +138,7 @@ def check_resume(out:str|Path, config:RobustifyConfig) -> Path:
     if diff:
         said = '; '.join(f'{k}={a!r} there, {b!r} now' for k, (a, b) in diff.items())
         raise ValueError(f"{str(out)!r} holds a run with other settings ({said}); resuming it would mix them; accepted: the same settings, or a new output folder.")
-    write_json(p, asdict(config))
+    write_json(p, asdict(config) | ({'data': data} if data is not None else {}))
     return p
 
 # %% ../nbs/12_robustify.ipynb #x014
@@ -228,6 +230,7 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
                    config:RobustifyConfig|None=None, # the settings (default: `RobustifyConfig()`)
                    out_dir:str|Path|None=None, # checkpoints (resumable runs), the student, the report
                    ckpt_every:int|None=None, progress:bool=False, log=print,
+                   data:dict|None=None, # which data (`data_record`s by split) for config.json; default: embedded PolyShift, or the given datasets' names
                    **settings) -> dict: # settings replacing the config's, e.g. `T=4.0`
     "The method and its baselines under one clock: robustify the teacher, distil the student, fit the router, evaluate all."
     c = _with_settings(config or RobustifyConfig(), settings, 'run_experiment')
@@ -235,9 +238,11 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
     ck = lambda name: (out/name if out is not None else None)
     base = base if base is not None else load_model('resnet20', weights='polyshift')
     teacher = _with_mc_dropout(teacher if teacher is not None else _default_teacher())
+    if data is None: data = {k: data_record(None, c.seed) if ds is None else dict(name=getattr(ds, 'name', type(ds).__name__), n=len(ds))
+                             for k, ds in dict(train=train, valid=valid, test=test).items()}
     train, valid, test = _datasets(train, valid, test, c)
     c.check(base, teacher, len(train))                               # every setting refused before any training
-    if out is not None: check_resume(out, c)
+    if out is not None: check_resume(out, c, data)
     teacher, t_cost = robustify_teacher(teacher, train, c, ck('teacher-run'), ckpt_every, progress)
     tname = f'teacher ({c.teacher_recipe})' if c.teacher_epochs else 'teacher'
     log(f"teacher robustification ({t_cost['recipe']}, {c.teacher_epochs} epochs): {t_cost['seconds']} s ({t_cost['cpu_seconds']} CPU s)")

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 
 from .core import check_choice, make_generator, check_images, check_int
 from .corruptions import corrupt, CORRUPTIONS
-from .models import _batches
-from .benchmark import _cell_seed
+from .models import iter_batches
+from .core import cell_seed
 from .teacher import heldout_shift
 from .student import MultiHeadStudent, HEADS, mc_logits, entropy
 
@@ -87,7 +87,7 @@ class UncertaintyRouter(nn.Module):
 
 # %% ../nbs/08_router.ipynb #c010
 def _cell_gen(seed, c, s, b, dev):
-    return make_generator(_cell_seed(seed, c, s, b), device=dev)
+    return make_generator(cell_seed(seed, c, s, b), device=dev)
 
 @torch.no_grad()
 def router_stats(router:UncertaintyRouter, data, corruptions:Sequence[str]=(), severities:Sequence[int]=(1, 2, 3, 4, 5),
@@ -96,7 +96,7 @@ def router_stats(router:UncertaintyRouter, data, corruptions:Sequence[str]=(), s
     dev = next(router.student.parameters()).device
     acc = {k: [] for k in ('probs', 'entropy', 'mi', 'kl', 'y')}; cond = []
     conds = [('clean', 0)] + [(c, s) for c in corruptions for s in severities] + ([('shifted', 0)] if shift is not None else [])
-    for b, (x, y) in enumerate(_batches(data, batch_size)):
+    for b, (x, y) in enumerate(iter_batches(data, batch_size)):
         x = x.to(dev)
         for c, s in conds:
             if c == 'clean': xc = x
@@ -218,7 +218,7 @@ def evaluate_many(models:dict, data, corruptions:Sequence[str], severities:Seque
     names = list(models) + ([f'head: {h}' for h in HEADS] + ['ours (routed)', 'oracle'] if student is not None else [])
     correct, n = {}, 0
     for m in models.values(): m.eval()
-    for b, (x, y) in enumerate(_batches(data, batch_size)):
+    for b, (x, y) in enumerate(iter_batches(data, batch_size)):
         y = torch.as_tensor(y)
         for c, s in [('clean', 0)] + [(c, s) for c in corruptions for s in severities]:
             xc = x if c == 'clean' else corrupt(x, c, s, generator=_cell_gen(seed, c, s, b, x.device))

@@ -89,13 +89,19 @@ def _check_generator(generator, x):
     if not isinstance(generator, torch.Generator): raise TypeError(f"generator has type {type(generator).__name__}; accepted: a torch.Generator or None.")
     return generator
 
-def _apply_chain(x, ops, severity, depth, g):
+def _refuse_severity(kw:dict, who:str):
+    "AugMix's old name for its magnitude, `severity` (the corruptions' 1..5), refused with what to write; any other unknown keyword refused as Python does."
+    if 'severity' in kw: raise TypeError(f"{who}: severity={kw['severity']!r} is the corruptions' name (1 to 5); AugMix's strength of its operations is "
+                                         f"called magnitude (1 to 10): write magnitude={kw['severity']!r}.")
+    if kw: raise TypeError(f"{who}() got an unexpected keyword argument {next(iter(kw))!r}")
+
+def _apply_chain(x, ops, magnitude, depth, g):
     N, names, dev = len(x), list(ops), x.device
     d = torch.randint(1, 4, (N,), generator=g, device=dev) if depth < 1 else torch.full((N,), depth, device=dev)
     out = x.clone()
     for step in range(int(d.max())):
         which = torch.randint(0, len(names), (N,), generator=g, device=dev)
-        mag = (0.1 + (severity - 0.1)*torch.rand(N, generator=g, device=dev))/10
+        mag = (0.1 + (magnitude - 0.1)*torch.rand(N, generator=g, device=dev))/10
         sign = torch.randint(0, 2, (N,), generator=g, device=dev).float()*2 - 1
         for k, name in enumerate(names):
             sel = ((which == k) & (d > step)).nonzero()[:, 0]
@@ -104,16 +110,17 @@ def _apply_chain(x, ops, severity, depth, g):
 
 def augmix(x:torch.Tensor, # images (N, 3, H, W) in [0, 1]
            generator:torch.Generator|None=None,
-           severity:int=3, # magnitude of the operations, 1..10
+           magnitude:int=3, # strength of the operations, 1..10 (not the corruptions' severity)
            width:int=3, # number of chains mixed
            depth:int=-1, # operations per chain; -1: 1 to 3 at random per image
            alpha:float=1.0, # Dirichlet and Beta parameter
            ops:Sequence[str]|None=None, # names in AUGMIX_OPS (default: all)
+           **old, # `severity`, AugMix's old name for `magnitude`: refused, saying so
           ) -> torch.Tensor:
     "An AugMix view of each image: a convex mix of `width` random operation chains, interpolated with the image."
-    check_images(x, 'x')
+    _refuse_severity(old, 'augmix'); check_images(x, 'x')
     if not (isinstance(width, int) and width >= 1): raise ValueError(f"width={width!r} is not accepted; accepted: an int >= 1.")
-    if not (0 < severity <= 10): raise ValueError(f"severity={severity!r} is not accepted; accepted: a number in (0, 10].")
+    if not (0 < magnitude <= 10): raise ValueError(f"magnitude={magnitude!r} is not accepted; accepted: a number in (0, 10].")
     if not alpha > 0: raise ValueError(f"alpha={alpha!r} is not accepted; accepted: a number > 0.")
     names = list(ops or AUGMIX_OPS)
     for n in names: check_choice('ops', n, list(AUGMIX_OPS), 'AugMix operation')
@@ -121,7 +128,7 @@ def augmix(x:torch.Tensor, # images (N, 3, H, W) in [0, 1]
     N = len(x)
     w = torch.as_tensor(rng.dirichlet([alpha]*width, N), dtype=x.dtype, device=x.device)   # (N, width)
     m = torch.as_tensor(rng.beta(alpha, alpha, N), dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
-    mix = sum(w[:, i].view(-1, 1, 1, 1)*_apply_chain(x, {n: AUGMIX_OPS[n] for n in names}, severity, depth, g) for i in range(width))
+    mix = sum(w[:, i].view(-1, 1, 1, 1)*_apply_chain(x, {n: AUGMIX_OPS[n] for n in names}, magnitude, depth, g) for i in range(width))
     return (m*x + (1 - m)*mix).clamp(0, 1)
 
 # %% ../nbs/06_teacher.ipynb #c013
@@ -147,11 +154,13 @@ def jsd_consistency(*logits:torch.Tensor) -> torch.Tensor:
 
 class AugMixJSD:
     "AugMix for the `Learner`: `augment` makes `[clean, view, view]`, the loss is CE(clean) + lam·JSD (or CE on one view if not `jsd`)."
-    def __init__(self, lam:float=12.0, jsd:bool=True, severity:int=3, width:int=3, depth:int=-1, alpha:float=1.0,
-                 shifts:float=0.0): # probability that a view is a held-out training shift (`heldout_shift`) instead of an AugMix view
+    def __init__(self, lam:float=12.0, jsd:bool=True, magnitude:int=3, width:int=3, depth:int=-1, alpha:float=1.0,
+                 shifts:float=0.0, # probability that a view is a held-out training shift (`heldout_shift`) instead of an AugMix view
+                 **old): # `severity`, the old name of `magnitude`: refused, saying so
+        _refuse_severity(old, 'AugMixJSD')
         if not lam >= 0: raise ValueError(f"lam={lam!r} is not accepted; accepted: a number >= 0.")
         check_fraction('shifts', shifts)
-        self.lam, self.jsd, self.shifts, self.kw = lam, jsd, shifts, dict(severity=severity, width=width, depth=depth, alpha=alpha)
+        self.lam, self.jsd, self.shifts, self.kw = lam, jsd, shifts, dict(magnitude=magnitude, width=width, depth=depth, alpha=alpha)
     def view(self, x, g):
         "One augmented view of the batch."
         return heldout_shift(x, g, p_augmix=1 - self.shifts) if self.shifts > 0 else augmix(x, g, **self.kw)
@@ -175,14 +184,16 @@ def spectral_pictures(n:int, size:int=32, generator:torch.Generator|None=None, b
     lo, hi = img.amin((2, 3), keepdim=True), img.amax((2, 3), keepdim=True)
     return (img - lo)/(hi - lo).clamp(min=1e-6)
 
-def pixmix(x:torch.Tensor, generator:torch.Generator|None=None, k:int=4, beta:float=3.0, severity:int=3) -> torch.Tensor:
+def pixmix(x:torch.Tensor, generator:torch.Generator|None=None, k:int=4, beta:float=3.0,
+           magnitude:int=3, # the AugMix views' magnitude, 1..10
+           **old) -> torch.Tensor: # `severity`, the old name of `magnitude`: refused, saying so
     "A PixMix-style view: up to `k` rounds of additive or multiplicative mixing with AugMix views or spectral pictures."
-    check_images(x, 'x')
+    _refuse_severity(old, 'pixmix'); check_images(x, 'x')
     if not (isinstance(k, int) and k >= 0): raise ValueError(f"k={k!r} is not accepted; accepted: an int >= 0.")
     if not beta > 0: raise ValueError(f"beta={beta!r} is not accepted; accepted: a number > 0.")
     g = _check_generator(generator, x); rng = _np_rng(g)
     N, dev = len(x), x.device
-    one = lambda: augmix(x, g, severity=severity, width=1)
+    one = lambda: augmix(x, g, magnitude=magnitude, width=1)
     out = torch.where(torch.rand(N, 1, 1, 1, generator=g, device=dev) < 0.5, one(), x)
     rounds = torch.randint(0, k + 1, (N,), generator=g, device=dev)
     for r in range(k):
@@ -198,7 +209,8 @@ def pixmix(x:torch.Tensor, generator:torch.Generator|None=None, k:int=4, beta:fl
 
 class PixMixCE:
     "PixMix for the `Learner`: `augment` replaces each batch by PixMix views (a fraction `p_clean` kept clean); the loss is cross-entropy."
-    def __init__(self, k:int=4, beta:float=3.0, severity:int=3, p_clean:float=0.2): self.kw, self.p_clean = dict(k=k, beta=beta, severity=severity), p_clean
+    def __init__(self, k:int=4, beta:float=3.0, magnitude:int=3, p_clean:float=0.2, **old):
+        _refuse_severity(old, 'PixMixCE'); self.kw, self.p_clean = dict(k=k, beta=beta, magnitude=magnitude), p_clean
     def augment(self, x, y, g):
         keep = torch.rand(len(x), 1, 1, 1, generator=g, device=x.device) < self.p_clean
         return torch.where(keep, x, pixmix(x, g, **self.kw)), y
@@ -304,8 +316,8 @@ def augmentation_explorer(x:torch.Tensor, n:int=8):
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
     fig.update_layout(height=4*60 + 40, margin=dict(l=0, r=0, t=30, b=0))
     def view(g):
-        if recipe.value == 'augmix': return augmix(x, g, severity=sev.value)
-        if recipe.value == 'pixmix': return pixmix(x, g, severity=sev.value)
+        if recipe.value == 'augmix': return augmix(x, g, magnitude=sev.value)
+        if recipe.value == 'pixmix': return pixmix(x, g, magnitude=sev.value)
         return heldout_shift(x, g, severities=[min(5, sev.value)])
     switching = []
     def on_recipe(_):

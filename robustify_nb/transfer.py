@@ -7,6 +7,7 @@ Docs: https://robustify-nb.github.io/robustify-nb/transfer.html.md"""
 # %% ../nbs/10_transfer.ipynb #c003
 from __future__ import annotations
 import math, warnings, copy, time, hashlib, json
+from dataclasses import dataclass, fields, replace, asdict
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -15,18 +16,19 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
-from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed, atomic_write, check_int
+from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed, atomic_write, check_int, config_with
 from .data import CLASSES, COLOURS, IMAGE_SIZE, ImageDataset, sample_attributes, render, load_npz, CIFAR10_CLASSES
-from .models import load_model, save_checkpoint, accuracy, _batches, extract_features, WEIGHTS_DIR
+from .models import load_model, save_checkpoint, accuracy, iter_batches, extract_features, WEIGHTS_DIR
 from .train import Learner, Callback
 
 # %% auto #0
 __all__ = ['NORMS', 'SOURCE_CLASSES', 'NEW_CLASSES', 'FAMILIES', 'TASKS', 'SOURCE_DEFAULTS', 'SHIPPED_SOURCES', 'QUICK_SOURCE',
            'SHIPPED_EPS', 'check_attack', 'pgd', 'adversarial_accuracy', 'AdversarialLoss', 'adversarial_train',
-           'source_data', 'downsample', 'task_data', 'source_model', 'source_settings', 'source_metrics',
-           'pretrain_sources', 'attack_explorer', 'check_task', 'linear_probe', 'finetune', 'transfer_sweep',
-           'best_eps', 'plot_transfer', 'plot_resolution']
+           'source_data', 'downsample', 'task_data', 'TransferConfig', 'source_model', 'source_settings',
+           'source_metrics', 'pretrain_sources', 'attack_explorer', 'check_task', 'linear_probe', 'finetune',
+           'transfer_sweep', 'best_eps', 'plot_transfer', 'plot_resolution']
 
 # %% ../nbs/10_transfer.ipynb #c006
 NORMS = ('l2', 'linf')
@@ -121,7 +123,7 @@ def adversarial_accuracy(model:nn.Module, data, # an ImageDataset, a dataset of 
     dev = next(model.parameters()).device
     correct = n = 0
     try:
-        for b, (x, y) in enumerate(_batches(data, batch_size)):
+        for b, (x, y) in enumerate(iter_batches(data, batch_size)):
             x, y = check_images(x.to(dev), 'images'), torch.as_tensor(y).to(dev)
             xa = pgd(model, x, y, eps, norm, steps, step_size, random_start, keep_worst, make_generator(seed*1_000_003 + b), check=False)
             with torch.no_grad(): correct += (model(xa).argmax(1) == y).sum().item(); n += len(y)
@@ -223,14 +225,67 @@ def task_data(task:str, split:str='train', n:int=2000, seed:int=0, size:int|None
         ds = _with_masks(ImageDataset(x, y, classes, f'{task}-{split}'), at, m)
     return downsample(ds, size) if size else ds
 
+# %% ../nbs/10_transfer.ipynb #i15-8b7c697b
+@dataclass(frozen=True)
+class TransferConfig:
+    "Every setting of one ε sweep, each default written once, here: `replace(config, eps=(0, 0.5))` is another sweep, `asdict(config)` its record."
+    eps:tuple=(0.0, 0.05, 0.1, 0.25, 0.5) # the source models' budgets (L2 radii here; each >= 0, 0: standard training)
+    norm:str|None=None # the source models' attack norm, 'l2' or 'linf' (required: no default)
+    tasks:tuple=('family', 'shape-colour', 'cifar10') # downstream tasks, names of `TASKS` (cifar10 needs shared/data)
+    modes:tuple=('fixed', 'full') # 'fixed' (linear probe on frozen features) and/or 'full' (fine-tuning)
+    sizes:tuple=(32,) # target resolutions, e.g. 32 16 8 for the resolution experiment
+    arch:str='smallcnn' # the source models' architecture
+    n_source:int=5000 # the source models' training images
+    source_epochs:int=10 # the source models' adversarial training epochs
+    steps:int=2 # PGD steps of adversarial training
+    source_lr:float=0.1 # the source models' learning rate
+    source_batch_size:int=64 # the source models' batch size
+    n_task:int=2000 # training images per downstream task
+    n_test:int=1000 # test images per downstream task
+    probe_epochs:int=30 # the linear probe's epochs (fixed features)
+    ft_epochs:int=4 # full fine-tuning's epochs
+    seed:int=0 # the one seed of data, training and transfer
+
+    def __post_init__(self):
+        for k in ('eps', 'tasks', 'modes', 'sizes'):    # lists (JSON, the shell) become tuples: configs compare, hash and round-trip
+            if isinstance(getattr(self, k), list): object.__setattr__(self, k, tuple(getattr(self, k)))
+        self.check()
+
+# %% ../nbs/10_transfer.ipynb #i15-fa771377
+@patch
+def check(self:TransferConfig):
+    "Refuse a bad setting with a message naming it and what is accepted, before any training; return the config."
+    for k in ('eps', 'tasks', 'modes', 'sizes'):
+        if not isinstance(getattr(self, k), tuple): raise TypeError(f"{k}={getattr(self, k)!r} is not accepted; accepted: a tuple (or list).")
+    if not self.eps: raise ValueError("eps=() names no budget; accepted: one or more numbers >= 0.")
+    for e in self.eps: check_attack(e, self.norm, self.steps)
+    for t in self.tasks: check_choice('tasks', t, list(TASKS), 'downstream task')
+    if not self.modes: raise ValueError("modes=() names no mode; accepted: 'fixed' and/or 'full'.")
+    for m in self.modes: check_choice('modes', m, ['fixed', 'full'], 'transfer mode')
+    for s in self.sizes: check_int('sizes', s, 1)
+    for k in ('n_source', 'source_epochs', 'source_batch_size', 'n_task', 'n_test', 'probe_epochs', 'ft_epochs'): check_int(k, getattr(self, k), 1)
+    check_int('seed', self.seed, 0)
+    if isinstance(self.source_lr, bool) or not isinstance(self.source_lr, (int, float)) or not self.source_lr > 0:
+        raise ValueError(f"source_lr={self.source_lr!r} is not accepted; accepted: a number > 0.")
+    return self
+
+_SOURCE_FIELDS = dict(arch='arch', n_train='n_source', epochs='source_epochs', steps='steps', lr='source_lr', batch_size='source_batch_size')  # source_model's keyword -> the field
+
+@patch
+def source_kwargs(self:TransferConfig) -> dict:
+    "The keyword arguments of `source_model` this config asks for (its source fields under `source_model`'s names)."
+    return {k: getattr(self, f) for k, f in _SOURCE_FIELDS.items()}
+
 # %% ../nbs/10_transfer.ipynb #c032
-SOURCE_DEFAULTS = dict(arch='smallcnn', n_train=5000, epochs=10, steps=2, lr=0.1, batch_size=64)
+_FIELD_DEFAULTS = {f.name: f.default for f in fields(TransferConfig)}
+SOURCE_DEFAULTS = {k: _FIELD_DEFAULTS[f] for k, f in _SOURCE_FIELDS.items()}   # source_model's defaults: TransferConfig's source fields
 SHIPPED_SOURCES = WEIGHTS_DIR/'sources'    # source models shipped in the package (`robustify pretrain sources` regenerates them)
 
 def _ref_eps(norm): return 0.5 if norm == 'l2' else 2/255
 
-def source_model(eps:float, norm:str|None=None, arch:str='smallcnn', n_train:int=5000, epochs:int=10, steps:int=2, lr:float=0.1,
-                 batch_size:int=64, seed:int=0, progress:bool=False, retrain:bool=False,
+def source_model(eps:float, norm:str|None=None, arch:str=SOURCE_DEFAULTS['arch'], n_train:int=SOURCE_DEFAULTS['n_train'],
+                 epochs:int=SOURCE_DEFAULTS['epochs'], steps:int=SOURCE_DEFAULTS['steps'], lr:float=SOURCE_DEFAULTS['lr'],
+                 batch_size:int=SOURCE_DEFAULTS['batch_size'], seed:int=0, progress:bool=False, retrain:bool=False,
                  shipped:bool=True # use the package's copy (`SHIPPED_SOURCES`) when one was trained with exactly these settings
                 ) -> nn.Module:
     "A source model adversarially trained at `eps` on the 6 source classes: from the cache or the package's shipped ones, else trained and cached."
@@ -381,37 +436,45 @@ def finetune(model:nn.Module, train, test, epochs:int=4, lr:float=0.02, batch_si
 # %% ../nbs/10_transfer.ipynb #c039
 def _sweep_key(**kw) -> str: return hashlib.sha256(json.dumps(kw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-def transfer_sweep(eps:Sequence[float]=(0, 0.05, 0.1, 0.25, 0.5), norm:str|None=None,
-                   tasks:Sequence[str]=('family', 'shape-colour', 'cifar10'), modes:Sequence[str]=('fixed', 'full'),
-                   sizes:Sequence[int]=(32,), source:dict|None=None, # source-model settings, see SOURCE_DEFAULTS
-                   n_task:int=2000, n_test:int=1000, probe_epochs:int=30, ft_epochs:int=4, seed:int=0,
+def _sweep_config(config, settings:dict, source:dict|None, task_sets:dict) -> tuple[TransferConfig, dict]:
+    "The sweep's config (`config` or `TransferConfig`, `settings` and `source`'s keywords replacing its fields) and `source_model`'s keywords."
+    settings, extra = dict(settings), dict(source or {})
+    if 'tasks' in settings: settings['tasks'] = tuple(t for t in settings['tasks'] if t not in task_sets)   # own tasks may be named among them
+    shipped = extra.pop('shipped', None)
+    unknown = sorted(set(extra) - set(_SOURCE_FIELDS))
+    if unknown: raise ValueError(f"source got unknown settings {unknown}; accepted: {list(_SOURCE_FIELDS)} (source_model's names) and 'shipped'.")
+    c = config_with(config if config is not None else TransferConfig, settings | {_SOURCE_FIELDS[k]: v for k, v in extra.items()}, 'transfer_sweep')
+    return c, c.source_kwargs() | ({} if shipped is None else {'shipped': shipped})
+
+# %% ../nbs/10_transfer.ipynb #i15-70e683ce
+def transfer_sweep(config:TransferConfig|None=None, # the sweep's settings (default: `TransferConfig` built from `settings`; `norm` has no default)
                    progress:bool=True, cache:bool=True,
                    task_sets:dict|None=None, # own tasks beside `tasks`: {name: (train, test)} ImageDatasets (not cached)
+                   source:dict|None=None, # `source_model` keywords (see SOURCE_DEFAULTS) replacing the config's source fields, and `shipped`
+                   **settings, # fields of `TransferConfig` replacing the config's, e.g. `eps=(0, 0.5), norm='l2'`
                    ) -> pd.DataFrame:
     "Transfer accuracy of source models trained at each `eps`, per task, mode and resolution: one row each (cached)."
-    for e in eps: check_attack(e, norm)
     task_sets = dict(task_sets or {})
-    tasks = [check_choice('tasks', t, list(TASKS), 'downstream task') for t in tasks if t not in task_sets]
+    c, src = _sweep_config(config, settings, source, task_sets)
+    tasks, norm, seed = list(c.tasks), c.norm, c.seed
     if task_sets: cache = False                                                          # own data: the key does not see its content
-    for m in modes: check_choice('modes', m, ['fixed', 'full'], 'transfer mode')
-    src = dict(SOURCE_DEFAULTS, **(source or {}))
-    key = _sweep_key(eps=[float(e) for e in eps], norm=norm, tasks=list(tasks), modes=list(modes), sizes=[int(s) for s in sizes], src=src,
-                     n_task=n_task, n_test=n_test, probe_epochs=probe_epochs, ft_epochs=ft_epochs, seed=seed)
+    key = _sweep_key(eps=[float(e) for e in c.eps], norm=norm, tasks=tasks, modes=list(c.modes), sizes=[int(s) for s in c.sizes], src=src,
+                     n_task=c.n_task, n_test=c.n_test, probe_epochs=c.probe_epochs, ft_epochs=c.ft_epochs, seed=seed)
     path = cache_dir('transfer', 'sweeps')/f'{key}.csv'
     if cache and path.exists(): return pd.read_csv(path)
     if 'cifar10' in tasks and shared_data('cifar10-5k') is None:
         warnings.warn("task 'cifar10' skipped: shared/data/cifar10-5k not found beside the checkout (or $ROBUSTIFY_SHARED_DATA)."); tasks = [t for t in tasks if t != 'cifar10']
-    data = {(t, s): (task_data(t, 'train', n_task, seed, s), task_data(t, 'test', n_test, seed, s)) for t in tasks for s in sizes}
-    data |= {(t, s): (downsample(tr, s), downsample(te, s)) for t, (tr, te) in task_sets.items() for s in sizes}
+    data = {(t, s): (task_data(t, 'train', c.n_task, seed, s), task_data(t, 'test', c.n_test, seed, s)) for t in tasks for s in c.sizes}
+    data |= {(t, s): (downsample(tr, s), downsample(te, s)) for t, (tr, te) in task_sets.items() for s in c.sizes}
     rows, t0 = [], time.perf_counter()
     from tqdm.auto import tqdm
-    bar = tqdm(total=len(eps)*len(data)*len(modes), desc='transfer', disable=not progress, leave=False)
-    for e in eps:
+    bar = tqdm(total=len(c.eps)*len(data)*len(c.modes), desc='transfer', disable=not progress, leave=False)
+    for e in c.eps:
         model = source_model(e, norm, seed=seed, progress=progress, **src)
         meta = source_metrics(model)
         for (t, s), (tr, te) in data.items():
-            for mode in modes:
-                acc = linear_probe(model, tr, te, probe_epochs, seed=seed) if mode == 'fixed' else finetune(model, tr, te, ft_epochs, seed=seed)
+            for mode in c.modes:
+                acc = linear_probe(model, tr, te, c.probe_epochs, seed=seed) if mode == 'fixed' else finetune(model, tr, te, c.ft_epochs, seed=seed)
                 rows.append(dict(eps=float(e), norm=norm, task=t, mode=mode, size=s, accuracy=round(acc, 4), classes=len(tr.classes),
                                  source_clean_acc=meta.get('clean_acc'), source_adv_acc=meta.get(f'adv_acc_{norm}_{_ref_eps(norm):g}'),
                                  seconds=round(time.perf_counter() - t0, 1)))

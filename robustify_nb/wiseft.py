@@ -7,6 +7,7 @@ Docs: https://robustify-nb.github.io/robustify-nb/wiseft.html.md"""
 # %% ../nbs/09_wiseft.ipynb #c003
 from __future__ import annotations
 import math, numbers, threading, time
+from dataclasses import dataclass, fields, replace, asdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Sequence
@@ -16,8 +17,10 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
-from .core import check_choice, make_generator, seed_everything, write_json, sha256_file, check_int
+from .core import check_choice, make_generator, seed_everything, write_json, sha256_file, check_int, config_with
+from .corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS
 from .models import Classifier, load_model, extract_features
 from .data import imagenet_meta
 
@@ -27,7 +30,7 @@ __all__ = ['CLIP_MEAN', 'CLIP_STD', 'TEMPLATES', 'TEMPLATE_SETS', 'check_alpha',
            'check_templates', 'zeroshot_head', 'zeroshot_classifier', 'get_templates', 'classnames_for',
            'zeroshot_accuracy', 'pretrain_clip', 'finetune_e2e', 'finetune_lc', 'WiseEnsemble', 'make_domains', 'sweep',
            'summarize_sweep', 'choose_alpha', 'wiseft_table', 'plot_id_ood', 'plot_alpha_slider', 'wiseft_explorer',
-           'load_finetuned', 'parse_alphas', 'wiseft_experiment', 'wiseft_targets']
+           'load_finetuned', 'parse_alphas', 'WiseftConfig', 'wiseft_experiment', 'wiseft_targets']
 
 # %% ../nbs/09_wiseft.ipynb #c006
 def _as_state(theta, arg:str) -> Mapping[str, torch.Tensor]:
@@ -369,7 +372,7 @@ def make_domains(n:int=1000, # images per evaluation set
     "Evaluation sets {name: (x, y)}: 'heldout', each style, and 'c:<corruption>' (reference test images, corrupted)."
     from robustify_nb.data import PolyShift, STYLES
     from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
-    from robustify_nb.benchmark import _cell_seed
+    from robustify_nb.core import cell_seed
     styles = list(STYLES if styles is None else styles)
     for s in styles: check_choice('styles', s, STYLES, 'style')
     corruptions = list(CORRUPTIONS if corruptions is None else corruptions)
@@ -377,7 +380,7 @@ def make_domains(n:int=1000, # images per evaluation set
     out = {'heldout': PolyShift(heldout or n, 'reference', 'valid', seed).tensors()}
     for s in styles: out[s] = PolyShift(n, s, 'test', seed).tensors()
     x, y = out['reference'] if 'reference' in out else PolyShift(n, 'reference', 'test', seed).tensors()
-    for c in corruptions: out[f'c:{c}'] = (corrupt(x, c, severity, make_generator(_cell_seed(seed, c, severity, 0)), 'cifar'), y)
+    for c in corruptions: out[f'c:{c}'] = (corrupt(x, c, severity, make_generator(cell_seed(seed, c, severity, 0)), 'cifar'), y)
     return out
 
 def sweep(ens:WiseEnsemble, domains:dict, alphas:Sequence[float]=tuple(np.round(np.linspace(0, 1, 11), 2)),
@@ -501,7 +504,7 @@ def wiseft_explorer(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 
     from plotly.subplots import make_subplots
     from robustify_nb.data import PolyShift, STYLES
     from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
-    from robustify_nb.benchmark import _cell_seed
+    from robustify_nb.core import cell_seed
     alphas = [round(float(a), 6) for a in np.arange(0, 1 + step/2, step)]
     alpha = W.FloatSlider(0.5, min=0, max=1, step=step, description='α', continuous_update=True)
     style = W.Dropdown(options=[s for s in STYLES if s != 'reference'], description='style')
@@ -516,7 +519,7 @@ def wiseft_explorer(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 
         ks = keys()
         if style.value not in images: images[style.value] = PolyShift(n, style.value, 'test', seed).tensors()
         if ks[2] not in images:
-            images[ks[2]] = (corrupt(ref[0], corr.value, sev.value, make_generator(_cell_seed(seed, corr.value, sev.value, 0)), 'cifar'), ref[1])
+            images[ks[2]] = (corrupt(ref[0], corr.value, sev.value, make_generator(cell_seed(seed, corr.value, sev.value, 0)), 'cifar'), ref[1])
         images['reference'] = ref
         new = [k for k in ks if (k, alphas[0]) not in scored]
         computed.extend(new)
@@ -610,35 +613,73 @@ def parse_alphas(spec:str) -> list[float]:
     except ValueError: raise ValueError(f"alphas={spec!r} is not accepted; accepted: 'start:stop:step' with step > 0 such as '0:1:0.1', or numbers such as '0,0.5,1'.") from None
     return sorted({check_alpha(v, arg='alphas') for v in vals})
 
+# %% ../nbs/09_wiseft.ipynb #i15-463e83d9
+@dataclass(frozen=True)
+class WiseftConfig:
+    "Every setting of one WiSE-FT experiment, each default written once, here: `replace(config, e2e_lr=2e-3)` is another experiment, `asdict(config)` its record."
+    n_train:int=5000 # fine-tuning images (PolyShift's reference style, when no training data is given)
+    n_eval:int=500 # images per evaluation set
+    e2e_epochs:int=5 # end-to-end (E2E) fine-tuning's epochs
+    lc_epochs:int=10 # linear-classifier (LC) fine-tuning's epochs
+    e2e_lr:float=5e-3 # end-to-end fine-tuning's learning rate
+    alphas:tuple=tuple(float(a) for a in np.round(np.linspace(0, 1, 11), 2)) # the mixing weights α swept, each in [0, 1] (the shell: start:stop:step or a comma list)
+    corruptions:tuple=tuple(CORRUPTIONS) # the corruption shifts among the evaluation sets
+    severity:int=3 # their severity (1 to 5)
+    variants:tuple=('LC', 'E2E') # which of 'LC', 'E2E' to fine-tune (unless given already fine-tuned)
+    seed:int=0 # the one seed of data, fine-tuning and corruptions
+
+    def __post_init__(self):
+        for k in ('alphas', 'corruptions', 'variants'):    # lists (JSON, the shell) become tuples: configs compare, hash and round-trip
+            if isinstance(getattr(self, k), list): object.__setattr__(self, k, tuple(getattr(self, k)))
+        self.check()
+
+# %% ../nbs/09_wiseft.ipynb #i15-a36632d0
+@patch
+def check(self:WiseftConfig):
+    "Refuse a bad setting with a message naming it and what is accepted, before any fine-tuning; return the config."
+    for k in ('n_train', 'n_eval', 'e2e_epochs', 'lc_epochs'): check_int(k, getattr(self, k), 1)
+    check_int('seed', self.seed, 0)
+    if isinstance(self.e2e_lr, bool) or not isinstance(self.e2e_lr, (int, float)) or not self.e2e_lr > 0:
+        raise ValueError(f"e2e_lr={self.e2e_lr!r} is not accepted; accepted: a number > 0.")
+    if not isinstance(self.alphas, tuple) or not self.alphas: raise ValueError(f"alphas={self.alphas!r} is not accepted; accepted: one or more numbers in [0, 1].")
+    for a in self.alphas: check_alpha(a, arg='alphas')
+    if not isinstance(self.corruptions, tuple): raise TypeError(f"corruptions={self.corruptions!r} is not accepted; accepted: a tuple of names of CORRUPTIONS.")
+    for c in self.corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
+    check_int('severity', self.severity, 1)
+    if self.severity > 5: raise ValueError(f"severity={self.severity!r} is not accepted; accepted: an int from 1 to 5.")
+    if not isinstance(self.variants, tuple): raise TypeError(f"variants={self.variants!r} is not accepted; accepted: a tuple of 'LC' and/or 'E2E'.")
+    for v in self.variants: check_choice('variants', v, ['LC', 'E2E'], 'fine-tuning variant')
+    return self
+
 # %% ../nbs/09_wiseft.ipynb #c045
 def wiseft_experiment(zeroshot:Classifier|None=None, # θ0; default: the embedded tiny CLIP's zero-shot model
-                      n_train:int=5000, n_eval:int=500, e2e_epochs:int=5, lc_epochs:int=10, e2e_lr:float=5e-3,
-                      alphas:Sequence[float]=tuple(np.round(np.linspace(0, 1, 11), 2)), corruptions:Sequence[str]|None=None,
-                      severity:int=3, seed:int=0, finetuned:Mapping[str, Classifier]|None=None, # models already fine-tuned, by name
-                      variants:Sequence[str]=('LC', 'E2E'), # which of 'LC', 'E2E' to fine-tune here (unless given in `finetuned`)
+                      config:WiseftConfig|None=None, # the experiment's settings (default: `WiseftConfig()`)
+                      finetuned:Mapping[str, Classifier]|None=None, # models already fine-tuned, by name
                       progress:bool=False,
                       train=None, # training data (default: n_train PolyShift reference images)
                       domains:Mapping|None=None, # evaluation sets {name: (x, y[, project_logits])}: 'heldout', 'reference' (ID), shifts; default make_domains
+                      **settings, # fields of `WiseftConfig` replacing the config's, e.g. `n_train=2000`
                      ) -> dict:
     "Zero-shot θ0, E2E and LC fine-tuning on the reference style, α sweeps over every evaluation set, and Table 1."
     from robustify_nb.data import PolyShift
     t0 = time.perf_counter()
+    c = config_with(config if config is not None else WiseftConfig, settings, 'wiseft_experiment')
     zs = zeroshot if zeroshot is not None else zeroshot_classifier()
-    train = PolyShift(n_train, 'reference', 'train', seed) if train is None else train
+    train = PolyShift(c.n_train, 'reference', 'train', c.seed) if train is None else train
     fts = dict(finetuned or {})
     times = {}
-    for v in variants: check_choice('variants', v, ['LC', 'E2E'], 'fine-tuning variant')
-    if 'E2E' in variants and 'E2E' not in fts:
-        t = time.perf_counter(); fts['E2E'] = finetune_e2e(zs, train, epochs=e2e_epochs, lr=e2e_lr, seed=seed, progress=progress); times['E2E'] = time.perf_counter() - t
-    if 'LC' in variants and 'LC' not in fts:
-        t = time.perf_counter(); fts['LC'] = finetune_lc(zs, train, epochs=lc_epochs, seed=seed, progress=progress); times['LC'] = time.perf_counter() - t
-    domains = make_domains(n_eval, seed, corruptions=corruptions, severity=severity) if domains is None else domains
+    if 'E2E' in c.variants and 'E2E' not in fts:
+        t = time.perf_counter(); fts['E2E'] = finetune_e2e(zs, train, epochs=c.e2e_epochs, lr=c.e2e_lr, seed=c.seed, progress=progress); times['E2E'] = time.perf_counter() - t
+    if 'LC' in c.variants and 'LC' not in fts:
+        t = time.perf_counter(); fts['LC'] = finetune_lc(zs, train, epochs=c.lc_epochs, seed=c.seed, progress=progress); times['LC'] = time.perf_counter() - t
+    domains = make_domains(c.n_eval, c.seed, corruptions=c.corruptions, severity=c.severity) if domains is None else domains
     sweeps = {}
     for k in fts:
-        t = time.perf_counter(); sweeps[k] = sweep(WiseEnsemble(zs, fts[k]), domains, alphas, progress=progress); times[f'sweep {k}'] = time.perf_counter() - t
-    return dict(zeroshot=zs, finetuned=fts, domains=domains, sweeps=sweeps, table=wiseft_table(sweeps),
+        t = time.perf_counter(); sweeps[k] = sweep(WiseEnsemble(zs, fts[k]), domains, c.alphas, progress=progress); times[f'sweep {k}'] = time.perf_counter() - t
+    return dict(config=c, zeroshot=zs, finetuned=fts, domains=domains, sweeps=sweeps, table=wiseft_table(sweeps),
                 seconds={k: round(v, 1) for k, v in times.items()} | {'total': round(time.perf_counter() - t0, 1)})
 
+# %% ../nbs/09_wiseft.ipynb #i15-8073cf58
 def wiseft_targets(table:pd.DataFrame) -> pd.DataFrame:
     "WiSE-FT's targets per variant (the paper's claims made measurable): WiSE-FT at the held-out α vs fine-tuned (+3 OOD, -1 ID) and vs zero-shot (OOD)."
     rows = []
