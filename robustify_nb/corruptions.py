@@ -73,13 +73,42 @@ def _blockwise(f, x, *args, scale:float=1):
     a block holds about `scale * _BLOCK_BYTES` of x (at least one image): the dozen passes of a corruption then run
     over data in cache, and its temporaries are reused instead of freshly mapped (at 224 px a whole batch's temporaries
     are 150 MB each: page faults and memory traffic made a batch of 256 2-4x slower per image than a batch of 8). On a
-    GPU the whole batch is one block. Random numbers are drawn for the whole batch first (or block by block where
-    torch's draws are sequential, as uniforms are), so blocks never change the numbers."""
+    GPU the whole batch is one block. Random numbers are drawn for the whole batch first, or block by block image by
+    image (`_draw`; torch's CPU draws are sequential), so blocks never change the numbers. The output is `_empty`'s."""
     n = max(1, int(scale * _BLOCK_BYTES) // max(1, x[0].numel() * x.element_size())) if x.device.type == 'cpu' else len(x)
     if n >= len(x): return f(x, *args)
-    out = torch.empty_like(x)
+    out = _empty(x.shape, x.dtype, x.device)
     for s in range(0, len(x), n): out[s:s + n] = f(x[s:s + n], *(a[s:s + n] for a in args))
     return out
+
+_NP_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.int64: np.int64, torch.int32: np.int32,
+              torch.int16: np.int16, torch.uint8: np.uint8}
+
+def _empty(shape, dtype, device):
+    """torch.empty, except for a large CPU tensor: that one is numpy's memory, which numpy asks the kernel to back with
+    huge pages (`madvise`). A batch-sized tensor is freshly mapped memory and every first write faults a page in: with
+    torch's 4 KB pages that cost 0.43 ms per 224 px image here (a whole corruption's output), with numpy's 0.06 ms."""
+    shape = tuple(shape)
+    if torch.device(device).type != 'cpu' or dtype not in _NP_DTYPES or math.prod(shape) * dtype.itemsize < 4 << 20:
+        return torch.empty(shape, dtype=dtype, device=device)
+    return torch.from_numpy(np.empty(shape, _NP_DTYPES[dtype]))
+
+def _draw(x, g, kind):
+    """Random numbers for a block of images x (any shape (N, ...)), drawn image by image in one call, so that any cut of
+    a batch into blocks gives the same numbers (torch's CPU draws are sequential). kind 'normal': N(0, 1) values like
+    x; 'bits16': uniform int16 values like x (64-bit draws seen as four int16: 4x fewer draws than `rand`); 'bits64':
+    one uniform int64 per value of x."""
+    k, P = len(x), x[0].numel()
+    if kind == 'normal':   # the CPU draws normals in groups of 16 (uniforms, then Box-Muller): whole groups per image
+        Q = -(-P // 16) * 16
+        r = torch.randn(k, Q, generator=g, device=x.device, dtype=x.dtype)
+    elif kind == 'bits16':
+        Q = -(-P // 4) * 4
+        r = torch.empty(k, Q // 4, dtype=torch.int64, device=x.device).random_(-2**63, None, generator=g).view(torch.int16)
+    elif kind == 'bits64':
+        Q, r = P, torch.empty(k, P, dtype=torch.int64, device=x.device).random_(-2**63, None, generator=g)
+    else: raise ValueError(f"kind={kind!r}; accepted: 'normal', 'bits16', 'bits64'")
+    return (r if Q == P else r[:, :P]).reshape(x.shape)
 
 def _blocked(f):
     "Decorator for a deterministic corruption f(x, c, g, **kwargs): it runs by `_blockwise` (its values do not depend on the blocks)."
@@ -95,8 +124,8 @@ def _zoom_list(start, stop, step):
 
 def gaussian_noise(x, c, g):
     "x + N(0, c), clipped (reference: np.random.normal(scale=c))."
-    n = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
-    return _blockwise(lambda x, n: torch.add(x, n, alpha=float(c)).clamp_(0, 1), x, n)
+    # drawn block by block (`_draw`): the same numbers as one draw for the batch when an image is whole groups of 16
+    return _blockwise(lambda x: torch.add(x, _draw(x, g, 'normal'), alpha=float(c)).clamp_(0, 1), x)
 
 # %% ../nbs/02_corruptions.ipynb #c014
 def _poisson_tables(c, device):
@@ -166,30 +195,32 @@ def _poisson(xs, c, u, u2):
     return out
 
 def shot_noise(x, c, g):
-    "Poisson(x * c) / c, clipped (exact Poisson draws, see _poisson)."
-    u = torch.rand(x.shape, generator=g, device=x.device, dtype=torch.float32)
-    u2 = torch.rand(x.shape, generator=g, device=x.device, dtype=torch.float32)
-    def f(x, u, u2):
-        y = _poisson(x.reshape(-1).float().clamp(0, 1), c, u.view(-1), u2.view(-1)).div_(float(c)).view(x.shape).to(x.dtype)
+    """Poisson(x * c) / c, clipped (exact Poisson draws, see _poisson). The two uniforms of each value are drawn block
+    by block, image by image ((images, 2, values) per block: the same numbers whatever the blocks); drawing them for
+    the whole batch first cost 0.9 ms per 224 px image more here (fresh memory, page faults)."""
+    def f(x):
+        u = torch.rand(len(x), 2, x[0].numel(), generator=g, device=x.device, dtype=torch.float32)
+        y = _poisson(x.reshape(-1).float().clamp(0, 1), c, u[:, 0].reshape(-1), u[:, 1].reshape(-1)).div_(float(c)).view(x.shape).to(x.dtype)
         return y.clamp_(0, 1)
-    return _blockwise(f, x, u, u2)
+    return _blockwise(f, x)
 
 # %% ../nbs/02_corruptions.ipynb #c015
 def impulse_noise(x, c, g):
     """skimage.util.random_noise(x, 's&p', amount=c): every value (each channel independently) is
     'flipped' with probability c; a flipped value becomes 1 (salt) or 0 (pepper) with probability 1/2 each.
-    One uniform u per value: u < c/2 -> salt, c/2 <= u < c -> pepper (the same joint distribution)."""
-    def f(x):   # the uniforms are drawn block by block: torch's uniform draws are sequential, so the numbers are the same
-        u = torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype)
-        # x (u >= c) + (u < c/2): the same values as torch.where(u < c, u < c/2, x), in two fused passes (where is slower)
-        return torch.addcmul((u < 0.5 * c).to(x.dtype), x, (u >= c).to(x.dtype)).clamp_(0, 1)
+    One uniform u per value: u < c/2 -> salt, c/2 <= u < c -> pepper (the same joint distribution). u has 16 bits
+    (`_draw`'s 'bits16', four values per 64-bit draw), so c is applied to within 1/65536."""
+    ts, tp = (min(32767, round(p * 65536) - 32768) for p in (0.5 * float(c), float(c)))   # thresholds on the int16 bits
+    def f(x):   # drawn block by block: the same numbers whatever the blocks
+        v = _draw(x, g, 'bits16')
+        # x (v >= tp) + (v < ts): two fused passes over the batch (masked_fill and where are slower)
+        return torch.addcmul((v < ts).to(x.dtype), x, (v >= tp).to(x.dtype))
     return _blockwise(f, x)
 
 # %% ../nbs/02_corruptions.ipynb #c016
 def speckle_noise(x, c, g):
     "x + x * N(0, c), clipped."
-    n = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
-    return _blockwise(lambda x, n: torch.addcmul(x, x, n, value=float(c)).clamp_(0, 1), x, n)
+    return _blockwise(lambda x: torch.addcmul(x, x, _draw(x, g, 'normal'), value=float(c)).clamp_(0, 1), x)
 
 # %% ../nbs/02_corruptions.ipynb #c017
 def _gauss_kernel1d(sigma, truncate=4.0):
@@ -341,7 +372,8 @@ def defocus_blur(x, c, g=None):
 def _glass_offsets(N, H, W, d, g, device):
     "One pass's random (dy, dx), jointly uniform on [-d, d-1]^2, as an index into 4 d^2 (N, H - 2d, W - 2d), or None."
     if H - 2 * d <= 0 or W - 2 * d <= 0: return None
-    return torch.randint(0, 4 * d * d, (N, H - 2 * d, W - 2 * d), generator=g, device=device)
+    # int32 and `_empty`'s memory: the same numbers as randint's int64 (torch draws 32 bits for a range below 2^32)
+    return _empty((N, H - 2 * d, W - 2 * d), torch.int32, device).random_(0, 4 * d * d, generator=g)
 
 def _glass_pass(N, H, W, d, v, device):
     """One pass of the reference's pixel 'swap' loop, resolved in parallel.
@@ -670,7 +702,7 @@ def _snow_apply(x, c, noise, angle, cifar=False):
 def snow(x: torch.Tensor, c, g: torch.Generator, cifar: bool = False) -> torch.Tensor:
     "Snow: zoomed, thresholded, motion-blurred gaussian snow layer (+ its 180 deg rotation) over a greyed image."
     N, _, H, W = x.shape
-    noise = torch.randn(N, H, W, generator=g, device=x.device) * c[1] + c[0]
+    noise = _empty((N, H, W), torch.float32, x.device).normal_(generator=g).mul_(c[1]).add_(c[0])   # = randn(...) * c[1] + c[0]
     angle = torch.rand(N, generator=g, device=x.device, dtype=torch.float64) * 90 - 135
     return _blockwise(lambda x, noise, angle: _snow_apply(x, c, noise, angle, cifar), x, noise, angle)
 
@@ -804,7 +836,7 @@ def _spatter_apply(x, c, noise):
 def spatter(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     "Spatter: water drops (c[5] == 0) or mud (c[5] == 1) from a blurred, thresholded gaussian liquid layer."
     N, _, H, W = x.shape
-    noise = torch.randn(N, H, W, generator=g, device=x.device) * c[1] + c[0]
+    noise = _empty((N, H, W), torch.float32, x.device).normal_(generator=g).mul_(c[1]).add_(c[0])   # = randn(...) * c[1] + c[0]
     return _blockwise(lambda x, noise: _spatter_apply(x, c, noise), x, noise)
 
 # %% ../nbs/02_corruptions.ipynb #c029
@@ -1061,7 +1093,7 @@ def elastic_transform(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
         m = 1.0
     else:
         m = H * 0.005  # the reference uses shape[0] for both dx and dy
-    u = torch.rand((N, 2, H, W), generator=g, device=x.device)
+    u = _empty((N, 2, H, W), torch.float32, x.device).uniform_(generator=g)   # = torch.rand((N, 2, H, W)): the same numbers
     if u_aff is None: return _blockwise(lambda x, u: _elastic_apply(x, c, u, None, 2 * m, -m), x, u)
     return _blockwise(lambda x, u, u_aff: _elastic_apply(x, c, u, u_aff, 2 * m, -m), x, u, u_aff)
 
