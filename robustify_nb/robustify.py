@@ -21,7 +21,7 @@ from .corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
 from .models import MODELS, Classifier, load_model, save_checkpoint, num_params
 from .benchmark import summarize, plot_grid
 from .teacher import RECIPES, train_teacher
-from .student import GATES, HEADS, CLEAN_PATHS, resolve_tune, check_compatible, with_head_dropout, mc_logits, distill_student, load_student
+from .student import GATES, HEADS, CLEAN_PATHS, STUDENT_DEFAULTS, resolve_tune, check_compatible, with_head_dropout, mc_logits, distill_student, load_student
 from .router import RULES, UncertaintyRouter, router_stats, routing_report, fit_router, evaluate_many, grid_from_stats
 from .wiseft import interpolate
 from .transfer import linear_probe, task_data
@@ -34,25 +34,25 @@ __all__ = ['REUSED', 'ABLATION_FACTORS', 'ABLATION_CONFIG', 'RobustifyConfig', '
 # %% ../nbs/12_robustify.ipynb #x006
 @dataclass(frozen=True)
 class RobustifyConfig:
-    "Every setting of one robustify experiment, each default written once, here: `replace(config, T=4.0)` is another experiment, `asdict(config)` its record."
+    "Every setting of one robustify experiment, each default written once: here, or (the student's) in `STUDENT_DEFAULTS`; `replace(config, T=4.0)` is another experiment, `asdict(config)` its record."
     n_train:int=3000 # training images (PolyShift's reference style, when no training data is given)
     n_valid:int=500 # validation images: the router's thresholds are fitted on them, under the training shifts
     n_test:int=500 # test images, each under every corruption × severity
     teacher_recipe:str='augmix+shifts' # the teacher's robustification recipe (one of `RECIPES`)
     teacher_epochs:int=12 # the teacher's robustification epochs (0: the teacher as it is)
     teacher_lr:float=0.02 # the teacher's learning rate
-    student_epochs:int=1 # the student's distillation epochs
-    student_lr:float=0.01 # the student's learning rate
+    student_epochs:int=STUDENT_DEFAULTS['epochs'] # the student's distillation epochs
+    student_lr:float=STUDENT_DEFAULTS['lr'] # the student's learning rate
     student_fraction:float=0.5 # the student is distilled on this fraction of the training images (the first ones)
     student_batch_size:int=64 # the student's batch size
     student_opt:str='sgd' # the student's optimiser: 'sgd' or 'adamw' (scale-free steps, for students with scaled logits such as a CLIP zero-shot head)
-    p_pixmix:float=0.6 # the share of the student's shifted images that are PixMix views
-    tune:int|tuple=(0, 1, -1) # the student's tuned blocks: the last k (an int), or block indices or names
-    T:float=2.0 # the distillation temperature (> 0)
-    mc_passes:int=8 # Monte Carlo dropout passes of the teacher's gate and of the router (>= 2)
-    gate:str='soft' # the teacher's gate: 'soft' (weight 1 − u), 'hard' (u < 0.5) or 'none' (always the teacher)
-    freeze_bn:bool=True # keep the tuned blocks' BatchNorm statistics frozen
-    clean_path:str='original' # what the student's clean head reads: 'original' (the untouched original model: clean behaviour kept exactly) or 'tuned' (the tuned features)
+    p_pixmix:float=STUDENT_DEFAULTS['p_pixmix'] # the share of the student's shifted images that are PixMix views
+    tune:int|tuple=STUDENT_DEFAULTS['tune'] # the student's tuned blocks: the last k (an int), or block indices or names
+    T:float=STUDENT_DEFAULTS['T'] # the distillation temperature (> 0)
+    mc_passes:int=STUDENT_DEFAULTS['mc_passes'] # Monte Carlo dropout passes of the teacher's gate and of the router (>= 2)
+    gate:str=STUDENT_DEFAULTS['gate'] # the teacher's gate: 'soft' (weight 1 − u), 'hard' (u < 0.5) or 'none' (always the teacher)
+    freeze_bn:bool=STUDENT_DEFAULTS['freeze_bn'] # keep the tuned blocks' BatchNorm statistics frozen
+    clean_path:str=STUDENT_DEFAULTS['clean_path'] # what the student's clean head reads: 'original' (the untouched original model: clean behaviour kept exactly) or 'tuned' (the tuned features)
     router_rule:str='gate' # the router's rule: 'thresholds' (KL and uncertainty cut-offs) or 'gate' (a logistic gate on the signals); both fitted on validation under the training shifts
     baselines:bool=True # also fine-tune the whole student with AugMix, and WiSE-FT between it and the original
     full_epochs:int=2 # the full AugMix fine-tuning's epochs

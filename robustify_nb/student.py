@@ -18,9 +18,10 @@ from .core import check_choice, check_fraction, make_generator, check_images, ch
 from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, CLIPBackbone, ConvTower, num_params
 
 # %% auto #0
-__all__ = ['HEADS', 'CLEAN_PATHS', 'GATES', 'backbone_chain', 'discover_blocks', 'find_blocks', 'list_blocks', 'resolve_tune',
-           'MultiHeadStudent', 'tuned_fraction', 'tuned_table', 'with_head_dropout', 'mc_logits', 'entropy',
-           'mc_uncertainty', 'check_compatible', 'Distiller', 'distill_student', 'load_student', 'gate_explorer']
+__all__ = ['HEADS', 'CLEAN_PATHS', 'STUDENT_DEFAULTS', 'GATES', 'backbone_chain', 'discover_blocks', 'find_blocks', 'list_blocks',
+           'resolve_tune', 'MultiHeadStudent', 'tuned_fraction', 'tuned_table', 'with_head_dropout', 'mc_logits',
+           'entropy', 'mc_uncertainty', 'check_compatible', 'Distiller', 'distill_student', 'load_student',
+           'gate_explorer']
 
 # %% ../nbs/07_student.ipynb #c006
 def backbone_chain(backbone:nn.Module, prefix:str='backbone'):
@@ -89,6 +90,8 @@ def list_blocks(model:Classifier) -> list[str]:
 # %% ../nbs/07_student.ipynb #c009
 HEADS = ('clean', 'robust', 'combined')
 CLEAN_PATHS = ('tuned', 'original')
+STUDENT_DEFAULTS = dict(tune=(0, 1, -1), p_drop=0.2, freeze_bn=True, clean_path='original', T=2.0, mc_passes=8, gate='soft', threshold=0.5,
+                        uncertainty='entropy', p_pixmix=0.6, epochs=1, lr=0.01)   # each default of the student written once: MultiHeadStudent, Distiller, distill_student and the robustify chapter's RobustifyConfig read them here
 
 def resolve_tune(model:Classifier, tune) -> list[int]:
     "The indices of the blocks of `model` that `tune` names (the last k for an int; names or indices, negative from the end); a clear error for anything else."
@@ -122,11 +125,11 @@ def resolve_tune(model:Classifier, tune) -> list[int]:
 class MultiHeadStudent(nn.Module):
     "A frozen pretrained classifier with tuned copies of some blocks and three dropout heads: clean, robust, combined."
     def __init__(self, base:Classifier, # the pretrained student (kept unchanged: the original model)
-                 tune:int|Sequence[str|int]=(0, 1, -1), # the last k blocks (an int), or a list of block names / indices (see `list_blocks`); default: the first two and the last block
-                 p_drop:float=0.2, # dropout before each head (needed for Monte Carlo passes)
-                 freeze_bn:bool=True, # keep BatchNorm statistics of the tuned blocks fixed
+                 tune:int|Sequence[str|int]=STUDENT_DEFAULTS['tune'], # the last k blocks (an int), or a list of block names / indices (see `list_blocks`); default: the first two and the last block
+                 p_drop:float=STUDENT_DEFAULTS['p_drop'], # dropout before each head (needed for Monte Carlo passes)
+                 freeze_bn:bool=STUDENT_DEFAULTS['freeze_bn'], # keep BatchNorm statistics of the tuned blocks fixed
                  default_head:str='combined', # the head `forward` uses
-                 clean_path:str='original'): # what the clean head reads: 'original' (the untouched original blocks and head: the original model exactly; the default since issue 16) or 'tuned' (the tuned features, anchored to the original by distillation)
+                 clean_path:str=STUDENT_DEFAULTS['clean_path']): # what the clean head reads: 'original' (the untouched original blocks and head: the original model exactly; the default since issue 16) or 'tuned' (the tuned features, anchored to the original by distillation)
         super().__init__()
         if not isinstance(base, Classifier): raise TypeError(f"base has type {type(base).__name__}; accepted: a robustify_nb.models.Classifier (e.g. load_model('resnet20', weights='polyshift')).")
         if not isinstance(base.head, nn.Linear): raise TypeError(f"base.head is a {type(base.head).__name__}; accepted: a classifier whose head is nn.Linear.")
@@ -336,14 +339,14 @@ GATES = ('soft', 'hard', 'none')
 class Distiller:
     "The multi-head objective: `augment` appends shifted images; calling it on (model, x, y) gives the loss."
     def __init__(self, teacher:nn.Module, # a robust teacher (in eval mode; never trained here)
-                 T:float=2.0, # distillation temperature (> 0)
-                 mc_passes:int=8, # teacher MC dropout passes (>= 2; 1 disables the gate: w = 1)
-                 gate:str='soft', # 'soft' (w = 1 - u), 'hard' (w = u < threshold) or 'none' (w = 1: always the teacher)
-                 threshold:float=0.5, # for the hard gate
-                 uncertainty:str='entropy', # 'entropy' or 'mi'
+                 T:float=STUDENT_DEFAULTS['T'], # distillation temperature (> 0)
+                 mc_passes:int=STUDENT_DEFAULTS['mc_passes'], # teacher MC dropout passes (>= 2; 1 disables the gate: w = 1)
+                 gate:str=STUDENT_DEFAULTS['gate'], # 'soft' (w = 1 - u), 'hard' (w = u < threshold) or 'none' (w = 1: always the teacher)
+                 threshold:float=STUDENT_DEFAULTS['threshold'], # for the hard gate
+                 uncertainty:str=STUDENT_DEFAULTS['uncertainty'], # 'entropy' or 'mi'
                  weights:dict|None=None, # loss weight per head, default 1 each
                  shift_kw:dict|None=None, # more keyword arguments of `heldout_shift`
-                 p_pixmix:float=0.6): # probability that a shifted image is a PixMix view (see the ablation in the robustify chapter)
+                 p_pixmix:float=STUDENT_DEFAULTS['p_pixmix']): # probability that a shifted image is a PixMix view (see the ablation in the robustify chapter)
         if isinstance(T, bool) or not isinstance(T, (int, float)) or T <= 0: raise ValueError(f"T={T!r} is not accepted; accepted: a temperature > 0.")
         check_int('mc_passes', mc_passes, 1, '>= 2 for an uncertainty gate; 1: no gate')
         check_choice('gate', gate, GATES, 'gate'); check_choice('uncertainty', uncertainty, ['entropy', 'mi'], 'uncertainty')
@@ -387,10 +390,11 @@ class Distiller:
         return W['clean']*l_clean + W['robust']*l_robust + W['combined']*l_comb
 
 # %% ../nbs/07_student.ipynb #c025
-def distill_student(base:Classifier, teacher:nn.Module, data, tune=(0, 1, -1), p_drop:float=0.2, freeze_bn:bool=True, T:float=2.0, mc_passes:int=8,
-                    gate:str='soft', threshold:float=0.5, uncertainty:str='entropy', weights:dict|None=None, shift_kw:dict|None=None, p_pixmix:float=0.6,
-                    epochs:int=1, lr:float=0.01, batch_size:int=128, seed:int=0, ckpt_dir=None, ckpt_every:int|None=None,
-                    progress:bool=True, teacher_classes=None, student_classes=None, clean_path:str='original', **learner_kw):
+def distill_student(base:Classifier, teacher:nn.Module, data, tune=STUDENT_DEFAULTS['tune'], p_drop:float=STUDENT_DEFAULTS['p_drop'], freeze_bn:bool=STUDENT_DEFAULTS['freeze_bn'],
+                    T:float=STUDENT_DEFAULTS['T'], mc_passes:int=STUDENT_DEFAULTS['mc_passes'], gate:str=STUDENT_DEFAULTS['gate'], threshold:float=STUDENT_DEFAULTS['threshold'],
+                    uncertainty:str=STUDENT_DEFAULTS['uncertainty'], weights:dict|None=None, shift_kw:dict|None=None, p_pixmix:float=STUDENT_DEFAULTS['p_pixmix'],
+                    epochs:int=STUDENT_DEFAULTS['epochs'], lr:float=STUDENT_DEFAULTS['lr'], batch_size:int=128, seed:int=0, ckpt_dir=None, ckpt_every:int|None=None,
+                    progress:bool=True, teacher_classes=None, student_classes=None, clean_path:str=STUDENT_DEFAULTS['clean_path'], **learner_kw):
     "Build a `MultiHeadStudent` on `base`, distil `teacher` into it on `data` (+ held-out shifts); return `(student, cost)`."
     from robustify_nb.train import Learner
     student = MultiHeadStudent(base, tune=tune, p_drop=p_drop, freeze_bn=freeze_bn, clean_path=clean_path)

@@ -1,4 +1,4 @@
-"""How many places write each default of the WiSE-FT and transfer configs, in the library's source (robustify_nb/*.py)
+"""How many places write each default of the WiSE-FT and transfer configs and of the student (07/12), in the library's source (robustify_nb/*.py)
 of this checkout or of a git revision. A place is a keyword default (`name=value` or `name:type=value`, in a signature,
 a dataclass field or a dict) or a command-line flag's default (`'--name', ... default=value`), the value written as in
 the config (or as the code before it wrote it). Evidence for issue 15's "each default written once".
@@ -20,9 +20,13 @@ FIELDS = {
                    n_source=(['n_source', 'n_train'], ['5000']), source_epochs=(['source_epochs', 'epochs'], ['10', '5']),
                    steps=(['steps'], ['2']), source_lr=(['source_lr', 'lr'], ['0.1']), source_batch_size=(['source_batch_size', 'batch_size'], ['64']),
                    n_task=(['n_task'], ['2000']), n_test=(['n_test'], ['1000']), probe_epochs=(['probe_epochs'], ['30']), ft_epochs=(['ft_epochs'], ['4'])),
+  'student': dict(tune=(['tune'], [r"\(0, 1, -1\)"]), p_drop=(['p_drop'], ['0.2']), freeze_bn=(['freeze_bn'], ['True']), clean_path=(['clean_path'], ["'original'"]),
+                  T=(['T'], ['2.0']), mc_passes=(['mc_passes'], ['8']), gate=(['gate'], ["'soft'"]), threshold=(['threshold'], ['0.5']),
+                  uncertainty=(['uncertainty'], ["'entropy'"]), p_pixmix=(['p_pixmix'], ['0.6']), epochs=(['epochs', 'student_epochs'], ['1']),
+                  lr=(['lr', 'student_lr'], ['0.01'])),
 }
 SPECIAL = '([\\'      # a value written as a regular expression
-FILES = {'wiseft': ['wiseft.py', 'cli.py'], 'transfer': ['transfer.py', 'cli.py']}
+FILES = {'wiseft': ['wiseft.py', 'cli.py'], 'transfer': ['transfer.py', 'cli.py'], 'student': ['student.py', 'robustify.py', 'cli.py']}
 
 def source(rev, name):
     if rev is None: return (ROOT/'robustify_nb'/name).read_text()

@@ -92,3 +92,16 @@ def test_cli_bad_input_exits_2(tmp_path):
 def test_cli_bad_router_rule_exits_2(tmp_path):
     r = subprocess.run([*robustify_exe(), 'robustify', '--out', str(tmp_path), '--router-rule', 'vote'], capture_output=True, text=True, timeout=300, env=ENV)
     assert r.returncode == 2 and "'vote'" in r.stderr and 'gate' in r.stderr, r.stderr
+
+def test_student_defaults_are_written_once():
+    "The student's defaults of MultiHeadStudent, Distiller, distill_student and RobustifyConfig all come from STUDENT_DEFAULTS (07)."
+    import inspect
+    from dataclasses import fields
+    from robustify_nb.student import STUDENT_DEFAULTS
+    from robustify_nb.robustify import RobustifyConfig
+    sig = {k: p.default for f in (MultiHeadStudent.__init__, Distiller.__init__, distill_student) for k, p in inspect.signature(f).parameters.items()}
+    cfg = {f.name: f.default for f in fields(RobustifyConfig)}
+    cfg_name = dict(epochs='student_epochs', lr='student_lr')
+    for k, v in STUDENT_DEFAULTS.items():
+        assert sig[k] == v, (k, sig[k], v)
+        if k not in ('p_drop', 'threshold', 'uncertainty'): assert cfg[cfg_name.get(k, k)] == v, (k, cfg[cfg_name.get(k, k)], v)
