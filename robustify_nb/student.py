@@ -435,14 +435,32 @@ def gate_explorer(teacher:nn.Module, x:torch.Tensor, y:torch.Tensor, seed:int=0)
     xs = heldout_shift(x, make_generator(seed))
     T = W.FloatLogSlider(value=2.0, base=10, min=-0.5, max=1, step=0.05, description='T', continuous_update=False)
     gate = W.ToggleButtons(options=['soft', 'hard'], description='gate')
-    thr = W.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description='threshold', continuous_update=False, disabled=True)
+    thr = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description='threshold', continuous_update=False, disabled=True)
     unc = W.ToggleButtons(options=['entropy', 'mi'], description='uncertainty')
     fig = go.FigureWidget(make_subplots(1, 2, subplot_titles=('teacher weight w (uncertainty at T = 1)', "teacher target's top probability at T")))
     for col in (1, 2): fig.add_trace(go.Histogram(x=[], xbins=dict(start=0, end=1.0001, size=0.05), showlegend=False), 1, col)
     fig.update_xaxes(range=[0, 1.05]); fig.update_yaxes(title_text='shifted images', col=1)
     fig.update_layout(height=320, width=760, margin=dict(t=40))
     info = W.HTML()
+    # the threshold's range follows the measure (entropy spans about 0-0.8 here, MI about 0-0.25): on a fixed 0-1 range
+    # every MI threshold trusted every image and the slider changed nothing. Same logits as Distiller (same generator).
+    us = mc_uncertainty(mc_logits(teacher, xs, 8, make_generator(seed)))
+    def grid(m):
+        top = us[m].max().item(); step = 0.05 if top > 0.5 else 0.01
+        return step, step*int(-(-top//step)) + step          # at the top value every image is trusted (u < top)
+    switching = []
+    def on_unc(change):
+        # a new measure: its range, and the threshold trusting the share of images trusted now (one message: hold_sync)
+        share = (us[change.old] < thr.value).float().mean().item()
+        step, top = grid(change.new)
+        vals = [round(step*i, 6) for i in range(round(top/step) + 1)]
+        v = min(vals, key=lambda t: abs((us[change.new] < t).float().mean().item() - share))
+        switching.append(1)
+        try:
+            with thr.hold_sync(): thr.min, thr.step, thr.max, thr.value = 0.0, step, top, v
+        finally: switching.clear()
     def update(*_):
+        if switching: return
         thr.disabled = gate.value == 'soft'          # the soft gate uses no threshold: w = 1 - uncertainty
         d = Distiller(teacher, T.value, 8, gate.value, thr.value, unc.value); d._seed = seed
         pT, w = d.teacher_targets(xs)
@@ -454,7 +472,10 @@ def gate_explorer(teacher:nn.Module, x:torch.Tensor, y:torch.Tensor, seed:int=0)
                       f"({int(trusted.sum())} images), elsewhere: {acc(~trusted)}; mean top probability of the target at "
                       f"T = {T.value:.2f}: {pT.max(1).values.mean().item():.2f}")
         box.weights, box.targets = w, pT
+    unc.observe(on_unc, 'value')                      # before update: the threshold is set when update runs
     for c in (T, gate, thr, unc): c.observe(update, 'value')
+    step, top = grid(unc.value)
+    thr.step, thr.max = step, top
     box = W.VBox([W.HBox([T, thr]), W.HBox([gate, unc]), fig, info])
     box.controls, box.figure = dict(T=T, gate=gate, threshold=thr, uncertainty=unc), fig
     update()

@@ -306,11 +306,11 @@ def plot_recipes(df, title:str='Teacher recipes: clean and mean corruption accur
 
 # %% ../nbs/06_teacher.ipynb #c033
 def augmentation_explorer(x:torch.Tensor, n:int=8):
-    "Widget: recipe, severity and seed controls over `n` images; the figure shows the originals and three views."
+    "Widget: recipe, strength (AugMix/PixMix magnitude 1-10, held-out shifts severity 1-5) and seed over `n` images; the originals and three views."
     import ipywidgets as W, plotly.graph_objects as go
     x = x[:n]
     recipe = W.ToggleButtons(options=['augmix', 'pixmix', 'held-out shifts'], description='recipe')
-    sev = W.IntSlider(3, 1, 10, description='severity')
+    sev = W.IntSlider(3, 1, 10, description='magnitude')   # AugMix's and PixMix's `magnitude`; the held-out shifts' `severity`
     seed = W.IntSlider(0, 0, 100, description='seed')
     fig = go.FigureWidget(go.Image(z=np.zeros((32*4, 32*n, 3), np.uint8)))
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
@@ -321,11 +321,12 @@ def augmentation_explorer(x:torch.Tensor, n:int=8):
         return heldout_shift(x, g, severities=[min(5, sev.value)])
     switching = []
     def on_recipe(_):
-        # the held-out shifts stop at severity 5: the slider's range says so (clamping its value in the same message to
-        # the page), and the views are computed once, by update, the recipe's next observer
+        # the held-out shifts' severity stops at 5, AugMix's and PixMix's magnitude at 10: the slider's label and range say
+        # so (clamping its value in the same message to the page), and the views are computed once, by update, the recipe's next observer
         switching.append(1)
         try:
-            with sev.hold_sync(): sev.max = 5 if recipe.value == 'held-out shifts' else 10
+            held = recipe.value == 'held-out shifts'
+            with sev.hold_sync(): sev.max, sev.description = (5, 'severity') if held else (10, 'magnitude')
         finally: switching.clear()
     recipe.observe(on_recipe, 'value')
     def update(*_):
@@ -334,9 +335,9 @@ def augmentation_explorer(x:torch.Tensor, n:int=8):
         box.views = rows[1:]
         grid = torch.cat([torch.cat(list(r), 2) for r in rows], 1)
         fig.data[0].z = (grid.permute(1, 2, 0)*255).round().byte().numpy()
-        fig.layout.title = f"{recipe.value}, severity {sev.value}: originals (top) and three views"
+        fig.layout.title = f"{recipe.value}, {sev.description} {sev.value}: originals (top) and three views"
     for w in (recipe, sev, seed): w.observe(update, 'value')
     box = W.VBox([recipe, W.HBox([sev, seed]), fig])
-    box.controls, box.figure = dict(recipe=recipe, severity=sev, seed=seed), fig
+    box.controls, box.figure = dict(recipe=recipe, strength=sev, seed=seed), fig
     update()
     return box

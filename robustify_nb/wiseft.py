@@ -498,7 +498,9 @@ def plot_alpha_slider(sweep_df:pd.DataFrame, variant:str='E2E'):
 # %% ../nbs/09_wiseft.ipynb #c040
 def wiseft_explorer(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 sets: reference, style, corruption)
                 seed:int=0, step:float=0.05, # the α slider's step: every α on it is scored when a set is first shown
-                debounce:float=0.4): # seconds a set change from the page waits for the next one: only the last is computed
+                debounce:float=0.4, # seconds a set change from the page waits for the next one: only the last is computed
+                precompute:bool=False): # score before display every set one control change away (each style; each corruption at
+                                        # the first severity; each severity of the first corruption): those changes only draw
     "ipywidgets: α slider + style / corruption / severity selectors -> accuracy per set and the current point on the ID-OOD curve, live."
     import ipywidgets as W, plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -514,20 +516,29 @@ def wiseft_explorer(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 
     ref = PolyShift(n, 'reference', 'test', seed).tensors()
     images, scored, computed = {}, {}, []             # set name -> (x, y); (set name, α) -> accuracy (%); sets scored, in order
     def keys() -> list[str]: return ['reference', style.value, f'{corr.value} ({sev.value})']
-    def sets() -> list[str]:
-        "The three sets on show; images made and every α of the slider scored the first time a set appears."
-        ks = keys()
-        if style.value not in images: images[style.value] = PolyShift(n, style.value, 'test', seed).tensors()
-        if ks[2] not in images:
-            images[ks[2]] = (corrupt(ref[0], corr.value, sev.value, make_generator(cell_seed(seed, corr.value, sev.value, 0)), 'cifar'), ref[1])
-        images['reference'] = ref
-        new = [k for k in ks if (k, alphas[0]) not in scored]
+    images['reference'] = ref
+    def prepare(s:str, c:str, v:int) -> list[str]:
+        "The keys of the sets for style `s` and corruption `c` at severity `v`, their images made the first time."
+        if s not in images: images[s] = PolyShift(n, s, 'test', seed).tensors()
+        kc = f'{c} ({v})'
+        if kc not in images: images[kc] = (corrupt(ref[0], c, v, make_generator(cell_seed(seed, c, v, 0)), 'cifar'), ref[1])
+        return ['reference', s, kc]
+    def score(ks:list[str]):
+        "Every α of the slider scored on the sets `ks` not scored yet."
+        new = [k for k in dict.fromkeys(ks) if (k, alphas[0]) not in scored]
         computed.extend(new)
         for a in alphas if new else ():              # one interpolation per α for all new sets together
             for k in new:
                 x, y = images[k]
                 scored[k, a] = (ens.logits(a, x, f'w:{k}:{n}').argmax(1) == y).float().mean().item()*100
+    def sets() -> list[str]:
+        "The three sets on show; images made and every α of the slider scored the first time a set appears."
+        ks = prepare(style.value, corr.value, sev.value); score(ks)
         return ks
+    if precompute:                                   # what one change of a control shows, scored before display
+        score([k for s in style.options for k in prepare(s, corr.value, sev.value)] +
+              [k for c in corr.options for k in prepare(style.value, c, sev.value)] +
+              [k for v in range(sev.min, sev.max + 1) for k in prepare(style.value, corr.value, v)])
     def snap(a): return min(alphas, key=lambda b: abs(b - a))
     fig = go.FigureWidget(make_subplots(1, 2, column_widths=[0.55, 0.45], subplot_titles=('accuracy at α', 'ID vs OOD over α')))
     fig.add_bar(x=['reference', 'style', 'corruption'], y=[0, 0, 0], marker_color=['#1f77b4', '#ff7f0e', '#2ca02c'], textposition='outside', row=1, col=1)
