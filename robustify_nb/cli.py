@@ -464,7 +464,8 @@ def _transfer(sp):
     sp.add_argument('--size', type=int, default=None, help='image size for image folders of --task-data (default: native; 224 for the ImageNet family)')
     def run(args):
         from robustify_nb.transfer import transfer_sweep, best_eps, plot_transfer, plot_resolution
-        from robustify_nb.core import figures_to_html, write_json
+        from robustify_nb.core import figures_to_html, check_same_run
+        from robustify_nb.data import data_record
         t0 = time.perf_counter()
         own = {}
         for spec in args.task_data:
@@ -474,10 +475,11 @@ def _transfer(sp):
             own[name] = (_in_memory(_load_any(parts[0], args.n_task, args.size, split='train'), args.n_task, f'{name} training data', args.seed),
                          _in_memory(_load_any(parts[1], args.n_test, args.size), args.n_test, f'{name} test data', args.seed))
         config = TransferConfig(**{f.name: getattr(args, f.name) for f in fields(TransferConfig)} | dict(tasks=[t for t in args.tasks if t not in own]))
+        data = {name: dict(train=data_record(spec.partition('=')[2].split(',')[0]), test=data_record(spec.partition('=')[2].split(',')[1]))
+                for name, spec in zip(own, args.task_data)} | dict(size=args.size)
+        out = Path(args.out); check_same_run(out, asdict(config) | dict(data=data))   # a rerun with other settings is refused before any training
         df = transfer_sweep(config, task_sets=own)
-        out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         best = best_eps(df)
-        write_json(out/'config.json', asdict(config))
         df.to_csv(out/'sweep.csv', index=False); best.to_csv(out/'best_eps.csv', index=False)
         figs = [('Downstream accuracy vs source ε', plot_transfer(df))]
         if df['size'].nunique() > 1: figs += [(f'Resolution experiment ({m})', plot_resolution(df, m)) for m in df['mode'].unique()]
@@ -540,7 +542,8 @@ def _wiseft(sp):
     def run(args):
         from robustify_nb.wiseft import (zeroshot_classifier, load_finetuned, parse_alphas, wiseft_experiment, plot_id_ood,
                                          plot_alpha_slider, wiseft_targets, get_templates, TEMPLATES)
-        from robustify_nb.core import figures_to_html, write_json
+        from robustify_nb.core import figures_to_html, check_same_run
+        from robustify_nb.data import data_record
         from dataclasses import fields, asdict
         alphas = parse_alphas(','.join(map(str, args.alpha))) if args.alpha else parse_alphas(args.alphas) if isinstance(args.alphas, str) else args.alphas
         name, _, tag = args.zero_shot.partition(':')
@@ -551,9 +554,12 @@ def _wiseft(sp):
         zs = zeroshot_classifier(name, tag or None, classnames=names, templates=templates)
         for f in args.finetuned:
             if f.lower() not in ('e2e', 'lc'): fts[Path(f).stem] = load_finetuned(zs, f)
+        given = dict(zero_shot=args.zero_shot, finetuned=[f if f.lower() in ('e2e', 'lc') else data_record(f) for f in args.finetuned],
+                     train=data_record(args.train_dataset, config.seed), eval=[data_record(e) for e in _split_list(args.eval_datasets)],
+                     data_location=args.data_location, template=args.template, classnames=args.classnames, size=args.size)
+        out = Path(args.out); check_same_run(out, asdict(config) | dict(data=given))   # a rerun with other settings or data is refused before any training
         res = wiseft_experiment(zs, config, finetuned=fts, progress=True, train=train, domains=domains)
-        out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-        write_json(out/'config.json', asdict(config)); res['table'].to_csv(out/'table.csv')
+        res['table'].to_csv(out/'table.csv')
         pd_sweeps = [df.assign(variant=k) for k, df in res['sweeps'].items()]
         __import__('pandas').concat(pd_sweeps).to_csv(out/'sweep.csv', index=False)
         figs = [('ID vs OOD', plot_id_ood(res['sweeps']))] + [(f'alpha slider ({k})', plot_alpha_slider(df, k)) for k, df in res['sweeps'].items()]

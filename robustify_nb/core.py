@@ -16,8 +16,8 @@ import torch
 # %% auto #0
 __all__ = ['close_matches', 'check_choice', 'check_fraction', 'check_int', 'config_with', 'default_device', 'make_generator',
            'seed_everything', 'cell_seed', 'set_threads', 'cache_dir', 'shared_data', 'full_size', 'check_answer',
-           'atomic_write', 'write_json', 'read_json', 'sha256_file', 'check_images', 'to_float_images',
-           'use_plotly_mimetype', 'figures_to_html']
+           'atomic_write', 'write_json', 'read_json', 'sha256_file', 'record_diff', 'check_same_run', 'check_images',
+           'to_float_images', 'use_plotly_mimetype', 'figures_to_html']
 
 # %% ../nbs/00_core.ipynb #c006
 def close_matches(value, options:Iterable[str], n:int=3) -> list[str]:
@@ -227,6 +227,32 @@ def sha256_file(path:str|Path) -> str:
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #i15-1edc05a1
+def record_diff(old, # the saved record (JSON: dicts, lists, scalars)
+                new, # the record of this run, in the same form
+                name:str='') -> list[str]: # the entry's name, for nested entries
+    "Each entry where `old` and `new` differ, as `'name=OLD there, NEW now'`; dicts with the same keys are compared entry by entry."
+    if isinstance(old, dict) and isinstance(new, dict) and old.keys() == new.keys():
+        return [d for k in old for d in record_diff(old[k], new[k], f'{name}.{k}' if name else str(k))]
+    return [] if old == new else [f'{name or "record"}={old!r} there, {new!r} now']
+
+# %% ../nbs/00_core.ipynb #i15-3db6096a
+def check_same_run(out:str|Path, # the run's output folder
+                   record:dict, # what this run is asked: `asdict(config)`, plus its data and inputs
+                   saved:dict|None=None, # the record to compare with; None: `out/file` when it exists
+                   file:str='config.json') -> Path:
+    "Refuse to resume the run in `out` asked other than `record`, naming each difference; save `record` in `out/file`."
+    out = Path(out); p = out/file
+    if saved is None and p.exists(): saved = read_json(p)
+    if saved is not None:
+        as_json = lambda r: json.loads(json.dumps(r, default=str))
+        old, new = as_json(saved), as_json(record)
+        diff = [d for k in new if k in old for d in record_diff(old[k], new[k], k)]
+        if diff: raise ValueError(f"{str(out)!r} holds a run with other settings ({'; '.join(diff)}); resuming it would mix them; "
+                                  "accepted: the same settings, or a new output folder (another --out).")
+    write_json(p, record)
+    return p
 
 # %% ../nbs/00_core.ipynb #c024
 def check_images(x, arg:str='x', min_size:int=1, check_range:bool=True) -> torch.Tensor:

@@ -609,6 +609,7 @@ class ConvTower(nn.Module):
     def forward(self, x): return self.proj(self.body(x).mean((2, 3)))
     def set_grad_checkpointing(self, enable=True): pass
 
+# %% ../nbs/03_models.ipynb #i15-f1f16f15
 def tiny_clip_vocabulary() -> list[str]:
     "The words a tiny CLIP knows: the vocabulary of PolyShift's captions (any other word reads as one unknown token)."
     from robustify_nb.data import CLASSES, COLOURS, TEXTURES, BACKGROUNDS, _STYLE_WORDS
@@ -628,6 +629,7 @@ class CompactTokenizer:
     def __call__(self, texts, context_length:int|None=None) -> torch.Tensor:
         return self.lut[self.bpe(texts, context_length or self.context_length)]
 
+# %% ../nbs/03_models.ipynb #i15-e89b1580
 def _register_tiny_clip():
     import open_clip
     from open_clip.factory import _MODEL_CONFIGS
@@ -679,6 +681,7 @@ def load_clip(name:str, pretrained:str|Path|None=None):
     model = open_clip.create_model(name, pretrained=str(pretrained) if pretrained is not None else None)
     return model, open_clip.get_tokenizer(name)
 
+# %% ../nbs/03_models.ipynb #i15-aaa38b0f
 def load_clip_classifier(name:str, weights=None, num_classes:int|None=None, device=None) -> Classifier:
     "An open_clip image tower as a `Classifier` (normalised embeddings -> linear head) with the tower's own preprocessing; the whole CLIP is `model.backbone.clip`."
     clip, tok = load_clip(name, weights)

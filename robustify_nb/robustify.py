@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 from fastcore.basics import patch
 
-from .core import check_choice, check_fraction, check_int, seed_everything, write_json, read_json, figures_to_html
+from .core import check_choice, check_fraction, check_int, seed_everything, write_json, read_json, figures_to_html, check_same_run
 from .data import PolyShift, data_record
 from .corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
 from .models import MODELS, Classifier, load_model, save_checkpoint, num_params
@@ -123,23 +123,18 @@ _LEGACY_KEYS = ('teacher_recipe', 'teacher_epochs', 'student_epochs', 'student_l
 def check_resume(out:str|Path, config:RobustifyConfig, data:dict|None=None) -> Path: # data: which data the run uses (`data_record`s), recorded beside the settings
     "Refuse to resume the run in `out` under other settings or data than its own (its checkpoints would silently mean something else); record both in `out/config.json`."
     out = Path(out); p = out/'config.json'
-    tup = lambda v: tuple(v) if isinstance(v, list) else v
+    record = asdict(config) | ({'data': data} if data is not None else {})
     if p.exists():
-        old = RobustifyConfig.from_dict(read_json(p))
-        diff = {f.name: (getattr(old, f.name), getattr(config, f.name)) for f in fields(config) if getattr(old, f.name) != getattr(config, f.name)}
-        if (was := read_json(p).get('data')) is not None and data is not None and was != data: diff['data'] = (was, data)
+        saved = read_json(p)
+        saved = asdict(RobustifyConfig.from_dict(saved)) | ({'data': saved['data']} if 'data' in saved else {})   # refuses a config of another version
     elif (out/'report.json').exists():        # a finished run of before config.json: its report recorded most settings
         old = read_json(out/'report.json').get('config', {})
-        diff = {k: (old[k], getattr(config, k)) for k in _LEGACY_KEYS if k in old and tup(old[k]) != getattr(config, k)}
+        saved = {k: old[k] for k in _LEGACY_KEYS if k in old}
     elif any((out/d/'trainer.json').exists() for d in _RUN_DIRS):
         raise ValueError(f"{str(out)!r} holds checkpoints of an unfinished run from before runs recorded their settings (no config.json), so resuming "
                          "could mix two runs' settings; accepted: a new output folder, or that folder deleted.")
-    else: diff = {}
-    if diff:
-        said = '; '.join(f'{k}={a!r} there, {b!r} now' for k, (a, b) in diff.items())
-        raise ValueError(f"{str(out)!r} holds a run with other settings ({said}); resuming it would mix them; accepted: the same settings, or a new output folder.")
-    write_json(p, asdict(config) | ({'data': data} if data is not None else {}))
-    return p
+    else: saved = None
+    return check_same_run(out, record, saved)
 
 # %% ../nbs/12_robustify.ipynb #x014
 def _with_settings(config:RobustifyConfig, settings:dict, who:str) -> RobustifyConfig:

@@ -110,3 +110,25 @@ def test_demo_runs_each_chapter_at_the_size_asked(tmp_path, flag):
     for name, s in t['seconds'].items():
         assert f"<td>{name}</td><td style='text-align:right'>{s}</td>" in top, top
     assert f"<td style='text-align:right'>{t['to_widget']['02_b.ipynb']}</td></tr>" in top and f">{t['total']}</td>" in top
+
+def test_wiseft_rerun_with_other_settings_is_refused_naming_each(tmp_path):
+    "A rerun into the same --out with other settings or data is refused before any work, naming each difference (old there, new now)."
+    cmd = ['wiseft', '--out', tmp_path/'w', '--finetuned', 'lc', '--n-train', '32', '--n-eval', '16', '--lc-epochs', '1', '--alphas', '0:1:0.5', '--corruptions', 'fog']
+    r = run(*cmd); assert r.returncode == 0, r.stderr[-2000:]
+    saved = json.loads((tmp_path/'w'/'config.json').read_text())
+    assert saved['lc_epochs'] == 1 and saved['data']['train']['data'] == 'embedded PolyShift'
+    r = run(*cmd, '--seed', '1', '--lc-epochs', '2')
+    assert r.returncode == 2, r.stderr[-2000:]
+    for said in ('lc_epochs=1 there, 2 now', 'seed=0 there, 1 now', 'data.train.seed=0 there, 1 now', 'another --out'): assert said in r.stderr, (said, r.stderr)
+    assert 'embedded PolyShift' not in r.stderr                       # the entries that differ, not the whole data records
+    assert json.loads((tmp_path/'w'/'config.json').read_text()) == saved   # the refused run wrote nothing
+
+def test_transfer_rerun_with_other_settings_is_refused_naming_each(tmp_path):
+    def cmd(eps=('0',), probe='1'):
+        return ['transfer', '--norm', 'l2', '--eps', *eps, '--tasks', 'family', '--modes', 'fixed', '--n-source', '300', '--source-epochs', '1',
+                '--steps', '1', '--probe-epochs', probe, '--n-task', '60', '--n-test', '60', '--out', tmp_path/'t']
+    r = run(*cmd()); assert r.returncode == 0, r.stderr[-2000:]
+    r = run(*cmd(('0', '0.25'), '2'))
+    assert r.returncode == 2, r.stderr[-2000:]
+    for said in ('eps=[0.0] there, [0.0, 0.25] now', 'probe_epochs=1 there, 2 now', 'another --out'): assert said in r.stderr, (said, r.stderr)
+    r = run(*cmd()); assert r.returncode == 0, r.stderr[-2000:]       # the same settings again: accepted
