@@ -467,16 +467,15 @@ def _transfer(sp):
         from robustify_nb.core import figures_to_html, check_same_run
         from robustify_nb.data import data_record
         t0 = time.perf_counter()
-        own = {}
+        own, data = {}, dict(size=args.size)
         for spec in args.task_data:
             name, eq, rest = spec.partition('='); parts = rest.split(',')
             if not eq or not name or len(parts) != 2 or not all(parts):
                 raise ValueError(f"--task-data {spec!r} is not accepted; accepted: NAME=TRAIN,TEST, e.g. pets=data/pets/train,data/pets/test.")
             own[name] = (_in_memory(_load_any(parts[0], args.n_task, args.size, split='train'), args.n_task, f'{name} training data', args.seed),
                          _in_memory(_load_any(parts[1], args.n_test, args.size), args.n_test, f'{name} test data', args.seed))
+            data[name] = dict(train=data_record(parts[0]), test=data_record(parts[1]))
         config = TransferConfig(**{f.name: getattr(args, f.name) for f in fields(TransferConfig)} | dict(tasks=[t for t in args.tasks if t not in own]))
-        data = {name: dict(train=data_record(spec.partition('=')[2].split(',')[0]), test=data_record(spec.partition('=')[2].split(',')[1]))
-                for name, spec in zip(own, args.task_data)} | dict(size=args.size)
         out = Path(args.out); check_same_run(out, asdict(config) | dict(data=data))   # a rerun with other settings is refused before any training
         df = transfer_sweep(config, task_sets=own)
         best = best_eps(df)
