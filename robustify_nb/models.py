@@ -22,8 +22,8 @@ from .core import check_choice, close_matches, cache_dir, atomic_write, write_js
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RESIZE_MODES', 'MODELS', 'WEIGHTS_DIR', 'TINY_CLIP_CONFIGS', 'TINY_CLIP_TOWERS',
            'Normalize', 'Resize', 'Classifier', 'num_params', 'CifarResNetBackbone', 'SmallCNNBackbone', 'WeightSource',
            'ModelSpec', 'register_model', 'list_models', 'plot_model_sizes', 'save_checkpoint', 'read_weights',
-           'load_weights', 'embedded_manifest', 'resolve_weights', 'check_preprocessing', 'load_model', 'load_factory',
-           'as_classifier', 'load_factory_model', 'parse_model_spec', 'iter_batches', 'predict', 'accuracy',
+           'load_weights', 'embedded_manifest', 'resolve_weights', 'parse_model_spec', 'check_preprocessing',
+           'load_model', 'load_factory', 'as_classifier', 'load_factory_model', 'iter_batches', 'predict', 'accuracy',
            'extract_features', 'ConvTower', 'tiny_clip_vocabulary', 'CompactTokenizer', 'CLIPBackbone', 'load_clip',
            'load_clip_classifier']
 
@@ -362,6 +362,17 @@ def resolve_weights(name:str, weights:str|Path) -> tuple[Path, WeightSource|None
     if src.kind == 'torchvision': return _fetch(src, name, weights, Path(torch.hub.get_dir())/'checkpoints'), src
     return _fetch(src, name, weights, cache_dir('weights')), src
 
+# %% ../nbs/03_models.ipynb #f007
+def parse_model_spec(spec:str) -> tuple[str, str|None]:
+    "`(name, weights)` from a 'MODEL[:WEIGHTS]' string, where MODEL is a registered name, 'clip:ARCH', 'FILE.py:factory' or 'package.module:factory'."
+    if not isinstance(spec, str) or not spec.strip(): raise ValueError(f"model={spec!r} is not accepted; accepted: 'MODEL[:WEIGHTS]', e.g. 'resnet20:polyshift' or 'my_models.py:net'.")
+    if spec.startswith('clip:'):
+        arch, _, tag = spec[5:].partition(':'); return f'clip:{arch}', tag or None
+    head, _, rest = spec.partition(':')
+    if head in MODELS or not rest: return head, rest or None
+    fn, _, weights = rest.partition(':')
+    return f'{head}:{fn}', weights or None
+
 # %% ../nbs/03_models.ipynb #c030
 def check_preprocessing(model:Classifier, stated:dict|None, source:str='checkpoint') -> None:
     "Compare a model's mean, std and native size with what a checkpoint's metadata states (keys it lacks are not checked); a mismatch is an error naming both."
@@ -382,6 +393,14 @@ def _sidecar(path:Path) -> dict|None:
     try: return read_json(j).get('config') if j.is_file() else None
     except (ValueError, AttributeError): return None
 
+def _split_spec(name:str, weights):
+    "`(name, weights)` of a 'MODEL[:WEIGHTS]' string (`parse_model_spec`, below); weights given twice must agree."
+    if name in MODELS or ':' not in name: return name, weights
+    name, w = parse_model_spec(name)
+    if w is not None and weights is not None and str(w) != str(weights):
+        raise ValueError(f"name={name + ':' + w!r} names the weights {w!r} but weights={str(weights)!r} was given too; accepted: weights in one of the two places.")
+    return name, (w if w is not None else weights)
+
 def load_model(name:str, # a registered name (`list_models()`), 'clip:ARCH', or your own 'path/to/file.py:factory' / 'package.module:factory'
                weights:str|Path|None=None, # None (random init), a path, or a known tag of the model
                num_classes:int|None=None, # None: the checkpoint's, else the model's default
@@ -389,6 +408,7 @@ def load_model(name:str, # a registered name (`list_models()`), 'clip:ARCH', or 
     "Build model `name`, load `weights` into it, check the preprocessing they state, and return it in eval mode on `device`."
     if not isinstance(name, str): raise TypeError(f"name={name!r} has type {type(name).__name__}; accepted: a model name such as {list_models()[:3]}, or 'FILE.py:factory'.")
     if name.startswith('clip:'): return load_clip_classifier(name[5:], weights, num_classes, device)   # defined below
+    name, weights = _split_spec(name, weights)                                                         # 'resnet20:polyshift', as the CLI writes it
     if name not in MODELS and ':' in name: return load_factory_model(name, weights, num_classes, device)  # defined below
     try: check_choice('name', name, list(MODELS), 'model')
     except ValueError as e: raise ValueError(f"{e} Or an open_clip model 'clip:ARCH', or your own: 'path/to/file.py:factory' or 'package.module:factory'.") from None
@@ -525,17 +545,6 @@ def load_factory_model(spec:str, weights:str|Path|None=None, num_classes:int|Non
         load_weights(model, state, source=f'checkpoint {str(path)!r}')
     if weights is not None: model.config['weights'] = str(weights)
     return model.eval().to(default_device(device))
-
-# %% ../nbs/03_models.ipynb #f007
-def parse_model_spec(spec:str) -> tuple[str, str|None]:
-    "`(name, weights)` from a 'MODEL[:WEIGHTS]' string, where MODEL is a registered name, 'clip:ARCH', 'FILE.py:factory' or 'package.module:factory'."
-    if not isinstance(spec, str) or not spec.strip(): raise ValueError(f"model={spec!r} is not accepted; accepted: 'MODEL[:WEIGHTS]', e.g. 'resnet20:polyshift' or 'my_models.py:net'.")
-    if spec.startswith('clip:'):
-        arch, _, tag = spec[5:].partition(':'); return f'clip:{arch}', tag or None
-    head, _, rest = spec.partition(':')
-    if head in MODELS or not rest: return head, rest or None
-    fn, _, weights = rest.partition(':')
-    return f'{head}:{fn}', weights or None
 
 # %% ../nbs/03_models.ipynb #i15-eaeddc58
 def iter_batches(data, # an (x, y) pair of tensors, an ImageDataset, or any dataset of (image, label)
