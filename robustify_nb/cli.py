@@ -25,6 +25,7 @@ def register_command(name:str, help:str):
     def deco(fn): COMMANDS[name] = (help, fn); return fn
     return deco
 
+# %% ../nbs/20_cli.ipynb #i15-08aeacdc
 def build_parser(command:str|None=None # build only this subcommand's arguments (the others import nothing); None: all
                 ) -> argparse.ArgumentParser:
     "The `robustify` parser: every subcommand with its help; the arguments of `command` (of all with None)."
@@ -35,6 +36,7 @@ def build_parser(command:str|None=None # build only this subcommand's arguments 
         if command is None or name == command: sp.set_defaults(_run=fn(sp))
     return p
 
+# %% ../nbs/20_cli.ipynb #i15-178ac9bf
 def main(argv=None) -> int:
     "Entry point of the `robustify` console script."
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -92,6 +94,9 @@ def _load_any(data:str, n:int, size:int|None=None, **kw):
     from robustify_nb.data import load_dataset
     return load_dataset(data, image_size=size, n=n, **kw)
 
+# %% ../nbs/20_cli.ipynb #i15-2dfae0e3
+CLASSES_HELP = "the model's class names in its output order, matched to image-folder names: polyshift, cifar10, imagenet (wnids), a file or a comma list (default: polyshift for --weights polyshift, else sorted folder order)"
+
 def _model_classes(spec:str|None, weights:str|None=None) -> list[str]|None:
     "A model's class names in output order (--classes): polyshift, cifar10, imagenet (wnids), a file (one per line) or a comma list; default: PolyShift's for the embedded 'polyshift' weights."
     from robustify_nb.data import CLASSES, CIFAR10_CLASSES, imagenet_meta
@@ -101,21 +106,20 @@ def _model_classes(spec:str|None, weights:str|None=None) -> list[str]|None:
     if Path(spec).is_file(): return [l.strip() for l in Path(spec).read_text().splitlines() if l.strip()]
     return [c.strip() for c in spec.split(',') if c.strip()]
 
+# %% ../nbs/20_cli.ipynb #i15-44c26321
 def _aligned(data, classes):
     "`data` with plain image folders pointed at the model's class order (a corrupted tree: each cell, when opened)."
     from robustify_nb.data import align_classes, CorruptionSets
     if isinstance(data, CorruptionSets): data.model_classes = classes; return data
     return align_classes(data, classes)
 
-CLASSES_HELP = "the model's class names in its output order, matched to image-folder names: polyshift, cifar10, imagenet (wnids), a file or a comma list (default: polyshift for --weights polyshift, else sorted folder order)"
-
+# %% ../nbs/20_cli.ipynb #i15-069052c8
 def _in_memory(ds, n:int|None, what:str, seed:int=0):
     "Training or evaluation images in memory: an `ImageDataset` as it is, `n` images of a folder drawn at random (seeded) and decoded."
     from robustify_nb.data import FolderDataset, ImageDataset
     if isinstance(ds, FolderDataset): return ds.load(n, seed)
     if isinstance(ds, ImageDataset): return ds
     raise ValueError(f"{what} is a {type(ds).__name__}; accepted here: an .npz, an image folder or 'polyshift' (a corrupted benchmark is for bench).")
-
 
 # %% ../nbs/20_cli.ipynb #c013
 @register_command('eval', 'accuracy of a model on PolyShift styles or on a dataset in any layout load_dataset reads')
@@ -165,6 +169,7 @@ def _train(sp):
         acc.wait_for_everyone()
     return run
 
+# %% ../nbs/20_cli.ipynb #i15-463ae741
 @register_command('pretrain', 'regenerate embedded pretrained weights: the student, the tiny CLIP, or the transfer chapter\'s source models')
 def _pretrain(sp):
     sp.add_argument('what', choices=['student', 'clip', 'sources'], help='which embedded model to pretrain (sources: the standard and robust smallcnn sources of 10_transfer and 11_explain)')
@@ -199,6 +204,7 @@ def _check_row(rows:list, check:str, fn):
     rows.append(dict(check=check, ok=ok, value=None if value is None else round(float(value), 3), unit=unit, detail=detail, seconds=round(time.perf_counter() - t0, 1)))
     print(f"  {check}: {'ok' if ok else 'FAILED'} ({rows[-1]['seconds']} s) {detail}", flush=True)
 
+# %% ../nbs/20_cli.ipynb #i15-0ea382c8
 def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
 
@@ -207,6 +213,7 @@ def _images(n:int, size:int, style:str='reference', seed:int=0) -> tuple[torch.T
     x, y = PolyShift(n, style, 'test', seed).tensors()
     return torch.nn.functional.interpolate(x, size=size, mode='bicubic').clamp(0, 1), y
 
+# %% ../nbs/20_cli.ipynb #i15-b7e32f69
 def _run_notebook(path:Path, timeout:int):
     "Execute the non-`slow` cells of a chapter in a fresh process (as nbdev-test does); return (cells run, '')."
     import subprocess
@@ -230,12 +237,14 @@ def _mixed_precision_epoch(dev, n:int):
     if seen['dtype'] not in ('bfloat16', 'float16'): raise RuntimeError(f"the model's output was {seen['dtype']} under mixed_precision={mp!r}: autocast is not on")
     return L.step*L.batch_size/h.seconds.iloc[-1], 'img/s', f"{mp} on {L.accelerator.device}: logits {seen['dtype']}, {L.step} steps, valid accuracy {100*h.valid_acc.iloc[-1]:.1f}%"
 
+# %% ../nbs/20_cli.ipynb #i15-ec12be92
 def _corruption_throughput(dev, n:int, names, ref_images:int, repeats:int):
     from robustify_nb.corruptions import throughput, suite_throughput
     x = _images(n, 224)[0].to(dev)
     s = suite_throughput(throughput(x, names, reference=True, ref_images=ref_images, repeats=repeats), names)
     return s['ratio'], 'x', f"224 px, {len(names)} corruptions: ours on {dev} {s['ours']:.1f} img/s ({n} images), reference on the CPU {s['reference']:.2f} img/s ({ref_images} images)"
 
+# %% ../nbs/20_cli.ipynb #i15-c0baa879
 def _alpha_latency(dev, n:int, repeats:int, arch:str='ViT-B-32', size:int=224):
     import copy, statistics
     from robustify_nb.wiseft import zeroshot_classifier, WiseEnsemble
@@ -490,6 +499,7 @@ def _transfer(sp):
 # %% ../nbs/20_cli.ipynb #c019a
 def _split_list(items): return [s for it in (items or []) for s in str(it).split(',') if s]
 
+# %% ../nbs/20_cli.ipynb #i15-2e519dfe
 def _wiseft_data(args):
     "(train, evaluation sets, class names) of `robustify wiseft`'s own-data flags; (None, None, names) for PolyShift."
     from robustify_nb.wiseft import classnames_for
@@ -521,6 +531,7 @@ def _wiseft_data(args):
         domains['reference' if i == 0 else Path(spec.partition(':')[2] or spec).name or spec] = (x, y, proj)
     return train, domains, names
 
+# %% ../nbs/20_cli.ipynb #i15-f8141749
 @register_command('wiseft', 'WiSE-FT: sweep alpha between a zero-shot CLIP and its fine-tuned copy; write Table 1 and the ID-OOD figure')
 def _wiseft(sp):
     sp.add_argument('--zero-shot', default='tiny-cnn:polyshift', help="open_clip NAME[:PRETRAINED] (default tiny-cnn:polyshift, the embedded tiny CLIP)")
@@ -575,12 +586,14 @@ def _model_arg(spec:str, what:str):
     try: return load_model(name, weights)
     except (ValueError, TypeError, FileNotFoundError) as e: raise type(e)(f"--{what} {spec!r}: {e}") from None
 
+# %% ../nbs/20_cli.ipynb #i15-07c09f22
 def parse_tune(text:str):
     "A `tune` spec from the shell: '2' -> 2 (the last two blocks); '0,1,-1' -> [0, 1, -1] (block indices); names stay names."
     items = [t.strip() for t in str(text).split(',') if t.strip()]
     as_int = lambda t: int(t) if t.lstrip('-').isdigit() else t
     return int(items[0]) if len(items) == 1 and items[0].isdigit() else [as_int(t) for t in items]
 
+# %% ../nbs/20_cli.ipynb #i15-c882d552
 @register_command('robustify', 'robustify a pretrained student with a small robust teacher: multi-head student, uncertainty-aware distillation and router; writes the checkpoint and a report (rerun to resume)')
 def _robustify(sp):
     from dataclasses import fields
@@ -622,6 +635,7 @@ def find_notebooks(nbs:str|Path|None=None) -> list[Path]:
     if not nbs.is_dir(): raise FileNotFoundError(f"notebook folder not found: looked for {str(nbs)!r}; pass --nbs <path to the nbs/ folder of a checkout>.")
     return sorted(p for p in nbs.glob('*.ipynb') if not p.name.startswith('_'))
 
+# %% ../nbs/20_cli.ipynb #i15-19044ffb
 def notebook_figures(nb) -> list[tuple[str, dict]]:
     "(heading, plotly figure JSON) for every plotly output of an executed notebook, headed by the last markdown title."
     out, heading = [], ''
@@ -634,6 +648,7 @@ def notebook_figures(nb) -> list[tuple[str, dict]]:
             if fig: out.append((heading, fig))
     return out
 
+# %% ../nbs/20_cli.ipynb #i15-648a984f
 def run_demo(out:str|Path='demo_out', nbs=None, only:list[str]|None=None, timeout:int=1800,
              full:bool=False) -> Path: # run the experiments at full size (`ROBUSTIFY_FULL=1` in every kernel)
     "Execute the notebooks (all cells) into `out/nbs` and write `out/report.html`; return the report's path."
@@ -657,6 +672,7 @@ def run_demo(out:str|Path='demo_out', nbs=None, only:list[str]|None=None, timeou
     figures_to_html(figs, f"robustify-nb walkthrough report ({timings['size']} size)", out/'report.html', intro=timings_table(timings))
     return out/'report.html'
 
+# %% ../nbs/20_cli.ipynb #i15-7e4e5c4f
 def timings_table(t:dict) -> str:
     "An HTML table of a demo's `timings.json`: the size, then seconds per chapter and to its first widget, and the total."
     import html
@@ -667,17 +683,20 @@ def timings_table(t:dict) -> str:
             "<table class='timings'><tr><th>chapter</th><th>seconds</th><th>seconds to the first widget</th></tr>"
             + ''.join(rows) + f"<tr><td><b>total</b></td>{td(t['total'])}<td></td></tr></table>")
 
+# %% ../nbs/20_cli.ipynb #i15-f82205fd
 def is_export_cell(cell) -> bool:
     "Whether a notebook cell is the chapters' closing `nbdev_export()` cell (hidden; it rewrites `robustify_nb/`)."
     lines = [l.strip() for l in cell.source.strip().splitlines()]
     return cell.cell_type == 'code' and lines == ['#| hide', 'import nbdev; nbdev.nbdev_export()']
 
+# %% ../nbs/20_cli.ipynb #i15-21f2d7a3
 def _progress_bar(model_id:str, state:dict) -> bool:
     "Whether the widget `model_id` is (or holds) a progress bar, as tqdm's notebook bars are: not a widget a student drives."
     m = state.get(model_id, {})
     if m.get('model_name', '').endswith('ProgressModel'): return True
     return any(_progress_bar(str(k).replace('IPY_MODEL_', ''), state) for k in m.get('state', {}).get('children', []))
 
+# %% ../nbs/20_cli.ipynb #i15-362acf54
 def seconds_to_widget(nb) -> float|None:
     "Seconds from the first cell starting to the first cell that displays a widget (progress bars aside) finishing, from nbclient's cell timings."
     from datetime import datetime
@@ -690,6 +709,7 @@ def seconds_to_widget(nb) -> float|None:
             return round((stamps(c, 'shell.execute_reply') - stamps(ran[0], 'iopub.status.busy')).total_seconds(), 1)
     return None
 
+# %% ../nbs/20_cli.ipynb #i15-79d99e24
 def _run_chapter(p:Path, out:Path, timeout:int, times:dict, to_widget:dict) -> list:
     "Execute one notebook into `out/nbs`, record its time in `times` (and the time to its first widget); its (heading, figure) pairs."
     import nbformat, plotly.graph_objects as go
@@ -708,6 +728,7 @@ def _run_chapter(p:Path, out:Path, timeout:int, times:dict, to_widget:dict) -> l
     print(f"  done in {times[p.name]} s, {len(figs)} figures", flush=True)
     return [(f"{title} · {h}", go.Figure(f)) for h, f in figs]
 
+# %% ../nbs/20_cli.ipynb #i15-49a2a2d3
 @register_command('demo', 'execute the walkthrough notebooks headless (all cells) and write an HTML report of their figures')
 def _demo(sp):
     sp.add_argument('--out', default='demo_out', help='output folder (default demo_out)')
