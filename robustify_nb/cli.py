@@ -502,7 +502,7 @@ def _split_list(items): return [s for it in (items or []) for s in str(it).split
 # %% ../nbs/20_cli.ipynb #i15-2e519dfe
 def _wiseft_data(args):
     "(train, evaluation sets, class names) of `robustify wiseft`'s own-data flags; (None, None, names) for PolyShift."
-    from robustify_nb.wiseft import classnames_for
+    from robustify_nb.wiseft import classnames_for, corrupted_domains
     from robustify_nb.data import imagenet_meta
     cn = args.classnames
     if cn == 'openai': cn = imagenet_meta()['classnames_distinct']
@@ -516,7 +516,10 @@ def _wiseft_data(args):
     full = _in_memory(_load_any(args.train_dataset, args.n_train, args.size, split='train', **kw), args.n_train + args.n_eval, '--train-dataset', args.seed)
     names = classnames_for(full, cn)
     evals = _split_list(args.eval_datasets)
-    if len(evals) < 2: raise ValueError(f"--eval-datasets {evals} is not accepted; accepted: the in-distribution test set first, then at least one shifted set.")
+    corruptions = tuple(args.corruptions or ())
+    if len(evals) < (1 if corruptions else 2):
+        raise ValueError(f"--eval-datasets {evals} is not accepted; accepted: the in-distribution test set first, then at least one shifted set "
+                         "(or --corruptions, which corrupt the in-distribution test set).")
     k = min(args.n_eval, max(1, len(full)//10))
     train, held = full.subset(slice(0, len(full) - k)), full.subset(slice(len(full) - k, len(full)))
     domains = {'heldout': held.tensors()}
@@ -529,6 +532,7 @@ def _wiseft_data(args):
                              f"({len(full.classes)}); accepted: the same classes, or an ImageNet-family set with ImageNet training data.")
         x, y = _in_memory(ds, args.n_eval, spec, args.seed).tensors()
         domains['reference' if i == 0 else Path(spec.partition(':')[2] or spec).name or spec] = (x, y, proj)
+        if i == 0: domains |= corrupted_domains(x, y, corruptions, args.severity, args.seed, project=proj)   # its corruption shifts
     return train, domains, names
 
 # %% ../nbs/20_cli.ipynb #i15-f8141749
@@ -540,7 +544,8 @@ def _wiseft(sp):
     from robustify_nb.wiseft import WiseftConfig
     sp.add_argument('--out', default='wiseft_out', help='output folder (default wiseft_out): config.json, table.csv, sweep.csv, report.html')
     config_arguments(sp, WiseftConfig, aliases=dict(n_eval=['--n']), parsers=dict(alphas=str), exclude=('variants',),   # variants: the e2e / lc among --finetuned
-                     shown=dict(alphas='0:1:0.1', corruptions='the 15 CORRUPTIONS'))
+                     shown=dict(alphas='0:1:0.1', corruptions='the 15 CORRUPTIONS on PolyShift; none with --train-dataset'))
+    sp.set_defaults(corruptions=None)                                     # not given: the config's on PolyShift, none on your own data
     g = sp.add_argument_group('own data (the flags of the WiSE-FT authors\' src/wise_ft.py)')
     g.add_argument('--train-dataset', default=None, help="training data, any layout (" + DATA_HELP + "), or a WiSE-FT name (ImageNet) under --data-location; default: PolyShift's reference style")
     g.add_argument('--eval-datasets', nargs='+', default=None, help="evaluation sets (comma- or space-separated): the first is the in-distribution test set, the others the shifts, e.g. ImageNet,ImageNetV2,ImageNetR,ImageNetA,ImageNetSketch,ObjectNet or paths")
@@ -558,6 +563,7 @@ def _wiseft(sp):
         alphas = parse_alphas(','.join(map(str, args.alpha))) if args.alpha else parse_alphas(args.alphas) if isinstance(args.alphas, str) else args.alphas
         name, _, tag = args.zero_shot.partition(':')
         fts, todo = {}, [f.upper() for f in args.finetuned if f.lower() in ('e2e', 'lc')]
+        if args.corruptions is None: args.corruptions = WiseftConfig().corruptions if args.train_dataset is None else ()   # your data: the shifts you name
         config = WiseftConfig(**{f.name: getattr(args, f.name) for f in fields(WiseftConfig) if f.name not in ('alphas', 'variants')}, alphas=alphas, variants=todo)
         train, domains, names = _wiseft_data(args)
         templates = get_templates(args.template or ('polyshift' if train is None else 'openai_imagenet'))

@@ -28,9 +28,10 @@ from .data import imagenet_meta
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'TEMPLATES', 'TEMPLATE_SETS', 'check_alpha', 'check_interpolable', 'interpolate',
            'short_captions', 'CaptionedImages', 'ContrastiveCLIP', 'contrastive_loss', 'check_classnames',
            'check_templates', 'zeroshot_head', 'zeroshot_classifier', 'get_templates', 'classnames_for',
-           'zeroshot_accuracy', 'pretrain_clip', 'finetune_e2e', 'finetune_lc', 'WiseEnsemble', 'make_domains', 'sweep',
-           'summarize_sweep', 'choose_alpha', 'wiseft_table', 'plot_id_ood', 'plot_alpha_slider', 'wiseft_explorer',
-           'load_finetuned', 'parse_alphas', 'WiseftConfig', 'wiseft_experiment', 'wiseft_targets']
+           'zeroshot_accuracy', 'pretrain_clip', 'finetune_e2e', 'finetune_lc', 'WiseEnsemble', 'make_domains',
+           'corrupted_domains', 'sweep', 'summarize_sweep', 'choose_alpha', 'wiseft_table', 'plot_id_ood',
+           'plot_alpha_slider', 'wiseft_explorer', 'load_finetuned', 'parse_alphas', 'WiseftConfig',
+           'wiseft_experiment', 'wiseft_targets']
 
 # %% ../nbs/09_wiseft.ipynb #c006
 def _as_state(theta, arg:str) -> Mapping[str, torch.Tensor]:
@@ -371,8 +372,7 @@ def make_domains(n:int=1000, # images per evaluation set
                 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     "Evaluation sets {name: (x, y)}: 'heldout', each style, and 'c:<corruption>' (reference test images, corrupted)."
     from robustify_nb.data import PolyShift, STYLES
-    from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
-    from robustify_nb.core import cell_seed
+    from robustify_nb.corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS
     styles = list(STYLES if styles is None else styles)
     for s in styles: check_choice('styles', s, STYLES, 'style')
     corruptions = list(CORRUPTIONS if corruptions is None else corruptions)
@@ -380,8 +380,18 @@ def make_domains(n:int=1000, # images per evaluation set
     out = {'heldout': PolyShift(heldout or n, 'reference', 'valid', seed).tensors()}
     for s in styles: out[s] = PolyShift(n, s, 'test', seed).tensors()
     x, y = out['reference'] if 'reference' in out else PolyShift(n, 'reference', 'test', seed).tensors()
-    for c in corruptions: out[f'c:{c}'] = (corrupt(x, c, severity, make_generator(cell_seed(seed, c, severity, 0)), 'cifar'), y)
-    return out
+    return out | corrupted_domains(x, y, corruptions, severity, seed, 'cifar')
+
+def corrupted_domains(x:torch.Tensor, y:torch.Tensor, # the in-distribution test images and labels
+                      corruptions:Sequence[str], severity:int=3, seed:int=0,
+                      preset:str|None=None, # None: by image size (`default_preset`)
+                      project=None) -> dict: # a set's `project_logits`, kept with each corrupted copy
+    "Evaluation sets {'c:<corruption>': (x corrupted, y)}, one per corruption, each seeded by its cell (`cell_seed`): your own data's corruption shifts."
+    from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
+    from robustify_nb.core import cell_seed
+    for c in corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
+    extra = (project,) if project is not None else ()
+    return {f'c:{c}': (corrupt(x, c, severity, make_generator(cell_seed(seed, c, severity, 0)), preset), y, *extra) for c in corruptions}
 
 def sweep(ens:WiseEnsemble, domains:dict, alphas:Sequence[float]=tuple(np.round(np.linspace(0, 1, 11), 2)),
           output_space:bool=True, progress:bool=False) -> pd.DataFrame:
