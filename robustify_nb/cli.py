@@ -136,7 +136,7 @@ def _eval(sp):
         from robustify_nb.train import evaluate_styles
         model = load_model(args.model, args.weights)
         if args.data == 'polyshift': res = {r.style: round(r.accuracy, 4) for r in evaluate_styles(model, args.n).itertuples()}
-        else: res = {Path(args.data.partition(':')[2] or args.data).stem: round(accuracy(model, _aligned(_load_any(args.data, args.n, args.size), _model_classes(args.classes, args.weights))), 4)}
+        else: res = {Path(args.data.partition(':')[2] or args.data).stem: round(accuracy(model, _aligned(_load_any(args.data, args.n, args.size), _model_classes(args.classes, model.config.get('weights')))), 4)}
         print(json.dumps(res) if args.json else '\n'.join(f"{k:>12}: {100*v:.1f}%" for k, v in res.items()))
     return run
 
@@ -399,7 +399,7 @@ def _bench(sp):
         weights = [None if w == 'none' else w for w in weights]
         models = {m: load_model(m, w) for m, w in zip(args.model, weights)}
         if args.baseline_model: models['baseline: ' + args.baseline_model] = load_model(args.baseline_model, args.baseline_weights)
-        mc = _model_classes(args.classes, weights[0])
+        mc = _model_classes(args.classes, next(iter(models.values())).config.get('weights'))   # the tag as loaded: --weights or MODEL:WEIGHTS
         data = _aligned(_load_any(args.data, args.n, args.size), mc)
         c10c = isinstance(data, CorruptionSets)
         ds = None if c10c else data
