@@ -89,10 +89,11 @@ def _render(sp):
 DATA_HELP = ("'polyshift[:style]', an .npz (x, y), an image folder (native size), a CIFAR-10-C folder, an ImageNet-C tree, "
              "an ImageNet-R/-A/-Sketch/-V2 folder, or KIND:PATH (e.g. objectnet:/data/objectnet-1.0); see robustify_nb.data.load_dataset")
 
-def _load_any(data:str, n:int, size:int|None=None, **kw):
-    "A dataset of any layout, through `robustify_nb.data.load_dataset` (`--data` of every job)."
+def _load_any(data:str, n:int, size:int|None=None, what:str='--data', **kw):
+    "A dataset of any layout, through `robustify_nb.data.load_dataset` (`--data` of every job); its errors name the flag `what`."
     from robustify_nb.data import load_dataset
-    return load_dataset(data, image_size=size, n=n, **kw)
+    try: return load_dataset(data, image_size=size, n=n, **kw)
+    except (ValueError, TypeError, FileNotFoundError) as e: raise type(e)(f"{what} {data!r}: {e}") from None
 
 # %% ../nbs/20_cli.ipynb #i15-2dfae0e3
 CLASSES_HELP = "the model's class names in its output order, matched to image-folder names: polyshift, cifar10, imagenet (wnids), a file or a comma list (default: polyshift for --weights polyshift, else sorted folder order)"
@@ -337,7 +338,7 @@ def _corrupt(sp):
         from robustify_nb.core import cell_seed
         from robustify_nb.models import iter_batches
         from robustify_nb.data import FolderDataset, ImageDataset, write_imagenet_c
-        ds = _load_any(args.data, args.n, args.size)
+        ds = _load_any(args.data, args.n, args.size, 'data')
         names = args.corruptions or list(CORRUPTIONS)
         if isinstance(ds, FolderDataset):
             print(f"{ds!r} -> ImageNet-C tree {args.out}", flush=True)
@@ -404,7 +405,7 @@ def _bench(sp):
         c10c = isinstance(data, CorruptionSets)
         ds = None if c10c else data
         if c10c:   # a corrupted benchmark on disk (CIFAR-10-C folder, ImageNet-C tree): scored as stored
-            clean = _aligned(_load_any(args.clean, args.n, args.size), mc) if args.clean else None
+            clean = _aligned(_load_any(args.clean, args.n, args.size, '--clean'), mc) if args.clean else None
             grids = {k: evaluate_corruption_sets(m, data, args.corruptions, args.severities, clean=clean, progress=True) for k, m in models.items()}
         else:   # one pass: each batch corrupted once for every model; resumable from the state file in --out
             wrap = (lambda m: ProjectedModel(m, ds)) if hasattr(ds, 'project_logits') else (lambda m: m)
@@ -481,8 +482,8 @@ def _transfer(sp):
             name, eq, rest = spec.partition('='); parts = rest.split(',')
             if not eq or not name or len(parts) != 2 or not all(parts):
                 raise ValueError(f"--task-data {spec!r} is not accepted; accepted: NAME=TRAIN,TEST, e.g. pets=data/pets/train,data/pets/test.")
-            own[name] = (_in_memory(_load_any(parts[0], args.n_task, args.size, split='train'), args.n_task, f'{name} training data', args.seed),
-                         _in_memory(_load_any(parts[1], args.n_test, args.size), args.n_test, f'{name} test data', args.seed))
+            own[name] = (_in_memory(_load_any(parts[0], args.n_task, args.size, f'--task-data {name}', split='train'), args.n_task, f'{name} training data', args.seed),
+                         _in_memory(_load_any(parts[1], args.n_test, args.size, f'--task-data {name}'), args.n_test, f'{name} test data', args.seed))
             data[name] = dict(train=data_record(parts[0]), test=data_record(parts[1]))
         config = TransferConfig(**{f.name: getattr(args, f.name) for f in fields(TransferConfig)} | dict(tasks=[t for t in args.tasks if t not in own]))
         out = Path(args.out); check_same_run(out, asdict(config) | dict(data=data))   # a rerun with other settings is refused before any training
@@ -513,7 +514,7 @@ def _wiseft_data(args):
         from robustify_nb.data import PolyShift
         return None, None, (classnames_for(PolyShift(1), cn) if cn else None)
     kw = dict(location=args.data_location)
-    full = _in_memory(_load_any(args.train_dataset, args.n_train, args.size, split='train', **kw), args.n_train + args.n_eval, '--train-dataset', args.seed)
+    full = _in_memory(_load_any(args.train_dataset, args.n_train, args.size, '--train-dataset', split='train', **kw), args.n_train + args.n_eval, '--train-dataset', args.seed)
     names = classnames_for(full, cn)
     evals = _split_list(args.eval_datasets)
     corruptions = tuple(args.corruptions or ())
@@ -524,7 +525,7 @@ def _wiseft_data(args):
     train, held = full.subset(slice(0, len(full) - k)), full.subset(slice(len(full) - k, len(full)))
     domains = {'heldout': held.tensors()}
     for i, spec in enumerate(evals):
-        ds = _load_any(spec, args.n_eval, args.size, **kw)
+        ds = _load_any(spec, args.n_eval, args.size, '--eval-datasets', **kw)
         proj = getattr(ds, 'project_logits', None)
         own = list(getattr(ds, 'classes', []))
         if own != list(full.classes) and not (proj is not None and len(full.classes) == len(imagenet_meta()['wnids'])):
@@ -624,7 +625,7 @@ def _robustify(sp):
             full = _in_memory(_load_any(args.data, config.n_train, args.size, split='train'), config.n_train + config.n_valid, '--data', config.seed)
             n = len(full); k = max(1, n//10)
             train, valid = full.subset(slice(0, n - k)), full.subset(slice(n - k, n))
-            test = _in_memory(_load_any(args.test, config.n_test, args.size), config.n_test, '--test', config.seed)
+            test = _in_memory(_load_any(args.test, config.n_test, args.size, '--test'), config.n_test, '--test', config.seed)
         from robustify_nb.data import data_record
         data = (dict(train=data_record(args.data), valid=dict(data_record(args.data), part='the last tenth of --data'), test=data_record(args.test))
                 if args.data != 'polyshift' else None)        # None: the embedded PolyShift splits, recorded by run_experiment
