@@ -904,18 +904,34 @@ def contrast(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tens
     return torch.add(m * (1 - c), x, alpha=c).clamp_(0, 1)  # (x - m) * c + m
 
 # %% ../nbs/02_corruptions.ipynb #c034
-@_blocked   # the codec is fast (0.4 ms per 224 px image here); the conversions around it are passes over the batch
+def _jpeg_cpu(x, quality):
+    """The CPU round trip, block by block into one output: the images go to the codec as 8-bit HWC (libjpeg's own layout:
+    torchvision copies CHW input into it, a slow uint8 transpose), and each decoded image is divided into its place."""
+    from torchvision.io import encode_jpeg, decode_jpeg
+    N, C, H, W = x.shape
+    out = _empty(x.shape, torch.float32, x.device)
+    n = max(1, _BLOCK_BYTES // (x[0].numel() * 4))
+    hwc, u8 = torch.empty(min(n, N), H, W, C), torch.empty(min(n, N), H, W, C, dtype=torch.uint8)
+    for s in range(0, N, n):
+        k = min(n, N - s)
+        # round(x * 255) as the low byte of float32 x * 255 + 2^23 (spacing 1 there: round half to even, as torch.round),
+        # transposed to HWC while it is read; int32 -> uint8 keeps that byte
+        b = torch.mul(x[s:s + k].permute(0, 2, 3, 1), 255, out=hwc[:k]).clamp_(0, 255).add_(2.0 ** 23)
+        u8[:k].copy_(b.view(torch.int32))
+        dec = decode_jpeg(encode_jpeg(list(u8[:k].permute(0, 3, 1, 2).unbind(0)), quality=int(quality)))
+        for o, d in zip(out[s:s + k], dec): torch.div(d, 255, out=o)
+    return out
+
 def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
     """PIL's JPEG round trip at quality c (libjpeg defaults: 4:2:0 chroma, the standard tables scaled by quality) through
     torchvision's codec: libjpeg-turbo on the CPU, as PIL; on a GPU nvJPEG encodes and decodes on the device, and only
     the compressed bytes (a few KB per image) pass through the host, because torchvision's decoder reads them there."""
-    from torchvision.io import encode_jpeg, decode_jpeg
-    u8 = (x * 255).round_().clamp_(0, 255).to(torch.uint8)
     if x.device.type == 'cuda':
+        from torchvision.io import encode_jpeg, decode_jpeg
+        u8 = (x * 255).round_().clamp_(0, 255).to(torch.uint8)
         enc = encode_jpeg(list(u8.unbind(0)), quality=int(c))
         return torch.stack(decode_jpeg([e.cpu() for e in enc], device=x.device)).float().div_(255)
-    dec = decode_jpeg(encode_jpeg(list(u8.cpu().unbind(0)), quality=int(c)))
-    return torch.stack(dec).to(x.device).float().div_(255)
+    return _jpeg_cpu(x.cpu().float(), c).to(x.device)
 
 
 # %% ../nbs/02_corruptions.ipynb #c035
