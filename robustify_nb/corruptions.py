@@ -992,30 +992,64 @@ def _pil_box_ranges(n_in: int, n_out: int):
         return start, cnt
     return _cached(('pil_box_ranges', n_in, n_out), make)
 
-def _box_mean(y, n_out, round8):
-    "PIL BOX resampling of (B, n, m) along dim 1 to n_out rows: a sum of count row gathers (2 to 5), then / count."
-    n_in = y.shape[1]
-    s, cnt = (t.to(y.device) for t in _pil_box_ranges(n_in, n_out))
-    out = y.index_select(1, s)
-    for k in range(1, int(cnt.max())):
-        out.addcmul_(y.index_select(1, (s + k).clamp(max=n_in - 1)), (cnt > k).to(y.dtype).view(1, -1, 1))
-    out.div_(cnt.to(y.dtype).view(1, -1, 1))   # integer sums (exact in float32) / count: PIL's 8-bit result after _r8
-    return _r8(out) if round8 else out
+def _box_rows(yp, n_out, round8):
+    """PIL BOX resampling along dim 1 of yp (B, n_in + 1, m), whose last row is zeros, to (B, n_out, m): one gather of
+    whole rows (index_select on dim 0 of the 2-D view), the count-th input of an output with fewer inputs being that
+    zero row, then plain adds and / count. Integer sums are exact in float32; with round8, PIL's 8-bit result
+    floor(sum / count + 1/2), computed as floor((sum + count/2) / count) (the same: its quotient is never a rounding
+    away from an integer)."""
+    B, n1, m = yp.shape
+    def plan():
+        s, cnt = _pil_box_ranges(n1 - 1, n_out)
+        k = torch.arange(int(cnt.max()))[:, None]
+        return torch.where(k < cnt[None], s[None] + k, n1 - 1).to(yp.device), cnt.to(yp.device, yp.dtype).view(1, -1, 1)
+    idx, cnt = _cached(('pil_box_rows', n1 - 1, n_out, yp.device, yp.dtype), plan)
+    K = len(idx)
+    r = (torch.arange(B, device=yp.device)[:, None, None] * n1 + idx[None]).view(-1)
+    g = yp.view(B * n1, m).index_select(0, r).view(B, K, n_out, m)
+    out = g[:, 0].clone() if K == 1 else torch.add(g[:, 0], g[:, 1])
+    for k in range(2, K): out.add_(g[:, k])
+    return out.add_(cnt / 2).div_(cnt).floor_() if round8 else out.div_(cnt)
 
-@_blocked
+def _pad_t(y):
+    "(B, n, m) -> (B, m + 1, n): the transpose with one zero row below, for `_box_rows`."
+    B, n, m = y.shape
+    yp = torch.empty(B, m + 1, n, dtype=y.dtype, device=y.device)
+    yp[:, m] = 0
+    yp[:, :m] = y.transpose(1, 2)
+    return yp
+
+def _pixelate_nearest(x, h, w, pil_rounding, out):
+    """ImageNet-C's pixelate of a block x (N, C, H, W) into `out`: PIL BOX down to (h, w), horizontal pass first (each
+    pass stored as 8 bits), then NEAREST up. Every pass is a gather of whole rows (the columns' on a transposed copy);
+    the enlarged picture is written into `out` by the last gather."""
+    N, C, H, W = x.shape
+    B, dev = N * C, x.device
+    y = _pad_t(x.reshape(B, H, W))                                    # (B, W + 1, H)
+    if pil_rounding: y[:, :W].mul_(255).round_()                      # the reference's input is uint8
+    y = _box_rows(y, w, pil_rounding) if w != W else y[:, :W]         # (B, w, H)
+    y = _box_rows(_pad_t(y), h, pil_rounding) if h != H else y.transpose(1, 2)   # (B, h, w)
+    y = y.div_(255) if pil_rounding else y.clamp_(0, 1)               # on the small picture, before it is enlarged
+    rows = lambda n, idx: (torch.arange(B, device=dev)[:, None] * n + idx.to(dev)[None]).view(-1)
+    y = y.transpose(1, 2).reshape(B * w, h).index_select(0, rows(w, _pil_nearest_index(w, W)))   # (B W, h)
+    y = y.view(B, W, h).transpose(1, 2).reshape(B * h, W)
+    torch.index_select(y, 0, rows(h, _pil_nearest_index(h, H)), out=out.view(B * H, W))
+    return out
+
 def pixelate(x: torch.Tensor, c, g: torch.Generator | None = None, up: str = 'nearest',
              pil_rounding: bool = True) -> torch.Tensor:
     N, C, H, W = x.shape
     h, w = int(H * c), int(W * c)
-    if up == 'nearest':  # ImageNet-C: box down, nearest up, all as row gathers (the columns first, on a transposed copy)
-        y = x.reshape(N * C, H, W).transpose(1, 2).contiguous()
-        if pil_rounding: y = y.mul_(255).round_()  # the reference's input is uint8
-        if w != W: y = _box_mean(y, w, pil_rounding)
-        y = y.index_select(1, _pil_nearest_index(w, W).to(x.device)).transpose(1, 2).contiguous()
-        if h != H: y = _box_mean(y, h, pil_rounding)
-        y = y.index_select(1, _pil_nearest_index(h, H).to(x.device))
-        y = y.div_(255) if pil_rounding else y.clamp_(0, 1)
-        return y.view(N, C, H, W)
+    if up == 'nearest':   # ImageNet-C; by blocks on the CPU (`_blockwise`'s size), each written into its place
+        out = _empty(x.shape, x.dtype, x.device)
+        n = max(1, _BLOCK_BYTES // (x[0].numel() * x.element_size())) if x.device.type == 'cpu' else N
+        for s in range(0, N, n): _pixelate_nearest(x[s:s + n], h, w, pil_rounding, out[s:s + n])
+        return out
+    return _blockwise(lambda x: _pixelate_box(x, h, w, up, pil_rounding), x)
+
+def _pixelate_box(x, h, w, up, pil_rounding):
+    "CIFAR-10-C's pixelate of a block: PIL BOX down to (h, w) and BOX up again, every pass a matmul."
+    N, C, H, W = x.shape
     dh, dwT, uh, uwT = _resize_mats(H, W, h, w, up, x.device, x.dtype)
     B = N * C
     # every pass is one plain 2-D matmul: rows are resampled on (B*H, W) views; for the columns the data is kept
