@@ -128,81 +128,51 @@ def gaussian_noise(x, c, g):
     return _blockwise(lambda x: torch.add(x, _draw(x, g, 'normal'), alpha=float(c)).clamp_(0, 1), x)
 
 # %% ../nbs/02_corruptions.ipynb #c014
-def _poisson_tables(c, device):
-    """Tables for exact Poisson sampling of rates lam in [0, c] (lam = x * c):
-    rates are split as lam = j/s + delta (0 <= delta < 1/s); Poisson(j/s) is drawn by inversion from a
-    CDF table (rows j = 0..c*s) accelerated by a guide table of M buckets, Poisson(delta) by inversion
-    (only the few values that are not 0).  The sum of the two is exactly Poisson(lam)."""
+def _poisson8_tables(c, device):
+    """Tables for drawing Poisson(lam) at the 256 rates lam = c j / 255 of an 8-bit image (j = 0..255) by inversion:
+    `cdf` (256, K) flat, K = c + 12 sqrt(c) + 24 (the mass beyond is below 1e-30); `guide` (256, M) flat, for each
+    of M buckets of u the flat index of the first CDF entry above the bucket's start; `value` the flat table of
+    min(k / c, 1), the clipped result. Together 0.3 MB (c = 60) to 1.3 MB (c = 500): they stay in cache."""
     c = float(c)
-    s = max(1, min(16, int(4096 // max(c, 1.0))))
-    J = int(math.ceil(c * s)) + 1
-    K = int(math.ceil(c + 12 * math.sqrt(c) + 24))
-    M = 1024
-    lam = torch.arange(J, dtype=torch.float64) / s
+    K, M = int(math.ceil(c + 12 * math.sqrt(c) + 24)), 256
+    lam = torch.arange(256, dtype=torch.float64) * (c / 255)
     k = torch.arange(K, dtype=torch.float64)
-    logp = -lam[:, None] + k[None, :] * torch.log(lam.clamp(min=1e-300))[:, None] - torch.lgamma(k + 1)[None, :]
-    pmf = torch.exp(logp)
+    pmf = torch.exp(-lam[:, None] + k[None] * torch.log(lam.clamp(min=1e-300))[:, None] - torch.lgamma(k + 1)[None])
     pmf[0] = 0
     pmf[0, 0] = 1
     cdf = torch.cumsum(pmf, 1)
-    guide = torch.searchsorted(cdf, (torch.arange(M, dtype=torch.float64) / M).expand(J, M).contiguous(), right=True)
-    guide = guide.clamp_(max=K - 1)
-    return dict(s=s, J=J, K=K, M=M, cdf=cdf.float().reshape(-1).to(device),
-                guide=guide.reshape(-1).to(device, torch.int32 if J * max(K, M) < 2 ** 24 else torch.int64))
+    guide = torch.searchsorted(cdf, (torch.arange(M, dtype=torch.float64) / M).expand(256, M).contiguous(), right=True)
+    guide = guide.clamp_(max=K - 1) + torch.arange(256)[:, None] * K
+    value = (k / c).clamp(max=1).expand(256, K)
+    return dict(K=K, M=M, cdf=cdf.float().reshape(-1).to(device), guide=guide.reshape(-1).to(device, torch.int32),
+                value=value.float().reshape(-1).to(device))
 
-def _poisson(xs, c, u, u2):
-    """Exact (up to float32 CDF rounding, ~1e-7) Poisson(xs * c) for a flat float32 xs in [0, 1]; see _poisson_tables.
-    u, u2: two float32 uniforms per value, drawn by the caller."""
-    dev = xs.device
-    tb = _cached(('poisson', float(c), dev), lambda: _poisson_tables(c, dev))
-    s, K, M = tb['s'], tb['K'], tb['M']
-    small = tb['J'] * max(K, M) < 2 ** 24                  # exact integer arithmetic in float32 / int32
-    ft, it = (torch.float32, torch.int32) if small else (torch.float64, torch.int64)
-    ls = xs.to(ft) * (float(c) * s)
-    j = torch.floor(ls)
-    ds = ls.sub_(j)                                        # s * delta, in [0, 1)
-    # Poisson(j / s): guide-table start, then step up while u > CDF(k)
-    b = torch.floor(u * M).to(ft)
-    k = tb['guide'].index_select(0, b.add_(j * M).to(it))
-    row = (j * K).to(it)
-    cdf = tb['cdf']
-    inc = u > cdf.index_select(0, row + k)
+def _poisson8(x, c, u):
+    """min(Poisson(c round(255 x) / 255) / c, 1) for x (any shape) in [0, 1], by inversion of one float32 uniform u (like x)
+    per value: a guide-table start, one comparison with the CDF, and further steps only for the rare values whose bucket
+    holds several CDF steps. Exact up to float32 rounding of the CDF (~1e-7)."""
+    tb = _cached(('poisson8', float(c), x.device), lambda: _poisson8_tables(c, x.device))
+    M, cdf = tb['M'], tb['cdf']
+    j = x.mul(255).round_()                                   # the reference's input is uint8
+    i = torch.mul(u, M).floor_().add_(j, alpha=M).to(torch.int32).view(-1)     # row j, bucket of u (exact in float32)
+    k = tb['guide'].index_select(0, i)                        # flat index into the CDF table
+    u = u.reshape(-1)
+    inc = u > cdf.index_select(0, k)
     k += inc
     rest = torch.nonzero(inc).squeeze(1)
-    while rest.numel():                                    # rare: several CDF steps inside one bucket
+    while rest.numel():                                       # rare: several CDF steps inside one bucket
         kr = k.index_select(0, rest)
-        more = u.index_select(0, rest) > cdf.index_select(0, row.index_select(0, rest) + kr)
+        more = u.index_select(0, rest) > cdf.index_select(0, kr)
         k.index_copy_(0, rest, kr + more)
         rest = rest[more]
-    out = k.to(xs.dtype)
-    # Poisson(delta), delta < 1/s: zero unless u2 > exp(-delta) (< 1/s of the values); inversion for those
-    p0 = torch.exp(ds.float() * (-1.0 / s))
-    nz = torch.nonzero(u2 > p0).squeeze(1)
-    if nz.numel():
-        dl = ds.index_select(0, nz).double() / s
-        uu = u2.index_select(0, nz).double()
-        p = torch.exp(-dl)
-        F = p.clone()
-        kd = torch.zeros_like(dl)
-        for i in range(1, 60):
-            more = uu > F
-            if not bool(more.any()):
-                break
-            kd += more
-            p = p * dl / i
-            F = F + p
-        out.index_add_(0, nz, kd.to(out.dtype))
-    return out
+    return tb['value'].index_select(0, k).view(x.shape)
 
 def shot_noise(x, c, g):
-    """Poisson(x * c) / c, clipped (exact Poisson draws, see _poisson). The two uniforms of each value are drawn block
-    by block, image by image ((images, 2, values) per block: the same numbers whatever the blocks); drawing them for
-    the whole batch first cost 0.9 ms per 224 px image more here (fresh memory, page faults)."""
-    def f(x):
-        u = torch.rand(len(x), 2, x[0].numel(), generator=g, device=x.device, dtype=torch.float32)
-        y = _poisson(x.reshape(-1).float().clamp(0, 1), c, u[:, 0].reshape(-1), u[:, 1].reshape(-1)).div_(float(c)).view(x.shape).to(x.dtype)
-        return y.clamp_(0, 1)
-    return _blockwise(f, x)
+    """Poisson(x * c) / c, clipped, for the 8-bit image round(255 x) that the reference is given (uint8 pictures): exact
+    Poisson draws (`_poisson8`) from one uniform per value, drawn block by block, image by image (the same numbers
+    whatever the blocks)."""
+    return _blockwise(lambda x: _poisson8(x, c, torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype)), x)
+
 
 # %% ../nbs/02_corruptions.ipynb #c015
 def impulse_noise(x, c, g):
@@ -904,18 +874,34 @@ def contrast(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tens
     return torch.add(m * (1 - c), x, alpha=c).clamp_(0, 1)  # (x - m) * c + m
 
 # %% ../nbs/02_corruptions.ipynb #c034
-@_blocked   # the codec is fast (0.4 ms per 224 px image here); the conversions around it are passes over the batch
+def _jpeg_cpu(x, quality):
+    """The CPU round trip, block by block into one output: the images go to the codec as 8-bit HWC (libjpeg's own layout:
+    torchvision copies CHW input into it, a slow uint8 transpose), and each decoded image is divided into its place."""
+    from torchvision.io import encode_jpeg, decode_jpeg
+    N, C, H, W = x.shape
+    out = _empty(x.shape, torch.float32, x.device)
+    n = max(1, _BLOCK_BYTES // (x[0].numel() * 4))
+    hwc, u8 = torch.empty(min(n, N), H, W, C), torch.empty(min(n, N), H, W, C, dtype=torch.uint8)
+    for s in range(0, N, n):
+        k = min(n, N - s)
+        # round(x * 255) as the low byte of float32 x * 255 + 2^23 (spacing 1 there: round half to even, as torch.round),
+        # transposed to HWC while it is read; int32 -> uint8 keeps that byte
+        b = torch.mul(x[s:s + k].permute(0, 2, 3, 1), 255, out=hwc[:k]).clamp_(0, 255).add_(2.0 ** 23)
+        u8[:k].copy_(b.view(torch.int32))
+        dec = decode_jpeg(encode_jpeg(list(u8[:k].permute(0, 3, 1, 2).unbind(0)), quality=int(quality)))
+        for o, d in zip(out[s:s + k], dec): torch.div(d, 255, out=o)
+    return out
+
 def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
     """PIL's JPEG round trip at quality c (libjpeg defaults: 4:2:0 chroma, the standard tables scaled by quality) through
     torchvision's codec: libjpeg-turbo on the CPU, as PIL; on a GPU nvJPEG encodes and decodes on the device, and only
     the compressed bytes (a few KB per image) pass through the host, because torchvision's decoder reads them there."""
-    from torchvision.io import encode_jpeg, decode_jpeg
-    u8 = (x * 255).round_().clamp_(0, 255).to(torch.uint8)
     if x.device.type == 'cuda':
+        from torchvision.io import encode_jpeg, decode_jpeg
+        u8 = (x * 255).round_().clamp_(0, 255).to(torch.uint8)
         enc = encode_jpeg(list(u8.unbind(0)), quality=int(c))
         return torch.stack(decode_jpeg([e.cpu() for e in enc], device=x.device)).float().div_(255)
-    dec = decode_jpeg(encode_jpeg(list(u8.cpu().unbind(0)), quality=int(c)))
-    return torch.stack(dec).to(x.device).float().div_(255)
+    return _jpeg_cpu(x.cpu().float(), c).to(x.device)
 
 
 # %% ../nbs/02_corruptions.ipynb #c035
@@ -976,30 +962,64 @@ def _pil_box_ranges(n_in: int, n_out: int):
         return start, cnt
     return _cached(('pil_box_ranges', n_in, n_out), make)
 
-def _box_mean(y, n_out, round8):
-    "PIL BOX resampling of (B, n, m) along dim 1 to n_out rows: a sum of count row gathers (2 to 5), then / count."
-    n_in = y.shape[1]
-    s, cnt = (t.to(y.device) for t in _pil_box_ranges(n_in, n_out))
-    out = y.index_select(1, s)
-    for k in range(1, int(cnt.max())):
-        out.addcmul_(y.index_select(1, (s + k).clamp(max=n_in - 1)), (cnt > k).to(y.dtype).view(1, -1, 1))
-    out.div_(cnt.to(y.dtype).view(1, -1, 1))   # integer sums (exact in float32) / count: PIL's 8-bit result after _r8
-    return _r8(out) if round8 else out
+def _box_rows(yp, n_out, round8):
+    """PIL BOX resampling along dim 1 of yp (B, n_in + 1, m), whose last row is zeros, to (B, n_out, m): one gather of
+    whole rows (index_select on dim 0 of the 2-D view), the count-th input of an output with fewer inputs being that
+    zero row, then plain adds and / count. Integer sums are exact in float32; with round8, PIL's 8-bit result
+    floor(sum / count + 1/2), computed as floor((sum + count/2) / count) (the same: its quotient is never a rounding
+    away from an integer)."""
+    B, n1, m = yp.shape
+    def plan():
+        s, cnt = _pil_box_ranges(n1 - 1, n_out)
+        k = torch.arange(int(cnt.max()))[:, None]
+        return torch.where(k < cnt[None], s[None] + k, n1 - 1).to(yp.device), cnt.to(yp.device, yp.dtype).view(1, -1, 1)
+    idx, cnt = _cached(('pil_box_rows', n1 - 1, n_out, yp.device, yp.dtype), plan)
+    K = len(idx)
+    r = (torch.arange(B, device=yp.device)[:, None, None] * n1 + idx[None]).view(-1)
+    g = yp.view(B * n1, m).index_select(0, r).view(B, K, n_out, m)
+    out = g[:, 0].clone() if K == 1 else torch.add(g[:, 0], g[:, 1])
+    for k in range(2, K): out.add_(g[:, k])
+    return out.add_(cnt / 2).div_(cnt).floor_() if round8 else out.div_(cnt)
 
-@_blocked
+def _pad_t(y):
+    "(B, n, m) -> (B, m + 1, n): the transpose with one zero row below, for `_box_rows`."
+    B, n, m = y.shape
+    yp = torch.empty(B, m + 1, n, dtype=y.dtype, device=y.device)
+    yp[:, m] = 0
+    yp[:, :m] = y.transpose(1, 2)
+    return yp
+
+def _pixelate_nearest(x, h, w, pil_rounding, out):
+    """ImageNet-C's pixelate of a block x (N, C, H, W) into `out`: PIL BOX down to (h, w), horizontal pass first (each
+    pass stored as 8 bits), then NEAREST up. Every pass is a gather of whole rows (the columns' on a transposed copy);
+    the enlarged picture is written into `out` by the last gather."""
+    N, C, H, W = x.shape
+    B, dev = N * C, x.device
+    y = _pad_t(x.reshape(B, H, W))                                    # (B, W + 1, H)
+    if pil_rounding: y[:, :W].mul_(255).round_()                      # the reference's input is uint8
+    y = _box_rows(y, w, pil_rounding) if w != W else y[:, :W]         # (B, w, H)
+    y = _box_rows(_pad_t(y), h, pil_rounding) if h != H else y.transpose(1, 2)   # (B, h, w)
+    y = y.div_(255) if pil_rounding else y.clamp_(0, 1)               # on the small picture, before it is enlarged
+    rows = lambda n, idx: (torch.arange(B, device=dev)[:, None] * n + idx.to(dev)[None]).view(-1)
+    y = y.transpose(1, 2).reshape(B * w, h).index_select(0, rows(w, _pil_nearest_index(w, W)))   # (B W, h)
+    y = y.view(B, W, h).transpose(1, 2).reshape(B * h, W)
+    torch.index_select(y, 0, rows(h, _pil_nearest_index(h, H)), out=out.view(B * H, W))
+    return out
+
 def pixelate(x: torch.Tensor, c, g: torch.Generator | None = None, up: str = 'nearest',
              pil_rounding: bool = True) -> torch.Tensor:
     N, C, H, W = x.shape
     h, w = int(H * c), int(W * c)
-    if up == 'nearest':  # ImageNet-C: box down, nearest up, all as row gathers (the columns first, on a transposed copy)
-        y = x.reshape(N * C, H, W).transpose(1, 2).contiguous()
-        if pil_rounding: y = y.mul_(255).round_()  # the reference's input is uint8
-        if w != W: y = _box_mean(y, w, pil_rounding)
-        y = y.index_select(1, _pil_nearest_index(w, W).to(x.device)).transpose(1, 2).contiguous()
-        if h != H: y = _box_mean(y, h, pil_rounding)
-        y = y.index_select(1, _pil_nearest_index(h, H).to(x.device))
-        y = y.div_(255) if pil_rounding else y.clamp_(0, 1)
-        return y.view(N, C, H, W)
+    if up == 'nearest':   # ImageNet-C; by blocks on the CPU (`_blockwise`'s size), each written into its place
+        out = _empty(x.shape, x.dtype, x.device)
+        n = max(1, _BLOCK_BYTES // (x[0].numel() * x.element_size())) if x.device.type == 'cpu' else N
+        for s in range(0, N, n): _pixelate_nearest(x[s:s + n], h, w, pil_rounding, out[s:s + n])
+        return out
+    return _blockwise(lambda x: _pixelate_box(x, h, w, up, pil_rounding), x)
+
+def _pixelate_box(x, h, w, up, pil_rounding):
+    "CIFAR-10-C's pixelate of a block: PIL BOX down to (h, w) and BOX up again, every pass a matmul."
+    N, C, H, W = x.shape
     dh, dwT, uh, uwT = _resize_mats(H, W, h, w, up, x.device, x.dtype)
     B = N * C
     # every pass is one plain 2-D matmul: rows are resampled on (B*H, W) views; for the columns the data is kept
