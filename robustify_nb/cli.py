@@ -497,7 +497,7 @@ def _transfer(sp):
     from dataclasses import fields, asdict
     from robustify_nb.transfer import TransferConfig
     sp.add_argument('--out', default='transfer_out', help='output folder (default transfer_out): config.json, sweep.csv, best_eps.csv, report.html')
-    config_arguments(sp, TransferConfig, defaults=dict(source_epochs=5),      # the shell's choice since its first version: half the chapter's source epochs
+    config_arguments(sp, TransferConfig, defaults=dict(source_epochs=TransferConfig.source_epochs//2),   # the shell's choice: half the chapter's
                      extra=dict(norm=dict(required=True, choices=['l2', 'linf'])))
     sp.add_argument('--task-data', nargs='*', default=[], metavar='NAME=TRAIN,TEST',
                     help='own downstream tasks: a name, its training and its test data in any layout (' + DATA_HELP + '); added to --tasks')
@@ -569,9 +569,10 @@ def _wiseft(sp):
     sp.add_argument('--finetuned', nargs='+', default=['e2e', 'lc'],
                     help="fine-tuned checkpoints (.safetensors from save_checkpoint), or e2e / lc to fine-tune on the reference style now")
     from robustify_nb.wiseft import WiseftConfig
+    a = WiseftConfig.alphas
     sp.add_argument('--out', default='wiseft_out', help='output folder (default wiseft_out): config.json, table.csv, sweep.csv, report.html')
     config_arguments(sp, WiseftConfig, aliases=dict(n_eval=['--n']), parsers=dict(alphas=str), exclude=('variants',),   # variants: the e2e / lc among --finetuned
-                     shown=dict(alphas='0:1:0.1', corruptions='the 15 CORRUPTIONS'))
+                     shown=dict(alphas='{:g}:{:g}:{:g}'.format(a[0], a[-1], a[1] - a[0]), corruptions='the 15 CORRUPTIONS'))   # the config's alphas as start:stop:step
     g = sp.add_argument_group('own data (the flags of the WiSE-FT authors\' src/wise_ft.py)')
     g.add_argument('--train-dataset', default=None, help="training data, any layout (" + DATA_HELP + "), or a WiSE-FT name (ImageNet) under --data-location; default: PolyShift's reference style")
     g.add_argument('--eval-datasets', nargs='+', default=None, help="evaluation sets (comma- or space-separated): the first is the in-distribution test set, the others the shifts, e.g. ImageNet,ImageNetV2,ImageNetR,ImageNetA,ImageNetSketch,ObjectNet or paths")

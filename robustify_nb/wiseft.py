@@ -367,12 +367,14 @@ class WiseEnsemble:
 def make_domains(n:int=1000, # images per evaluation set
                  seed:int=0, styles:Sequence[str]|None=None, # default: every style
                  corruptions:Sequence[str]|None=None, # default: the 15 benchmark corruptions
-                 severity:int=3, heldout:int|None=None, # held-out reference images (valid split); default n
+                 severity:int|None=None, # the corruptions' severity (1 to 5); None: `WiseftConfig`'s
+                 heldout:int|None=None, # held-out reference images (valid split); default n
                 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     "Evaluation sets {name: (x, y)}: 'heldout', each style, and 'c:<corruption>' (reference test images, corrupted)."
     from robustify_nb.data import PolyShift, STYLES
     from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
     from robustify_nb.core import cell_seed
+    severity = WiseftConfig.severity if severity is None else severity    # the default is written once, in the config (below)
     styles = list(STYLES if styles is None else styles)
     for s in styles: check_choice('styles', s, STYLES, 'style')
     corruptions = list(CORRUPTIONS if corruptions is None else corruptions)
@@ -383,10 +385,10 @@ def make_domains(n:int=1000, # images per evaluation set
     for c in corruptions: out[f'c:{c}'] = (corrupt(x, c, severity, make_generator(cell_seed(seed, c, severity, 0)), 'cifar'), y)
     return out
 
-def sweep(ens:WiseEnsemble, domains:dict, alphas:Sequence[float]=tuple(np.round(np.linspace(0, 1, 11), 2)),
+def sweep(ens:WiseEnsemble, domains:dict, alphas:Sequence[float]|None=None, # None: `WiseftConfig`'s (0, 0.1, ..., 1)
           output_space:bool=True, progress:bool=False) -> pd.DataFrame:
     "Accuracy of θα on every evaluation set for every α (kind 'weight'), and of the output-space ensemble (kind 'output')."
-    alphas = [check_alpha(a, ens.extrapolate, 'alphas') for a in alphas]
+    alphas = [check_alpha(a, ens.extrapolate, 'alphas') for a in (WiseftConfig.alphas if alphas is None else alphas)]
     if not alphas: raise ValueError("alphas is empty; accepted: at least one value of alpha.")
     rows = []
     it = alphas
