@@ -321,6 +321,29 @@ def _check_gpu(sp):
     return run
 
 # %% ../nbs/20_cli.ipynb #c018
+def _write_cifar_c(ds, out:Path, names:Sequence[str], seed:int, batch_size:int, preset:str|None) -> int:
+    "Write `ds` corrupted in the CIFAR-10-C layout into `out`: `<corruption>.npy` (severities 1-5 one after the other, uint8 NHWC) and `labels.npy`; return the images per severity."
+    import numpy as np
+    from robustify_nb.corruptions import corrupt
+    from robustify_nb.core import make_generator, cell_seed
+    from robustify_nb.models import iter_batches
+    out.mkdir(parents=True, exist_ok=True)
+    first = ds[0][0]; N, (H, W) = len(ds), first.shape[-2:]
+    for name in names:
+        tmp = out/f'.{name}.npy.tmp'
+        arr = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(5*N, H, W, 3))
+        for s in range(1, 6):
+            i = (s - 1)*N
+            for b, (x, y) in enumerate(iter_batches(ds, batch_size)):
+                xc = corrupt(x, name, s, make_generator(cell_seed(seed, name, s, b)), preset)
+                arr[i:i + len(x)] = (xc*255).round().byte().permute(0, 2, 3, 1).numpy(); i += len(x)
+        arr.flush(); del arr; os.replace(tmp, out/f'{name}.npy')
+        print(f"{name}: {5*N} images", flush=True)
+    labels = np.concatenate([ds.labels.numpy() if hasattr(ds, 'labels') else np.array([int(ds[i][1]) for i in range(N)])]*5)
+    np.save(out/'labels.npy', labels.astype(np.int64))
+    return N
+
+# %% ../nbs/20_cli.ipynb #i15-95778af9
 @register_command('corrupt', 'write a corrupted copy of a dataset: an image folder as an ImageNet-C tree (resumable), an .npz or PolyShift in the CIFAR-10-C layout')
 def _corrupt(sp):
     sp.add_argument('data', help="an image folder (-> <out>/<corruption>/<severity>/<class>/<file>.JPEG, rerun to resume), an .npz with x and y, or 'polyshift' (-> CIFAR-10-C .npy files)")
@@ -332,11 +355,7 @@ def _corrupt(sp):
     sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
     sp.add_argument('--severities', type=int, nargs='*', default=[1, 2, 3, 4, 5], help='image folders: severities to write (default 1-5)')
     def run(args):
-        import numpy as np
-        from robustify_nb.corruptions import corrupt, CORRUPTIONS
-        from robustify_nb.core import make_generator
-        from robustify_nb.core import cell_seed
-        from robustify_nb.models import iter_batches
+        from robustify_nb.corruptions import CORRUPTIONS
         from robustify_nb.data import FolderDataset, ImageDataset, write_imagenet_c
         ds = _load_any(args.data, args.n, args.size, 'data')
         names = args.corruptions or list(CORRUPTIONS)
@@ -345,24 +364,73 @@ def _corrupt(sp):
             r = write_imagenet_c(ds, args.out, names, args.severities, args.seed, min(args.batch_size, 64), args.preset, progress=True)
             print(f"wrote {r['written']} images ({r['skipped']} already there) in {r['seconds']} s: {r['images_per_second']} images/s"); return
         if not isinstance(ds, ImageDataset): raise ValueError(f"data {args.data!r} is a {type(ds).__name__}; accepted: an image folder, an .npz or 'polyshift' (not an already corrupted benchmark).")
-        out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        first = ds[0][0]; N, (H, W) = len(ds), first.shape[-2:]
-        for name in names:
-            tmp = out/f'.{name}.npy.tmp'
-            arr = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(5*N, H, W, 3))
-            for s in range(1, 6):
-                i = (s - 1)*N
-                for b, (x, y) in enumerate(iter_batches(ds, args.batch_size)):
-                    xc = corrupt(x, name, s, make_generator(cell_seed(args.seed, name, s, b)), args.preset)
-                    arr[i:i + len(x)] = (xc*255).round().byte().permute(0, 2, 3, 1).numpy(); i += len(x)
-            arr.flush(); del arr; os.replace(tmp, out/f'{name}.npy')
-            print(f"{name}: {5*N} images", flush=True)
-        labels = np.concatenate([ds.labels.numpy() if hasattr(ds, 'labels') else np.array([int(ds[i][1]) for i in range(N)])]*5)
-        np.save(out/'labels.npy', labels.astype(np.int64))
+        out, t0 = Path(args.out), time.perf_counter()
+        N = _write_cifar_c(ds, out, names, args.seed, args.batch_size, args.preset)
         print(f"wrote {len(names)} corruptions x 5 severities x {N} images to {out} in {time.perf_counter() - t0:.0f} s")
     return run
 
+# %% ../nbs/20_cli.ipynb #i15-92cfefa2
+def _bench_models(args) -> tuple[dict, list[str]|None]:
+    "`robustify bench`'s models by name (a --baseline-model last, as 'baseline: NAME') and the class order of the first."
+    from robustify_nb.models import load_model
+    weights = args.weights or [None]*len(args.model)
+    if len(weights) != len(args.model):
+        raise ValueError(f"--weights has {len(weights)} entries for {len(args.model)} models; accepted: one per --model, or none.")
+    weights = [None if w == 'none' else w for w in weights]
+    models = {m: load_model(m, w) for m, w in zip(args.model, weights)}
+    if args.baseline_model: models['baseline: ' + args.baseline_model] = load_model(args.baseline_model, args.baseline_weights)
+    return models, _model_classes(args.classes, next(iter(models.values())).config.get('weights'))   # the tag as loaded: --weights or MODEL:WEIGHTS
+
+# %% ../nbs/20_cli.ipynb #i15-08a3986b
+def _bench_grids(args, models:dict, classes:list[str]|None, out:Path) -> tuple[dict, str|None]:
+    "The corruption grid of each model (`robustify bench`) and the preset it was scored with (None: as stored on disk)."
+    from robustify_nb.corruptions import CORRUPTIONS
+    from robustify_nb.data import CorruptionSets, ProjectedModel
+    from robustify_nb.benchmark import evaluate_corruptions, evaluate_corruption_sets
+    names = args.corruptions or list(CORRUPTIONS)
+    data = _aligned(_load_any(args.data, args.n, args.size), classes)
+    c10c = isinstance(data, CorruptionSets)
+    ds = None if c10c else data
+    if c10c:   # a corrupted benchmark on disk (CIFAR-10-C folder, ImageNet-C tree): scored as stored
+        clean = _aligned(_load_any(args.clean, args.n, args.size, '--clean'), classes) if args.clean else None
+        grids = {k: evaluate_corruption_sets(m, data, args.corruptions, args.severities, clean=clean, progress=True) for k, m in models.items()}
+    else:   # one pass: each batch corrupted once for every model; resumable from the state file in --out
+        wrap = (lambda m: ProjectedModel(m, ds)) if hasattr(ds, 'project_logits') else (lambda m: m)
+        g = evaluate_corruptions({k: wrap(m) for k, m in models.items()}, ds, names, args.severities or [1, 2, 3, 4, 5], batch_size=args.batch_size,
+                                 seed=args.seed, preset=args.preset, progress=True, quantize=args.quantize, state=out/'grid_state.json')
+        grids = {k: g[g.model == k].drop(columns='model').reset_index(drop=True) for k in models}
+    preset = None if c10c else (g.attrs.get('preset') or args.preset)
+    return grids, preset
+
+# %% ../nbs/20_cli.ipynb #i15-5ffcb6f7
+def _bench_baseline(args, grids:dict, preset:str|None) -> tuple:
+    "(mCE baseline, how it reads) of `robustify bench`: a --baseline-model's grid (taken out of `grids`), a named baseline or None."
+    if args.baseline_model: base = grids.pop('baseline: ' + args.baseline_model); base_name = f'model {args.baseline_model}'
+    elif args.baseline == 'auto': base = 'alexnet' if preset == 'imagenet' else None; base_name = base or 'none (no mCE)'
+    else: base = None if args.baseline == 'none' else args.baseline; base_name = base or 'none (no mCE)'
+    return base, base_name
+
+# %% ../nbs/20_cli.ipynb #i15-41c4f97d
+def _bench_write(args, grids:dict, summs:dict, models:dict, out:Path, how:str):
+    "`robustify bench`'s files in `out`: grid.csv and summary.csv (one model, or a column per model), styles.csv on PolyShift, report.html."
+    import pandas as pd
+    from robustify_nb.benchmark import plot_grid, plot_categories
+    from robustify_nb.core import figures_to_html
+    from robustify_nb.train import evaluate_styles, plot_accuracies
+    if len(grids) == 1:
+        (name, grid), summ = next(iter(grids.items())), next(iter(summs.values()))
+        grid.to_csv(out/'grid.csv', index=False); summ.to_csv(out/'summary.csv', header=['value'])
+    else:
+        pd.concat([gr.assign(model=k) for k, gr in grids.items()]).to_csv(out/'grid.csv', index=False)
+        pd.DataFrame(summs).to_csv(out/'summary.csv')
+    figs = [(f'Corruption grid: {k}', plot_grid(gr, f'{k} under corruption')) for k, gr in grids.items()] + [('Categories', plot_categories(summs))]
+    if args.data == 'polyshift':
+        st = pd.concat([evaluate_styles(m, n=args.n).assign(model=k) for k, m in models.items() if k in grids])
+        st.to_csv(out/'styles.csv', index=False)
+        figs += [(f'PolyShift styles: {k}', plot_accuracies(st[st.model == k].drop(columns='model'))) for k in grids]
+    figures_to_html(figs, f"robustify bench: {', '.join(grids)} ({how})", out/'report.html')
+
+# %% ../nbs/20_cli.ipynb #i15-515d1e34
 @register_command('bench', 'evaluate one or more models under the corruption grid (and PolyShift styles), corrupting once for all: CSV tables + HTML report')
 def _bench(sp):
     sp.add_argument('--model', required=True, nargs='+', help='one or more models (as the other commands take one), scored on the same corrupted batches')
@@ -383,56 +451,19 @@ def _bench(sp):
     sp.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: chosen by set_threads)')
     def run(args):
         import pandas as pd
-        from robustify_nb.models import load_model
-        from robustify_nb.benchmark import evaluate_corruptions, summarize, plot_grid, plot_categories
-        from robustify_nb.corruptions import CORRUPTIONS
-        import torch
-        from robustify_nb.core import figures_to_html, set_threads, write_json
-        from robustify_nb.data import CorruptionSets, ProjectedModel
-        from robustify_nb.benchmark import evaluate_corruption_sets
-        from robustify_nb.train import evaluate_styles, plot_accuracies
+        from robustify_nb.benchmark import summarize
+        from robustify_nb.core import set_threads, write_json
         print(f"torch threads: {set_threads(args.threads)}", flush=True)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-        names = args.corruptions or list(CORRUPTIONS)
-        weights = args.weights or [None]*len(args.model)
-        if len(weights) != len(args.model):
-            raise ValueError(f"--weights has {len(weights)} entries for {len(args.model)} models; accepted: one per --model, or none.")
-        weights = [None if w == 'none' else w for w in weights]
-        models = {m: load_model(m, w) for m, w in zip(args.model, weights)}
-        if args.baseline_model: models['baseline: ' + args.baseline_model] = load_model(args.baseline_model, args.baseline_weights)
-        mc = _model_classes(args.classes, next(iter(models.values())).config.get('weights'))   # the tag as loaded: --weights or MODEL:WEIGHTS
-        data = _aligned(_load_any(args.data, args.n, args.size), mc)
-        c10c = isinstance(data, CorruptionSets)
-        ds = None if c10c else data
-        if c10c:   # a corrupted benchmark on disk (CIFAR-10-C folder, ImageNet-C tree): scored as stored
-            clean = _aligned(_load_any(args.clean, args.n, args.size, '--clean'), mc) if args.clean else None
-            grids = {k: evaluate_corruption_sets(m, data, args.corruptions, args.severities, clean=clean, progress=True) for k, m in models.items()}
-        else:   # one pass: each batch corrupted once for every model; resumable from the state file in --out
-            wrap = (lambda m: ProjectedModel(m, ds)) if hasattr(ds, 'project_logits') else (lambda m: m)
-            g = evaluate_corruptions({k: wrap(m) for k, m in models.items()}, ds, names, args.severities or [1, 2, 3, 4, 5], batch_size=args.batch_size,
-                                     seed=args.seed, preset=args.preset, progress=True, quantize=args.quantize, state=out/'grid_state.json')
-            grids = {k: g[g.model == k].drop(columns='model').reset_index(drop=True) for k in models}
-        preset = None if c10c else (g.attrs.get('preset') or args.preset)
-        if args.baseline_model: base = grids.pop('baseline: ' + args.baseline_model); base_name = f'model {args.baseline_model}'
-        elif args.baseline == 'auto': base = 'alexnet' if preset == 'imagenet' else None; base_name = base or 'none (no mCE)'
-        else: base = None if args.baseline == 'none' else args.baseline; base_name = base or 'none (no mCE)'
+        models, classes = _bench_models(args)
+        grids, preset = _bench_grids(args, models, classes, out)
+        base, base_name = _bench_baseline(args, grids, preset)
         for gr in grids.values(): gr.attrs['preset'] = preset
         summs = {k: summarize(gr, base) for k, gr in grids.items()}
         how = f"preset {preset or 'as stored (corrupted files)'}, mCE baseline {base_name}, images {args.quantize or 'float'}"
         print(how); write_json(out/'bench.json', dict(models=list(grids), data=args.data, preset=preset, baseline=base_name,
                                                      quantize=args.quantize, seed=args.seed, threads=torch.get_num_threads()))
-        if len(grids) == 1:
-            (name, grid), summ = next(iter(grids.items())), next(iter(summs.values()))
-            grid.to_csv(out/'grid.csv', index=False); summ.to_csv(out/'summary.csv', header=['value'])
-        else:
-            pd.concat([gr.assign(model=k) for k, gr in grids.items()]).to_csv(out/'grid.csv', index=False)
-            pd.DataFrame(summs).to_csv(out/'summary.csv')
-        figs = [(f'Corruption grid: {k}', plot_grid(gr, f'{k} under corruption')) for k, gr in grids.items()] + [('Categories', plot_categories(summs))]
-        if args.data == 'polyshift':
-            st = pd.concat([evaluate_styles(m, n=args.n).assign(model=k) for k, m in models.items() if k in grids])
-            st.to_csv(out/'styles.csv', index=False)
-            figs += [(f'PolyShift styles: {k}', plot_accuracies(st[st.model == k].drop(columns='model'))) for k in grids]
-        figures_to_html(figs, f"robustify bench: {', '.join(grids)} ({how})", out/'report.html')
+        _bench_write(args, grids, summs, models, out, how)
         print(pd.DataFrame(summs).round(4).to_string()); print(f"wrote {out/'grid.csv'}, {out/'summary.csv'}, {out/'report.html'}")
     return run
 
@@ -467,7 +498,7 @@ def _transfer(sp):
     from dataclasses import fields, asdict
     from robustify_nb.transfer import TransferConfig
     sp.add_argument('--out', default='transfer_out', help='output folder (default transfer_out): config.json, sweep.csv, best_eps.csv, report.html')
-    config_arguments(sp, TransferConfig, defaults=dict(source_epochs=5),      # the shell's choice since its first version: half the chapter's source epochs
+    config_arguments(sp, TransferConfig, defaults=dict(source_epochs=TransferConfig.source_epochs//2),   # the shell's choice: half the chapter's
                      extra=dict(norm=dict(required=True, choices=['l2', 'linf'])))
     sp.add_argument('--task-data', nargs='*', default=[], metavar='NAME=TRAIN,TEST',
                     help='own downstream tasks: a name, its training and its test data in any layout (' + DATA_HELP + '); added to --tasks')
@@ -543,9 +574,10 @@ def _wiseft(sp):
     sp.add_argument('--finetuned', nargs='+', default=['e2e', 'lc'],
                     help="fine-tuned checkpoints (.safetensors from save_checkpoint), or e2e / lc to fine-tune on the reference style now")
     from robustify_nb.wiseft import WiseftConfig
+    a = WiseftConfig.alphas
     sp.add_argument('--out', default='wiseft_out', help='output folder (default wiseft_out): config.json, table.csv, sweep.csv, report.html')
     config_arguments(sp, WiseftConfig, aliases=dict(n_eval=['--n']), parsers=dict(alphas=str), exclude=('variants',),   # variants: the e2e / lc among --finetuned
-                     shown=dict(alphas='0:1:0.1', corruptions='the 15 CORRUPTIONS on PolyShift; none with --train-dataset'))
+                     shown=dict(alphas='{:g}:{:g}:{:g}'.format(a[0], a[-1], a[1] - a[0]), corruptions='the 15 CORRUPTIONS on PolyShift; none with --train-dataset'))   # the config's alphas as start:stop:step
     sp.set_defaults(corruptions=None)                                     # not given: the config's on PolyShift, none on your own data
     g = sp.add_argument_group('own data (the flags of the WiSE-FT authors\' src/wise_ft.py)')
     g.add_argument('--train-dataset', default=None, help="training data, any layout (" + DATA_HELP + "), or a WiSE-FT name (ImageNet) under --data-location; default: PolyShift's reference style")

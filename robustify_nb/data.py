@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+from fastcore.basics import patch
 
 from .core import check_choice, to_float_images, cache_dir, check_int, sha256_file
 
@@ -52,6 +53,7 @@ def _uniforms(n:int, seed:int, split:str, start:int=0) -> torch.Tensor:
     u = torch.cat(blocks)
     return u[start - b0*_BLOCK: start - b0*_BLOCK + n]
 
+# %% ../nbs/01_data.ipynb #i15-ed7f0995
 def sample_attributes(n:int, # number of images
                       seed:int=0, # the world's seed
                       split:str='train', # one of SPLITS: independent streams
@@ -88,6 +90,7 @@ def _ngon(u, v, n, a):
 def _box(u, v, a, b): return torch.maximum(u.abs() - a, v.abs() - b)
 def _disk(u, v, cx, cy, r): return torch.sqrt((u - cx)**2 + (v - cy)**2) - r
 
+# %% ../nbs/01_data.ipynb #i15-9a111851
 def _sdf(cls:int, u, v):
     if cls == 0: return torch.sqrt(u*u + v*v) - 0.9                                   # circle
     if cls == 1: return _ngon(u, v + 0.15, 3, 0.55)                                    # triangle
@@ -120,6 +123,7 @@ def _pick_noise(bank, u):
     "A noise field per image from the bank: (n, H, W)."
     return bank[(u*len(bank)).long().clamp(max=len(bank)-1)]
 
+# %% ../nbs/01_data.ipynb #i15-0951cbb3
 def _frames(x, y, rot, size):
     "Pixel coordinates in each shape's rotated frame, in units of its radius: (n, H, W) each."
     c, s = (torch.cos(rot)/size)[:, None, None], (torch.sin(rot)/size)[:, None, None]
@@ -135,6 +139,7 @@ def _shape_sdf(labels, u, v):
         parts.append(_sdf(c, u[a:a+k], v[a:a+k])); a += k
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
+# %% ../nbs/01_data.ipynb #i15-945c412e
 def _texture(kind, u, v, freq):
     "Texture intensity in [0, 1]: plain, stripes, checks or dots, per image: (n, H, W)."
     f = freq[:, None, None]
@@ -145,6 +150,7 @@ def _texture(kind, u, v, freq):
     tex = torch.where(k == 3, (p > 0.45).float(), tex)
     return tex.masked_fill_(k == 0, 1.0)
 
+# %% ../nbs/01_data.ipynb #i15-ac0880f1
 def _background(kind, uu, noise):
     "Background intensity pattern: plain, gradient, grain or stripes, per image: (n, H, W)."
     n = len(kind); t = 2*math.pi*uu[:, 13]
@@ -157,7 +163,9 @@ def _background(kind, uu, noise):
     pat = torch.where(k == 2, 0.85 + 0.12*noise, pat)
     return pat.masked_fill_(k == 0, 1.0)
 
+# %% ../nbs/01_data.ipynb #i15-6d132599
 def _render_chunk(at, style, bank):
+    "Images (n, 3, H, W) and foreground masks (n, H, W) of one chunk of attributes `at` in `style`."
     n = len(at['label']); uu = at['_u']
     u, v = _frames(at['x'], at['y'], at['rotation'], at['size'])
     sd = _shape_sdf(at['label'], u, v).mul_(at['size'][:, None, None])  # signed distance in pixels
@@ -189,6 +197,7 @@ def _render_chunk(at, style, bank):
         check_choice('style', style, STYLES, 'style')
     return img.clamp_(0, 1), mask
 
+# %% ../nbs/01_data.ipynb #i15-3ca28d04
 def _clutter(img, mask, uu):
     "Paste distractor blobs around the object and an occluding patch over part of it."
     gx = _GRID[None, None, :]; gy = _GRID[None, :, None]
@@ -363,6 +372,7 @@ def _need(path:Path, what:str, how:str) -> Path:
     if not path.exists(): raise FileNotFoundError(f"{what} not found: looked for {str(path)!r}. {how}")
     return path
 
+# %% ../nbs/01_data.ipynb #i15-f751ed31
 def load_npz(path:str|Path, classes:Sequence[str]=CIFAR10_CLASSES, name:str|None=None) -> ImageDataset:
     "An `.npz` with uint8 `x` (N, H, W, 3) and int `y` (N,), e.g. `../shared/data/cifar10-5k/test_1000.npz`."
     p = _need(Path(path), 'numpy dataset file', 'Pass the path of an .npz holding arrays `x` and `y`.')
@@ -371,6 +381,7 @@ def load_npz(path:str|Path, classes:Sequence[str]=CIFAR10_CLASSES, name:str|None
         if missing: raise ValueError(f"{str(p)!r} lacks the arrays {sorted(missing)}; it has {sorted(z.files)}; accepted: an .npz with `x` and `y`.")
         return ImageDataset(z['x'], z['y'], classes, name or p.stem)
 
+# %% ../nbs/01_data.ipynb #i15-e0ce087d
 def load_cifar10c(root:str|Path, corruption:str, severity:int, classes:Sequence[str]=CIFAR10_CLASSES) -> ImageDataset:
     "One corruption at one severity (1-5) from the official CIFAR-10-C folder (`<corruption>.npy` + `labels.npy`)."
     root = Path(root)
@@ -388,6 +399,7 @@ def load_cifar10c(root:str|Path, corruption:str, severity:int, classes:Sequence[
     sl = slice((severity - 1)*k, severity*k)
     return ImageDataset(np.ascontiguousarray(x[sl]), y[sl], classes, f'cifar10c-{corruption}-{severity}')
 
+# %% ../nbs/01_data.ipynb #i15-401be23c
 def load_cifar101(root:str|Path, version:str='v6', classes:Sequence[str]=CIFAR10_CLASSES) -> ImageDataset:
     "CIFAR-10.1 from its official files `cifar10.1_<version>_data.npy` and `..._labels.npy`."
     check_choice('version', version, ['v4', 'v6'], 'CIFAR-10.1 version')
@@ -425,6 +437,7 @@ def _few(items, k:int=3) -> str:
     items = [str(i) for i in items]
     return ', '.join(items[:k]) + (f' and {len(items) - k} more' if len(items) > k else '')
 
+# %% ../nbs/01_data.ipynb #i15-e73fb330
 def _scan_tree(root:Path, folders:Sequence[str]|None=None) -> tuple[list[str], list[Path], list[int]]:
     "Class folders (sorted, or all of `folders`, in that order, some may be absent) and their image files, sorted: (folders, files, labels)."
     subs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith('.'))
@@ -445,6 +458,7 @@ def _scan_tree(root:Path, folders:Sequence[str]|None=None) -> tuple[list[str], l
         raise ValueError(f"image folder {str(root)!r} holds no images: {where}; accepted: one sub-folder of images per class.")
     return folders, files, labels
 
+# %% ../nbs/01_data.ipynb #i15-8cb7aa84
 def _read_image(path:Path):
     "The image at `path` as RGB PIL, or a ValueError naming the file."
     from PIL import Image
@@ -453,6 +467,7 @@ def _read_image(path:Path):
     except Exception as e:
         raise ValueError(f"image file {str(path)!r} could not be read ({type(e).__name__}: {e}); accepted: an image PIL can decode.") from None
 
+# %% ../nbs/01_data.ipynb #i15-c3d5f037
 def _image_sizes(files:Sequence[Path]) -> list[tuple[int, int]]:
     "(height, width) of every file from its header; unreadable files named in one ValueError."
     from PIL import Image
@@ -465,6 +480,22 @@ def _image_sizes(files:Sequence[Path]) -> list[tuple[int, int]]:
     if bad: raise ValueError(f"{len(bad)} of {len(files)} files could not be read as images: {_few(map(str, bad), 5)}; "
                              "accepted: images PIL can decode (remove or replace these files).")
     return sizes
+
+# %% ../nbs/01_data.ipynb #i15-5178310f
+def _display_names(folders:list[str], classes, root) -> list[str]:
+    "Display names of the class folders: the folder names, or `classes` checked against them."
+    if classes is None: return list(folders)
+    if isinstance(classes, Mapping):
+        missing = [f for f in folders if f not in classes]
+        if missing: raise ValueError(f"classes has no name for {len(missing)} class folders of {str(root)!r}: {_few(missing)}; accepted: a mapping with every folder name.")
+        return [str(classes[f]) for f in folders]
+    if isinstance(classes, str) or not isinstance(classes, Sequence):
+        raise TypeError(f"classes={classes!r} has type {type(classes).__name__}; accepted: a list of names (one per class folder) or a {{folder: name}} mapping.")
+    classes = list(classes)
+    if len(classes) != len(folders):
+        raise ValueError(f"classes has {len(classes)} names but {str(root)!r} has {len(folders)} class folders ({_few(folders)}); "
+                         "accepted: one name per class folder, in sorted folder order, or a {folder: name} mapping.")
+    return classes
 
 # %% ../nbs/01_data.ipynb #d044
 class FolderDataset(Dataset):
@@ -519,39 +550,29 @@ class FolderDataset(Dataset):
         if self.border: im = im.crop((self.border, self.border, im.width - self.border, im.height - self.border))
         return self._tf(im), self.labels[i]
 
-    def project_logits(self, logits:torch.Tensor) -> torch.Tensor:
-        "A model's logits over its own class index -> logits over this dataset's classes (`logit_indices` or max over `logit_groups`)."
-        if self.n_outputs is None or logits.shape[1] != self.n_outputs:
-            if self.n_outputs is None or logits.shape[1] == len(self.classes): return logits   # a head built on this dataset's own classes
-            raise ValueError(f"logits have {logits.shape[1]} columns; accepted for {self.name!r}: {self.n_outputs} (the model's class index) or {len(self.classes)} (its own classes).")
-        if self.logit_groups is not None: return torch.stack([logits[:, g].amax(1) for g in self.logit_groups], 1)
-        return logits[:, self.logit_indices] if self.logit_indices is not None else logits
-
-    def load(self, n:int|None=None, seed:int=0, name:str|None=None) -> ImageDataset:
-        "All images, or `n` of them drawn at random (seeded; files are sorted by class), decoded into an in-memory uint8 `ImageDataset`."
-        idx = torch.arange(len(self)) if n is None or n >= len(self) else torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:int(n)]
-        x = torch.stack([(self[i][0]*255).round().to(torch.uint8) for i in idx.tolist()])
-        return ImageDataset(x, self.labels[idx], self.classes, name or self.name)
-
     def __repr__(self):
         size = f'native {self.native_size[0]}x{self.native_size[1]}' if self.native_size else f'resized to {self.image_size}'
         return f"FolderDataset({str(self.root)!r}, n={len(self)}, classes={len(self.classes)}, {size})"
 
-def _display_names(folders:list[str], classes, root) -> list[str]:
-    "Display names of the class folders: the folder names, or `classes` checked against them."
-    if classes is None: return list(folders)
-    if isinstance(classes, Mapping):
-        missing = [f for f in folders if f not in classes]
-        if missing: raise ValueError(f"classes has no name for {len(missing)} class folders of {str(root)!r}: {_few(missing)}; accepted: a mapping with every folder name.")
-        return [str(classes[f]) for f in folders]
-    if isinstance(classes, str) or not isinstance(classes, Sequence):
-        raise TypeError(f"classes={classes!r} has type {type(classes).__name__}; accepted: a list of names (one per class folder) or a {{folder: name}} mapping.")
-    classes = list(classes)
-    if len(classes) != len(folders):
-        raise ValueError(f"classes has {len(classes)} names but {str(root)!r} has {len(folders)} class folders ({_few(folders)}); "
-                         "accepted: one name per class folder, in sorted folder order, or a {folder: name} mapping.")
-    return classes
+# %% ../nbs/01_data.ipynb #i15-b833fde1
+@patch
+def project_logits(self:FolderDataset, logits:torch.Tensor) -> torch.Tensor:
+    "A model's logits over its own class index -> logits over this dataset's classes (`logit_indices` or max over `logit_groups`)."
+    if self.n_outputs is None or logits.shape[1] != self.n_outputs:
+        if self.n_outputs is None or logits.shape[1] == len(self.classes): return logits   # a head built on this dataset's own classes
+        raise ValueError(f"logits have {logits.shape[1]} columns; accepted for {self.name!r}: {self.n_outputs} (the model's class index) or {len(self.classes)} (its own classes).")
+    if self.logit_groups is not None: return torch.stack([logits[:, g].amax(1) for g in self.logit_groups], 1)
+    return logits[:, self.logit_indices] if self.logit_indices is not None else logits
 
+# %% ../nbs/01_data.ipynb #i15-150a8f55
+@patch
+def load(self:FolderDataset, n:int|None=None, seed:int=0, name:str|None=None) -> ImageDataset:
+    "All images, or `n` of them drawn at random (seeded; files are sorted by class), decoded into an in-memory uint8 `ImageDataset`."
+    idx = torch.arange(len(self)) if n is None or n >= len(self) else torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:int(n)]
+    x = torch.stack([(self[i][0]*255).round().to(torch.uint8) for i in idx.tolist()])
+    return ImageDataset(x, self.labels[idx], self.classes, name or self.name)
+
+# %% ../nbs/01_data.ipynb #i15-0a063b9f
 def image_folder(root, image_size:int|None=None, resize:int|None=None, target_classes=None, classes=None) -> FolderDataset:
     "A class-per-folder image tree, read lazily at its own size (or resized and centre-cropped to `image_size`); see `FolderDataset`."
     return FolderDataset(root, image_size, resize, target_classes, classes)
@@ -565,6 +586,7 @@ def imagenet_meta() -> dict:
     "ImageNet-1k wnids and class names, CLIP's 80 templates, the ImageNet-R/-A subsets and ObjectNet's mapping (sources in `_sources`)."
     return json.loads((META_DIR/'imagenet.json').read_text())
 
+# %% ../nbs/01_data.ipynb #i15-27699278
 def imagenet_folder(root, # the dataset's class-folder root, as it ships
                     kind:str='imagenet', # one of IMAGENET_KINDS
                     image_size:int|None=224, resize:int|None=None) -> FolderDataset:
@@ -590,6 +612,7 @@ def imagenet_folder(root, # the dataset's class-folder root, as it ships
         raise ValueError(f"{kind} folder {str(root)!r} has {len(extra)} class folders outside {what}: {_few(extra)}; accepted: wnid folders of {what}.")
     return FolderDataset(root, image_size, resize, target_classes=wnids, classes=dict(zip(wnids, names)), folders=allowed, name=kind)
 
+# %% ../nbs/01_data.ipynb #i15-e68c525d
 class ProjectedModel(torch.nn.Module):
     "`model` followed by `data.project_logits`: for loops that call the model directly (corruption grids) on a subset of its classes."
     def __init__(self, model:torch.nn.Module, data):
@@ -641,6 +664,7 @@ class CorruptionSets:
         return align_classes(_folder_of_any_kind(self.root/c/str(s), self.image_size, self.classes, name=f'{self.root.name}-{c}-{s}'), self.model_classes)
     def __repr__(self): return f"CorruptionSets({str(self.root)!r}, {self.kind}, {len(self.corruptions)} corruptions, {len(self.cells)} cells)"
 
+# %% ../nbs/01_data.ipynb #i15-20c2b1c3
 def _folder_of_any_kind(root:Path, image_size, classes, name=None):
     "A cell of a corrupted tree, at its own size unless `image_size`: wnid folders get the ImageNet index and names."
     subs = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith('.')] if root.is_dir() else []
@@ -674,6 +698,7 @@ def detect_layout(path) -> str:
     if names and all(n.isdigit() and int(n) < 1000 and n == str(int(n)) for n in names) and len(names) > 10: return 'imagenet-v2'
     return 'folder'
 
+# %% ../nbs/01_data.ipynb #i15-aa3a99c5
 #: The dataset names of the WiSE-FT authors' scripts (mlfoundations/wise-ft `--train-dataset/--eval-datasets`) and where
 #: their datasets.md puts each under `--data-location`: (kind, candidate sub-paths for train, for evaluation).
 WISEFT_DATASETS = {'ImageNet': ('imagenet', ['imagenet/train'], ['imagenet/val_in_folder', 'imagenet/val']),
@@ -690,6 +715,7 @@ def _wiseft_path(name:str, location, train:bool) -> str:
         if c.exists(): return f'{kind}:{c}'
     raise FileNotFoundError(f"{name} not found: looked for {', '.join(repr(str(c)) for c in cands)}. Download it as the WiSE-FT authors' datasets.md says, into the data location.")
 
+# %% ../nbs/01_data.ipynb #i15-c297fde5
 def load_dataset(spec:str, # 'polyshift[:style]', a path, KIND:PATH (KIND one of DATA_KINDS), or a WiSE-FT name with `location`
                  image_size:int|None=None, # None: native for plain folders, 224 for the ImageNet family
                  classes:Sequence[str]|Mapping|None=None, # display names: one per class or {folder: name}

@@ -368,11 +368,13 @@ class WiseEnsemble:
 def make_domains(n:int=1000, # images per evaluation set
                  seed:int=0, styles:Sequence[str]|None=None, # default: every style
                  corruptions:Sequence[str]|None=None, # default: the 15 benchmark corruptions
-                 severity:int=3, heldout:int|None=None, # held-out reference images (valid split); default n
+                 severity:int|None=None, # the corruptions' severity (1 to 5); None: `WiseftConfig`'s
+                 heldout:int|None=None, # held-out reference images (valid split); default n
                 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     "Evaluation sets {name: (x, y)}: 'heldout', each style, and 'c:<corruption>' (reference test images, corrupted)."
     from robustify_nb.data import PolyShift, STYLES
     from robustify_nb.corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS
+    severity = WiseftConfig.severity if severity is None else severity    # the default is written once, in the config (below)
     styles = list(STYLES if styles is None else styles)
     for s in styles: check_choice('styles', s, STYLES, 'style')
     corruptions = list(CORRUPTIONS if corruptions is None else corruptions)
@@ -383,7 +385,7 @@ def make_domains(n:int=1000, # images per evaluation set
     return out | corrupted_domains(x, y, corruptions, severity, seed, 'cifar')
 
 def corrupted_domains(x:torch.Tensor, y:torch.Tensor, # the in-distribution test images and labels
-                      corruptions:Sequence[str], severity:int=3, seed:int=0,
+                      corruptions:Sequence[str], severity:int, seed:int=0,
                       preset:str|None=None, # None: by image size (`default_preset`)
                       project=None) -> dict: # a set's `project_logits`, kept with each corrupted copy
     "Evaluation sets {'c:<corruption>': (x corrupted, y)}, one per corruption, each seeded by its cell (`cell_seed`): your own data's corruption shifts."
@@ -393,10 +395,10 @@ def corrupted_domains(x:torch.Tensor, y:torch.Tensor, # the in-distribution test
     extra = (project,) if project is not None else ()
     return {f'c:{c}': (corrupt(x, c, severity, make_generator(cell_seed(seed, c, severity, 0)), preset), y, *extra) for c in corruptions}
 
-def sweep(ens:WiseEnsemble, domains:dict, alphas:Sequence[float]=tuple(np.round(np.linspace(0, 1, 11), 2)),
+def sweep(ens:WiseEnsemble, domains:dict, alphas:Sequence[float]|None=None, # None: `WiseftConfig`'s (0, 0.1, ..., 1)
           output_space:bool=True, progress:bool=False) -> pd.DataFrame:
     "Accuracy of θα on every evaluation set for every α (kind 'weight'), and of the output-space ensemble (kind 'output')."
-    alphas = [check_alpha(a, ens.extrapolate, 'alphas') for a in alphas]
+    alphas = [check_alpha(a, ens.extrapolate, 'alphas') for a in (WiseftConfig.alphas if alphas is None else alphas)]
     if not alphas: raise ValueError("alphas is empty; accepted: at least one value of alpha.")
     rows = []
     it = alphas

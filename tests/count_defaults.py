@@ -26,6 +26,10 @@ FIELDS = {
                   lr=(['lr', 'student_lr'], ['0.01'])),
 }
 SPECIAL = '([\\'      # a value written as a regular expression
+# hits of a field's older, shorter name that are another setting with the same value (printed with -v, not counted)
+OTHER = {('transfer', 'source_epochs', 'cli.py', "sp.add_argument('--epochs', type=int, default=5)"): "`robustify train`'s own epochs",
+         ('transfer', 'source_lr', 'cli.py', "lr=0.1, batch_size=min(128, n), warmup=5"): "check-gpu's mixed-precision epoch",
+         ('transfer', 'source_batch_size', 'transfer.py', "def finetune(model:nn.Module"): "the downstream fine-tuning's batch size (no field)"}
 FILES = {'wiseft': ['wiseft.py', 'cli.py'], 'transfer': ['transfer.py', 'cli.py'], 'student': ['student.py', 'robustify.py', 'cli.py']}
 
 def source(rev, name):
@@ -50,7 +54,10 @@ if __name__ == '__main__':
     for exp, fields in FIELDS.items():
         print(f"== {exp} ({rev or 'working tree'})")
         for f, (names, values) in fields.items():
-            found = [(name, i, l) for name in FILES[exp] for i, l in places(source(rev, name), names, values)]
+            hits = [(name, i, l) for name in FILES[exp] for i, l in places(source(rev, name), names, values)]
+            why = lambda n, l: next((w for (e, g, fn, t), w in OTHER.items() if (e, g, fn) == (exp, f, n) and t in l), None)
+            found, other = [h for h in hits if not why(h[0], h[2])], [h for h in hits if why(h[0], h[2])]
             print(f"  {f:18} {len(found)}  " + ' | '.join(f"{n}:{i}" for n, i, _ in found))
             if '-v' in sys.argv:
                 for n, i, l in found: print(f"        {n}:{i}: {l}")
+                for n, i, l in other: print(f"        not counted, {why(n, l)}: {n}:{i}: {l}")
