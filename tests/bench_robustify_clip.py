@@ -1,12 +1,12 @@
 """The knowledge-transfer method with the tiny CLIP of the WiSE-FT chapter as the student, in one process.
 
 Student: the embedded tiny CLIP (`clip:tiny-cnn`, tag polyshift) as a zero-shot classifier (its image tower and the
-zero-shot head built from PolyShift's class names); the tuned part is the first two of the four stages of its
-convolutional image tower plus the three heads (`backbone_chain` knows the tower; the robustify chapter's default
-`(0, 1, -1)` would tune 43% of the model here, since the tower's last stage holds 70% of its weights). The student
-is tuned with AdamW at lr 1e-3: its zero-shot head multiplies L2-normalised features by a logit scale of about 31, the
-first SGD step sees a gradient norm of about 70, and SGD at the robustify chapter's lr 0.01 (or 1e-3) diverges to
-chance. Teacher: the embedded smallcnn:polyshift robustified with 'augmix+shifts', as in the robustify chapter
+zero-shot head built from PolyShift's class names). Its zero-shot head multiplies L2-normalised features by a logit
+scale of about 31, so its weights are rows of norm 31: SGD at the robustify chapter's lr 0.01 (or 1e-3) diverges to
+chance, and AdamW at 1e-3 moves the heads by nothing relative to their size while it damages the tower's stages. The
+defaults here (issue 16, chosen on validation under the training shifts only) tune the three heads alone (`--tune 0`)
+as s·W' (`--scaled-heads`, `scaled_head_weights`) with AdamW at lr 1e-3 for 4 epochs (`--epochs 4`); `--tune 0,1
+--epochs 1` without `--scaled-heads` is the setting of before (the first two tower stages + heads). Teacher: the embedded smallcnn:polyshift robustified with 'augmix+shifts', as in the robustify chapter
 (`--teacher PATH` saves it there, or reuses one saved by an earlier run: then its cost is not counted). Data: PolyShift
 reference images (3,000 training, 500 validation for the router, `--n-test` test images) under the 15 evaluation
 corruptions. Baselines: original (zero-shot) student, full AugMix fine-tuning of its image tower, WiSE-FT (alpha
@@ -18,7 +18,7 @@ per image), and the paired standard errors (over the test images) of routed − 
 routed − clean head (the original through the heads' Monte Carlo dropout) and routed − best head under corruption.
 
 Run with `python tests/bench_robustify_clip.py --out clip_robustify_out` (about 5 minutes on one CPU thread with
-the defaults: 200 test images, severities 1, 3, 5) or `pytest -m slow tests/bench_robustify_clip.py`.
+the defaults: 200 test images, severities 1, 3, 5; 156 s with the teacher reused) or `pytest -m slow tests/bench_robustify_clip.py`.
 """
 import argparse, json, sys, time
 from pathlib import Path
@@ -31,7 +31,7 @@ def load_teacher(path):
     from robustify_nb.models import load_model, read_weights, load_weights
     return load_weights(load_model('smallcnn'), read_weights(path), source=str(path)).eval()
 
-def run(out=None, n_test=200, severities=(1, 3, 5), seed=0, log=print, tune=(0, 1), student_opt='adamw', student_lr=1e-3, teacher_path=None, **kw):
+def run(out=None, n_test=200, severities=(1, 3, 5), seed=0, log=print, tune=0, student_opt='adamw', student_lr=1e-3, teacher_path=None, scaled_heads=True, student_epochs=4, **kw):
     from robustify_nb.core import seed_everything
     from robustify_nb.wiseft import zeroshot_classifier
     from robustify_nb.robustify import run_experiment
@@ -39,7 +39,8 @@ def run(out=None, n_test=200, severities=(1, 3, 5), seed=0, log=print, tune=(0, 
     if teacher_path and Path(teacher_path).exists():
         kw = dict(teacher=load_teacher(teacher_path), teacher_epochs=0, **kw); log(f'teacher reused from {teacher_path} (its cost not counted)')
     seed_everything(seed)
-    res = run_experiment(base=zs, n_test=n_test, severities=tuple(severities), seed=seed, out_dir=out, probe=False, log=log, tune=tune, student_opt=student_opt, student_lr=student_lr, **kw)
+    res = run_experiment(base=zs, n_test=n_test, severities=tuple(severities), seed=seed, out_dir=out, probe=False, log=log, tune=tune, student_opt=student_opt, student_lr=student_lr,
+                         scaled_heads=scaled_heads, student_epochs=student_epochs, **kw)
     if teacher_path and not Path(teacher_path).exists():
         from robustify_nb.models import save_checkpoint
         save_checkpoint(res['models']['teacher'], Path(teacher_path)); log(f'teacher saved to {teacher_path}')
@@ -96,8 +97,8 @@ def test_clip_student(tmp_path):
     res = run(tmp_path, n_test=100, severities=(3,))
     print(res['table'].to_string(index=False)); print(res['routing'])
     t = res['table'].set_index('model')
-    assert res['config']['tune'] == ['backbone.clip.visual.body.0', 'backbone.clip.visual.body.4']
-    assert res['student_cost']['tuned_fraction'] < 0.1
+    assert res['config']['tune'] == 0 and res['config']['scaled_heads'] and res['run']['tuned_blocks'] == []
+    assert res['student_cost']['tuned_fraction'] < 0.01
     assert t.loc['original', 'clean_acc'] > 0.6                       # the zero-shot model reads the reference style
     assert t.loc['oracle', 'mean_corruption_acc'] >= t.loc['ours (routed)', 'mean_corruption_acc']
     z = zero_shot_kept(res, 50)
@@ -106,14 +107,14 @@ def test_clip_student(tmp_path):
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--out', default='clip_robustify_out'); p.add_argument('--n-test', type=int, default=200); p.add_argument('--n-style', type=int, default=200)
-    p.add_argument('--severities', nargs='*', type=int, default=[1, 3, 5]); p.add_argument('--thaw-bn', action='store_true', help='let the tuned stages\' BatchNorm statistics follow the batches (freeze_bn=False)'); p.add_argument('--lr', type=float, default=None, help='student learning rate (default 1e-3)'); p.add_argument('--opt', default='adamw', help='student optimiser: adamw (default) or sgd'); p.add_argument('--tune', default='0,1', help='stage indices or names, comma-separated (default 0,1), or k for the last k stages (0: the heads only)')
-    p.add_argument('--teacher', default=None, help='save the robust teacher here, or reuse the one saved there'); p.add_argument('--epochs', type=int, default=None, help='student epochs (default: the chapter\'s)')
-    p.add_argument('--scaled-heads', action='store_true', help='tune the heads as s·W\' (scaled_heads=True: AdamW steps that move the scale-31 zero-shot heads)')
+    p.add_argument('--severities', nargs='*', type=int, default=[1, 3, 5]); p.add_argument('--thaw-bn', action='store_true', help='let the tuned stages\' BatchNorm statistics follow the batches (freeze_bn=False)'); p.add_argument('--lr', type=float, default=None, help='student learning rate (default 1e-3)'); p.add_argument('--opt', default='adamw', help='student optimiser: adamw (default) or sgd'); p.add_argument('--tune', default='0', help='stage indices or names, comma-separated, or k for the last k stages (default 0: the heads only)')
+    p.add_argument('--teacher', default=None, help='save the robust teacher here, or reuse the one saved there'); p.add_argument('--epochs', type=int, default=4, help='student epochs (default 4)')
+    p.add_argument('--scaled-heads', action=argparse.BooleanOptionalAction, default=True, help='tune the heads as s·W\' (default; --no-scaled-heads: as plain weights)')
     a = p.parse_args()
     t0 = time.time()
     torch.set_num_threads(1)
     from robustify_nb.cli import parse_tune
-    kw = dict(**({} if a.lr is None else dict(student_lr=a.lr)), **({} if a.epochs is None else dict(student_epochs=a.epochs)), student_opt=a.opt, freeze_bn=not a.thaw_bn, tune=parse_tune(a.tune), scaled_heads=a.scaled_heads)
+    kw = dict(**({} if a.lr is None else dict(student_lr=a.lr)), student_epochs=a.epochs, student_opt=a.opt, freeze_bn=not a.thaw_bn, tune=parse_tune(a.tune), scaled_heads=a.scaled_heads)
     res = run(a.out, a.n_test, a.severities, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True), teacher_path=a.teacher, **kw)
     from robustify_nb.robustify import robustify_targets, corruption_table
     print(res['table'].to_string(index=False)); print(robustify_targets(res).to_string(index=False))
