@@ -47,6 +47,7 @@ class RobustifyConfig:
     student_batch_size:int=64 # the student's batch size
     student_opt:str='sgd' # the student's optimiser: 'sgd' or 'adamw' (scale-free steps, for students with scaled logits such as a CLIP zero-shot head)
     p_pixmix:float=STUDENT_DEFAULTS['p_pixmix'] # the share of the student's shifted images that are PixMix views
+    scaled_heads:bool=STUDENT_DEFAULTS['scaled_heads'] # tune the heads' weights as s·W' (s: their row norm; for students with scaled logits, such as a CLIP zero-shot head, with AdamW)
     tune:int|tuple=STUDENT_DEFAULTS['tune'] # the student's tuned blocks: the last k (an int), or block indices or names
     T:float=STUDENT_DEFAULTS['T'] # the distillation temperature (> 0)
     mc_passes:int=STUDENT_DEFAULTS['mc_passes'] # Monte Carlo dropout passes of the teacher's gate and of the router (>= 2)
@@ -83,7 +84,7 @@ def check(self:RobustifyConfig,
     for k in ('teacher_lr', 'student_lr', 'full_lr', 'T'):
         v = getattr(self, k)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0: raise ValueError(f"{k}={v!r} is not accepted; accepted: a number > 0.")
-    for k in ('freeze_bn', 'baselines', 'probe'):
+    for k in ('freeze_bn', 'scaled_heads', 'baselines', 'probe'):
         v = getattr(self, k)
         if not isinstance(v, bool): raise TypeError(f"{k}={v!r} has type {type(v).__name__}; accepted: True or False.")
     check_choice('teacher_recipe', self.teacher_recipe, RECIPES, 'teacher recipe'); check_choice('gate', self.gate, GATES, 'gate')
@@ -183,7 +184,8 @@ def _distil(base, teacher, train, c:RobustifyConfig, **kw):
     "The config's student: distilled from `teacher` on the first `c.student_fraction` of `train`; `(student, cost)`."
     seed_everything(c.seed)
     return distill_student(base, teacher, _first(train, c.student_fraction), tune=c.tune, T=c.T, mc_passes=c.mc_passes, gate=c.gate, epochs=c.student_epochs,
-                           lr=c.student_lr, batch_size=c.student_batch_size, p_pixmix=c.p_pixmix, freeze_bn=c.freeze_bn, opt=c.student_opt, clean_path=c.clean_path, seed=c.seed, **kw)
+                           lr=c.student_lr, batch_size=c.student_batch_size, p_pixmix=c.p_pixmix, freeze_bn=c.freeze_bn, opt=c.student_opt, clean_path=c.clean_path, scaled_heads=c.scaled_heads,
+                           seed=c.seed, **kw)
 
 def _full_finetune(base, train, c:RobustifyConfig, ckpt_dir=None, ckpt_every=None, progress=False):
     "The baseline: every parameter of (a copy of) `base` fine-tuned with AugMix + JSD, the teachers' recipe `'augmix'`; `(model, cost)`."

@@ -23,9 +23,9 @@ from .teacher import heldout_shift
 from .student import MultiHeadStudent, HEADS, mc_logits, entropy
 
 # %% auto #0
-__all__ = ['RULES', 'GATE_FEATURES', 'SIGNALS', 'UncertaintyRouter', 'router_stats', 'routing_report', 'fit_thresholds',
-           'gate_features', 'gate_scores', 'fit_gate', 'fit_router', 'auroc', 'signal_auroc', 'evaluate_many',
-           'grid_from_stats', 'router_explorer', 'sample_explorer']
+__all__ = ['RULES', 'GATE_FEATURES', 'SIGNALS', 'UncertaintyRouter', 'router_stats', 'routing_report', 'paired_difference',
+           'fit_thresholds', 'gate_features', 'gate_scores', 'fit_gate', 'fit_router', 'auroc', 'signal_auroc',
+           'evaluate_many', 'grid_from_stats', 'router_explorer', 'sample_explorer']
 
 # %% ../nbs/08_router.ipynb #c006
 RULES = ('thresholds', 'gate')
@@ -92,9 +92,9 @@ def _cell_gen(seed, c, s, b, dev):
 @torch.no_grad()
 def router_stats(router:UncertaintyRouter, data, corruptions:Sequence[str]=(), severities:Sequence[int]=(1, 2, 3, 4, 5),
                  batch_size:int=256, seed:int=0, shift=None) -> dict:
-    "`analyse` over `data` clean and corrupted (or shifted by `shift(x, generator)`): tensors plus `y` and a `condition` list."
+    "`analyse` over `data` clean and corrupted (or shifted by `shift(x, generator)`): tensors plus `y`, `image` (each row's index in `data`) and a `condition` list."
     dev = next(router.student.parameters()).device
-    acc = {k: [] for k in ('probs', 'entropy', 'mi', 'kl', 'y')}; cond = []
+    acc = {k: [] for k in ('probs', 'entropy', 'mi', 'kl', 'y', 'image')}; cond = []; start = 0
     conds = [('clean', 0)] + [(c, s) for c in corruptions for s in severities] + ([('shifted', 0)] if shift is not None else [])
     for b, (x, y) in enumerate(iter_batches(data, batch_size)):
         x = x.to(dev)
@@ -104,7 +104,8 @@ def router_stats(router:UncertaintyRouter, data, corruptions:Sequence[str]=(), s
             else: xc = corrupt(x, c, s, generator=_cell_gen(seed, c, s, b, dev))
             st = router.analyse(xc)
             for k in ('probs', 'entropy', 'mi', 'kl'): acc[k].append(st[k].cpu())
-            acc['y'].append(torch.as_tensor(y)); cond += [f'{c}/{s}' if s else c]*len(y)
+            acc['y'].append(torch.as_tensor(y)); acc['image'].append(torch.arange(start, start + len(y))); cond += [f'{c}/{s}' if s else c]*len(y)
+        start += len(y)
     out = {k: torch.cat(v) for k, v in acc.items()}
     out['condition'] = np.array(cond)
     return out
@@ -123,6 +124,24 @@ def routing_report(stats:dict, choice:torch.Tensor) -> dict:
                share_combined=(choice == 2).float().mean().item())
     out['gap_to_oracle'] = out['oracle_acc'] - out['routed_acc']
     return out
+
+# %% ../nbs/08_router.ipynb #p002
+def paired_difference(stats:dict, a, b, # each a head index per row (as `choose` gives) or one head index (0 clean, 1 robust, 2 combined)
+                      rows:str='corrupted') -> dict: # 'corrupted' (every condition but clean), 'clean' or 'all'
+    "Mean over images of the per-image mean of (a right) − (b right) over `rows` of `router_stats` output, its paired standard error and the number of images."
+    check_choice('rows', rows, ['corrupted', 'clean', 'all'], 'selection of rows')
+    if 'image' not in stats: raise ValueError("stats has no 'image' entry; accepted: the output of router_stats (which records each row's image).")
+    right = (stats['probs'].argmax(-1) == stats['y'][:, None]).float()
+    pick = lambda h: right[:, h] if isinstance(h, int) else right[torch.arange(len(right)), torch.as_tensor(h)]
+    clean = torch.as_tensor(stats['condition'] == 'clean')
+    keep = {'corrupted': ~clean, 'clean': clean, 'all': torch.ones_like(clean)}[rows]
+    if not keep.any(): raise ValueError(f"rows={rows!r} selects no row of these stats (conditions {sorted(set(stats['condition']))}); accepted: rows present in them.")
+    img, diff = stats['image'][keep], (pick(a) - pick(b))[keep]
+    ids, inv = torch.unique(img, return_inverse=True)
+    per = torch.zeros(len(ids), dtype=torch.float64).index_add_(0, inv, diff.double())/torch.bincount(inv).double()
+    se = per.std().item()/np.sqrt(len(ids)) if len(ids) > 1 else float('nan')
+    return dict(diff=per.mean().item(), se=se, n_images=len(ids))
+
 
 # %% ../nbs/08_router.ipynb #c010c
 def fit_thresholds(router:UncertaintyRouter, stats:dict, kl_grid=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0), unc_grid=(0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0),

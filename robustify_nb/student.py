@@ -20,8 +20,8 @@ from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, CLIPBackb
 # %% auto #0
 __all__ = ['HEADS', 'CLEAN_PATHS', 'STUDENT_DEFAULTS', 'GATES', 'backbone_chain', 'discover_blocks', 'find_blocks', 'list_blocks',
            'resolve_tune', 'MultiHeadStudent', 'tuned_fraction', 'tuned_table', 'with_head_dropout', 'mc_logits',
-           'entropy', 'mc_uncertainty', 'check_compatible', 'Distiller', 'distill_student', 'load_student',
-           'gate_explorer']
+           'entropy', 'mc_uncertainty', 'check_compatible', 'Distiller', 'scaled_head_weights', 'distill_student',
+           'load_student', 'gate_explorer']
 
 # %% ../nbs/07_student.ipynb #c006
 def backbone_chain(backbone:nn.Module, prefix:str='backbone'):
@@ -91,7 +91,7 @@ def list_blocks(model:Classifier) -> list[str]:
 HEADS = ('clean', 'robust', 'combined')
 CLEAN_PATHS = ('tuned', 'original')
 STUDENT_DEFAULTS = dict(tune=(0, 1, -1), p_drop=0.2, freeze_bn=True, clean_path='original', T=2.0, mc_passes=8, gate='soft', threshold=0.5,
-                        uncertainty='entropy', p_pixmix=0.6, epochs=1, lr=0.01)   # each default of the student written once: MultiHeadStudent, Distiller, distill_student and the robustify chapter's RobustifyConfig read them here
+                        uncertainty='entropy', p_pixmix=0.6, epochs=1, lr=0.01, scaled_heads=False)   # each default of the student written once: MultiHeadStudent, Distiller, distill_student and the robustify chapter's RobustifyConfig read them here
 
 def resolve_tune(model:Classifier, tune) -> list[int]:
     "The indices of the blocks of `model` that `tune` names (the last k for an int; names or indices, negative from the end); a clear error for anything else."
@@ -389,20 +389,43 @@ class Distiller:
         W = self.weights
         return W['clean']*l_clean + W['robust']*l_robust + W['combined']*l_comb
 
+# %% ../nbs/07_student.ipynb #sh02
+class _Scaled(nn.Module):
+    "A parametrization: the stored tensor is W / s; the module uses s · stored."
+    def __init__(self, s:float): super().__init__(); self.s = float(s)
+    def forward(self, w): return self.s*w
+    def right_inverse(self, w): return w/self.s
+
+@contextlib.contextmanager
+def scaled_head_weights(student:MultiHeadStudent):
+    "Within the block, each trainable head's weight is stored as W/s and used as s·W/s (s: its mean row norm); afterwards plain `nn.Linear` heads again."
+    from torch.nn.utils import parametrize
+    if not isinstance(student, MultiHeadStudent): raise TypeError(f"student has type {type(student).__name__}; accepted: a MultiHeadStudent.")
+    lins = [student.heads[k][1] for k in HEADS if student.heads[k][1].weight.requires_grad]
+    for lin in lins: parametrize.register_parametrization(lin, 'weight', _Scaled(lin.weight.detach().norm(dim=1).mean().clamp(min=1e-8).item()))
+    try: yield student
+    finally:
+        for lin in lins: parametrize.remove_parametrizations(lin, 'weight', leave_parametrized=True)
+
+
 # %% ../nbs/07_student.ipynb #c025
 def distill_student(base:Classifier, teacher:nn.Module, data, tune=STUDENT_DEFAULTS['tune'], p_drop:float=STUDENT_DEFAULTS['p_drop'], freeze_bn:bool=STUDENT_DEFAULTS['freeze_bn'],
                     T:float=STUDENT_DEFAULTS['T'], mc_passes:int=STUDENT_DEFAULTS['mc_passes'], gate:str=STUDENT_DEFAULTS['gate'], threshold:float=STUDENT_DEFAULTS['threshold'],
                     uncertainty:str=STUDENT_DEFAULTS['uncertainty'], weights:dict|None=None, shift_kw:dict|None=None, p_pixmix:float=STUDENT_DEFAULTS['p_pixmix'],
                     epochs:int=STUDENT_DEFAULTS['epochs'], lr:float=STUDENT_DEFAULTS['lr'], batch_size:int=128, seed:int=0, ckpt_dir=None, ckpt_every:int|None=None,
-                    progress:bool=True, teacher_classes=None, student_classes=None, clean_path:str=STUDENT_DEFAULTS['clean_path'], **learner_kw):
+                    progress:bool=True, teacher_classes=None, student_classes=None, clean_path:str=STUDENT_DEFAULTS['clean_path'],
+                    scaled_heads:bool=STUDENT_DEFAULTS['scaled_heads'], # tune the heads' weights as s·W' (`scaled_head_weights`): for heads with scaled logits (a CLIP zero-shot head) and AdamW
+                    **learner_kw):
     "Build a `MultiHeadStudent` on `base`, distil `teacher` into it on `data` (+ held-out shifts); return `(student, cost)`."
     from robustify_nb.train import Learner
     student = MultiHeadStudent(base, tune=tune, p_drop=p_drop, freeze_bn=freeze_bn, clean_path=clean_path)
     check_compatible(teacher, student, teacher_classes, student_classes or getattr(data, 'classes', None) if teacher_classes else None)
     dist = Distiller(teacher, T, mc_passes, gate, threshold, uncertainty, weights, shift_kw, p_pixmix)
-    learn = Learner(student, data, loss_fn=dist, augment=dist.augment, lr=lr, batch_size=batch_size, seed=seed, warmup=10,
-                    ckpt_dir=ckpt_dir, ckpt_every=ckpt_every, progress=progress, **learner_kw)
-    learn.fit(epochs)
+    if not isinstance(scaled_heads, bool): raise TypeError(f"scaled_heads={scaled_heads!r} has type {type(scaled_heads).__name__}; accepted: True or False.")
+    with (scaled_head_weights(student) if scaled_heads else contextlib.nullcontext()):     # plain nn.Linear heads again after training
+        learn = Learner(student, data, loss_fn=dist, augment=dist.augment, lr=lr, batch_size=batch_size, seed=seed, warmup=10,
+                        ckpt_dir=ckpt_dir, ckpt_every=ckpt_every, progress=progress, **learner_kw)
+        learn.fit(epochs)
     st = learn.raw_model.eval()
     cost = dict(seconds=round(learn.train_seconds, 2), cpu_seconds=round(learn.cpu_seconds, 2), steps=learn.step, images=learn.step*batch_size, epochs=epochs,
                 trainable=num_params(st, trainable=True), tuned_fraction=round(st.tuned_fraction, 4),

@@ -8,9 +8,14 @@ alone, each head alone. Skips without ../shared/data.
 
 Run with `make bench` (pytest -m slow: all 5 severities) or, quicker on a CPU,
 `python tests/bench_robustify_cifar.py --severities 3 --out cifar_out` (about 20 minutes on one CPU thread).
+Beside the tables it keeps the per-image record of the student (`per_image.npz` in `--out`: for every test image ×
+condition row, whether each head is right, the routed choice, the image index and the condition) and prints the paired
+differences (over the 1,000 test images) of routed − best single head and routed − clean head (the original through
+the heads' Monte Carlo dropout) under corruption, and routed − clean head on the clean images, each with its SE.
 """
 import argparse, json, sys, time
-import pytest, torch
+from pathlib import Path
+import numpy as np, pytest, torch
 
 def run(shared, out, severities=(1, 2, 3, 4, 5), teacher_epochs=3, student_epochs=1, full_epochs=2, seed=0, log=print, teacher_recipe='augmix+shifts'):
     from robustify_nb.core import seed_everything
@@ -26,6 +31,21 @@ def run(shared, out, severities=(1, 2, 3, 4, 5), teacher_epochs=3, student_epoch
     return run_experiment(student, teacher, train, valid, test, teacher_recipe=teacher_recipe, teacher_epochs=teacher_epochs, student_epochs=student_epochs,
                           full_epochs=full_epochs, severities=tuple(severities), seed=seed, out_dir=out, probe=False, log=log)
 
+def paired_record(res, out=None) -> dict:
+    "The student's per-image record (saved to `out/per_image.npz`) and the paired differences with their SEs."
+    from robustify_nb.router import paired_difference
+    from robustify_nb.student import HEADS
+    st, router = res['test_stats'], res['router']
+    ch = router.choose(st); right = st['probs'].argmax(-1) == st['y'][:, None]
+    clean = st['condition'] == 'clean'
+    acc = {h: right[torch.as_tensor(~clean), i].float().mean().item() for i, h in enumerate(HEADS)}
+    best = max(HEADS, key=acc.get)
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(Path(out)/'per_image.npz', right=right.numpy(), choice=ch.numpy(), image=st['image'].numpy(), condition=st['condition'], heads=np.array(HEADS))
+    return dict(best_head=best, routed_minus_best_head=paired_difference(st, ch, HEADS.index(best)), routed_minus_clean_head=paired_difference(st, ch, 0),
+                clean_routed_minus_clean_head=paired_difference(st, ch, 0, rows='clean'))
+
 @pytest.mark.slow
 def test_real_data_cifar10(shared, tmp_path):
     res = run(shared, tmp_path)
@@ -33,6 +53,8 @@ def test_real_data_cifar10(shared, tmp_path):
     t = res['table'].set_index('model')
     assert t.loc['original', 'clean_acc'] > 0.85
     assert t.loc['oracle', 'mean_corruption_acc'] >= t.loc['ours (routed)', 'mean_corruption_acc']
+    pr = paired_record(res, tmp_path)
+    assert pr['routed_minus_best_head']['n_images'] == len(res['test_stats']['y'][res['test_stats']['condition'] == 'clean']) and (tmp_path/'per_image.npz').exists()
 
 if __name__ == '__main__':
     from robustify_nb.core import shared_data
@@ -49,4 +71,6 @@ if __name__ == '__main__':
     from robustify_nb.robustify import robustify_targets, corruption_table
     print(res['table'].to_string(index=False)); print(robustify_targets(res).to_string(index=False))
     print(corruption_table(res['grid']).round(3).to_string()); print(json.dumps(res['routing'], indent=1)); print(json.dumps(res['config']))
+    pr = paired_record(res, a.out); print(json.dumps(pr, indent=1))
+    (Path(a.out)/'paired.json').write_text(json.dumps(pr, indent=1))
     print(f'total {time.time() - t0:.0f} s')
