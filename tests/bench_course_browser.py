@@ -37,14 +37,14 @@ def latency_target(chapter:str, label:str) -> float:
 
 # The page's side, per widget: the top-level ipywidgets boxes of the output areas (a chapter's "Try it" widgets; tqdm's
 # progress bars are HBoxes, not VBoxes), and a signature of what each one computed: its figures' traces (sums of
-# x, y, z and the title), its texts and its images; the controls' own readouts are left out (the page updates them
+# x, y, z, an image's PNG source and the title), its texts and its images; the controls' own readouts are left out (the page updates them
 # before the kernel has computed anything).
 ROOTS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output .widget-vbox')).filter(e => !e.parentElement.closest('.widget-vbox'))"""
 RENDERED = f"""() => {{ const rs = ({ROOTS})(); return rs.length > 0 && Array.from(rs[0].querySelectorAll('.js-plotly-plot'))
     .every(g => g._fullData && g._fullData.length > 0 && g.querySelector('.main-svg')); }}"""
 SIGNATURE = f"""(i) => {{ const r = ({ROOTS})()[i]; if (!r) return null;
   const sum = v => (v == null) ? 0 : (typeof v === 'number') ? v : (typeof v === 'string') ? v.length : (typeof v === 'boolean') ? +v : Array.from(v).reduce((a, b) => a + sum(b), 0);
-  const figs = Array.from(r.querySelectorAll('.js-plotly-plot')).map(g => JSON.stringify([(g._fullData || []).map(t => [sum(t.x), sum(t.y), sum(t.z), t.x ? t.x.length : 0]),
+  const figs = Array.from(r.querySelectorAll('.js-plotly-plot')).map(g => JSON.stringify([(g._fullData || []).map(t => [sum(t.x), sum(t.y), sum(t.z), t.x ? t.x.length : 0, t.source || '']),
                                                                                              g._fullLayout && g._fullLayout.title ? g._fullLayout.title.text : '']));
   const texts = Array.from(r.querySelectorAll('.widget-html-content')).map(e => e.innerText);
   const imgs = Array.from(r.querySelectorAll('img')).map(e => e.src);
