@@ -37,14 +37,14 @@ def latency_target(chapter:str, label:str) -> float:
 
 # The page's side, per widget: the top-level ipywidgets boxes of the output areas (a chapter's "Try it" widgets; tqdm's
 # progress bars are HBoxes, not VBoxes), and a signature of what each one computed: its figures' traces (sums of
-# x, y, z and the title), its texts and its images; the controls' own readouts are left out (the page updates them
+# x, y, z, an image's PNG source and the title), its texts and its images; the controls' own readouts are left out (the page updates them
 # before the kernel has computed anything).
 ROOTS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output .widget-vbox')).filter(e => !e.parentElement.closest('.widget-vbox'))"""
 RENDERED = f"""() => {{ const rs = ({ROOTS})(); return rs.length > 0 && Array.from(rs[0].querySelectorAll('.js-plotly-plot'))
     .every(g => g._fullData && g._fullData.length > 0 && g.querySelector('.main-svg')); }}"""
 SIGNATURE = f"""(i) => {{ const r = ({ROOTS})()[i]; if (!r) return null;
   const sum = v => (v == null) ? 0 : (typeof v === 'number') ? v : (typeof v === 'string') ? v.length : (typeof v === 'boolean') ? +v : Array.from(v).reduce((a, b) => a + sum(b), 0);
-  const figs = Array.from(r.querySelectorAll('.js-plotly-plot')).map(g => JSON.stringify([(g._fullData || []).map(t => [sum(t.x), sum(t.y), sum(t.z), t.x ? t.x.length : 0]),
+  const figs = Array.from(r.querySelectorAll('.js-plotly-plot')).map(g => JSON.stringify([(g._fullData || []).map(t => [sum(t.x), sum(t.y), sum(t.z), t.x ? t.x.length : 0, t.source || '']),
                                                                                              g._fullLayout && g._fullLayout.title ? g._fullLayout.title.text : '']));
   const texts = Array.from(r.querySelectorAll('.widget-html-content')).map(e => e.innerText);
   const imgs = Array.from(r.querySelectorAll('img')).map(e => e.src);
@@ -122,24 +122,31 @@ class Chapter(Notebook):
 
     def _change(self, i:int, label:str, k:int):
         """The k-th of three input events on control `label` of widget `i` (a description, an action): a slider steps
-        away from its end twice and back once, a dropdown or toggle picks the next option, the one after, then the first."""
+        away from its end twice and back once, a dropdown or toggle picks the next option, the one after, then the first.
+        The control is brought on screen (and a slider's handle focused) here, before the clock starts, as a person
+        has it on screen before using it: timed with the input, that scroll of the long notebook was most of the
+        first change's latency (09's first α change: 0.25 s of 0.49 s before the key press, issue 17)."""
         c = next(x for x in self.page.evaluate(CONTROLS, i) if x['label'] == label)
         if c['kind'] == 'slider':
             back = (k == 2 or c['now'] >= c['max']) and c['now'] > c['min']
             key = 'ArrowLeft' if back else 'ArrowRight'
-            return key, lambda: self.slider_keys(label, key)
+            self.focus_slider(label)
+            return key, lambda: self.slider_keys(label, key, focus=False)
         if k == 0: self._first = c['selected']
         n, i0 = len(c['options']), self._first
         pick = c['options'][[(i0 + 1) % n, (i0 + 2) % n, i0][k] if n > 2 else [(i0 + 1) % n, i0, (i0 + 1) % n][k]]
-        if c['kind'] == 'dropdown': return pick, lambda: _dropdown(self.page, label).select_option(pick)
+        if c['kind'] == 'dropdown':
+            _dropdown(self.page, label).scroll_into_view_if_needed()
+            return pick, lambda: _dropdown(self.page, label).select_option(pick)
+        _toggle(self.page, label, pick).scroll_into_view_if_needed()
         return pick, lambda: _toggle(self.page, label, pick).click()
 
     def _drive_one(self, i:int, row:dict, timeout:float):
         "Three changes of control `row['control']` of widget `i`, each timed into `row`."
         label = row['control']
         for k in range(3):
-            self.settle(500)
             what, act = self._change(i, label, k)
+            self.settle(500)
             before = self.page.evaluate(SIGNATURE, i)
             try:
                 t = self.timed(act, f"(b) => ({SIGNATURE})({i}) !== b", arg=before, timeout=timeout*1000)
