@@ -43,7 +43,10 @@ def _as_state(theta, arg:str) -> Mapping[str, torch.Tensor]:
         return theta
     raise TypeError(f"{arg} has type {type(theta).__name__}; accepted: a state dict (a mapping of name -> tensor) or an nn.Module.")
 
-def check_alpha(alpha, extrapolate:bool=False, arg:str='alpha') -> float:
+_EXTRAPOLATE_HINT = "or pass extrapolate=True to extrapolate beyond the zero-shot (alpha < 0) or fine-tuned (alpha > 1) weights"
+
+def check_alpha(alpha, extrapolate:bool=False, arg:str='alpha',
+                hint:str=_EXTRAPOLATE_HINT) -> float: # what the error says besides [0, 1], where extrapolation is offered differently (or not at all)
     "`alpha` as a float, if it is a real number in [0, 1] (any finite number with `extrapolate=True`)."
     if isinstance(alpha, torch.Tensor) and alpha.numel() == 1 and not alpha.dtype == torch.bool: alpha = alpha.item()
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
@@ -52,8 +55,7 @@ def check_alpha(alpha, extrapolate:bool=False, arg:str='alpha') -> float:
     alpha = float(alpha)
     if not math.isfinite(alpha): raise ValueError(f"{arg}={alpha!r} is not finite; accepted: a number in [0, 1].")
     if not extrapolate and not 0 <= alpha <= 1:
-        raise ValueError(f"{arg}={alpha!r} is outside [0, 1]; accepted: 0 <= {arg} <= 1, or pass extrapolate=True to extrapolate "
-                         "beyond the zero-shot (alpha < 0) or fine-tuned (alpha > 1) weights.")
+        raise ValueError(f"{arg}={alpha!r} is outside [0, 1]; accepted: 0 <= {arg} <= 1" + (f", {hint}." if hint else "."))
     return alpha
 
 def check_interpolable(s0:Mapping, s1:Mapping, names=('theta0', 'theta1')):
@@ -624,6 +626,9 @@ def load_finetuned(zeroshot:Classifier, path:str|Path) -> Classifier:
     model = copy.deepcopy(_check_classifier(zeroshot, 'zeroshot'))
     return load_weights(model, read_weights(path), source=f'fine-tuned checkpoint {str(path)!r}').eval()
 
+_SWEEP_HINT = ("as the experiment sweeps between the zero-shot (0) and fine-tuned (1) weights; "
+              "to extrapolate, sweep a WiseEnsemble(..., extrapolate=True) in Python")
+
 def parse_alphas(spec:str) -> list[float]:
     "'0:1:0.1' (start:stop:step, stop included) or '0,0.5,1' as a sorted list of distinct α in [0, 1]."
     if not isinstance(spec, str) or not spec.strip(): raise ValueError(f"alphas={spec!r} is not accepted; accepted: 'start:stop:step' such as '0:1:0.1', or a list such as '0,0.5,1'.")
@@ -634,7 +639,7 @@ def parse_alphas(spec:str) -> list[float]:
             vals = list(np.round(np.arange(a, b + st/2, st), 6))
         else: vals = [float(v) for v in spec.split(',')]
     except ValueError: raise ValueError(f"alphas={spec!r} is not accepted; accepted: 'start:stop:step' with step > 0 such as '0:1:0.1', or numbers such as '0,0.5,1'.") from None
-    return sorted({check_alpha(v, arg='alphas') for v in vals})
+    return sorted({check_alpha(v, arg='alphas', hint=_SWEEP_HINT) for v in vals})
 
 # %% ../nbs/09_wiseft.ipynb #i15-463e83d9
 @dataclass(frozen=True)
@@ -665,7 +670,7 @@ def check(self:WiseftConfig):
     if isinstance(self.e2e_lr, bool) or not isinstance(self.e2e_lr, (int, float)) or not self.e2e_lr > 0:
         raise ValueError(f"e2e_lr={self.e2e_lr!r} is not accepted; accepted: a number > 0.")
     if not isinstance(self.alphas, tuple) or not self.alphas: raise ValueError(f"alphas={self.alphas!r} is not accepted; accepted: one or more numbers in [0, 1].")
-    for a in self.alphas: check_alpha(a, arg='alphas')
+    for a in self.alphas: check_alpha(a, arg='alphas', hint=_SWEEP_HINT)
     if not isinstance(self.corruptions, tuple): raise TypeError(f"corruptions={self.corruptions!r} is not accepted; accepted: a tuple of names of CORRUPTIONS.")
     for c in self.corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
     check_int('severity', self.severity, 1)
