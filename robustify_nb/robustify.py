@@ -22,7 +22,7 @@ from .models import MODELS, Classifier, load_model, save_checkpoint, num_params
 from .benchmark import summarize, plot_grid
 from .teacher import RECIPES, train_teacher
 from .student import GATES, HEADS, CLEAN_PATHS, STUDENT_DEFAULTS, resolve_tune, check_compatible, with_head_dropout, mc_logits, distill_student, load_student
-from .router import RULES, UncertaintyRouter, router_stats, routing_report, fit_router, evaluate_many, grid_from_stats
+from .router import RULES, PREDICTIONS, SIGNAL_SOURCES, ROUTER_DEFAULTS, UncertaintyRouter, router_stats, routing_report, fit_router, evaluate_many, grid_from_stats
 from .wiseft import interpolate
 from .transfer import linear_probe, task_data
 
@@ -55,6 +55,8 @@ class RobustifyConfig:
     freeze_bn:bool=STUDENT_DEFAULTS['freeze_bn'] # keep the tuned blocks' BatchNorm statistics frozen
     clean_path:str=STUDENT_DEFAULTS['clean_path'] # what the student's clean head reads: 'original' (the untouched original model: clean behaviour kept exactly) or 'tuned' (the tuned features)
     router_rule:str='gate' # the router's rule: 'thresholds' (KL and uncertainty cut-offs) or 'gate' (a logistic gate on the signals); both fitted on validation under the training shifts
+    router_prediction:str=ROUTER_DEFAULTS['prediction'] # each head's probabilities in the router: 'deterministic' (dropout off) or 'mc' (the mean of the passes); a clean head that is the original model is the original either way
+    router_signals:str=ROUTER_DEFAULTS['signal_source'] # what the router's entropy and KL are computed from: 'deterministic' or 'mc' probabilities (MI: the passes)
     baselines:bool=True # also fine-tune the whole student with AugMix, and WiSE-FT between it and the original
     full_epochs:int=2 # the full AugMix fine-tuning's epochs
     full_lr:float=0.01 # the full AugMix fine-tuning's learning rate
@@ -89,6 +91,7 @@ def check(self:RobustifyConfig,
         if not isinstance(v, bool): raise TypeError(f"{k}={v!r} has type {type(v).__name__}; accepted: True or False.")
     check_choice('teacher_recipe', self.teacher_recipe, RECIPES, 'teacher recipe'); check_choice('gate', self.gate, GATES, 'gate')
     check_choice('student_opt', self.student_opt, ['sgd', 'adamw'], 'optimiser'); check_choice('clean_path', self.clean_path, CLEAN_PATHS, 'clean path'); check_choice('router_rule', self.router_rule, RULES, 'routing rule')
+    check_choice('router_prediction', self.router_prediction, PREDICTIONS, 'prediction'); check_choice('router_signals', self.router_signals, SIGNAL_SOURCES, 'signal source')
     check_fraction('student_fraction', self.student_fraction, low_open=True, what='a fraction of the training images')
     check_fraction('p_pixmix', self.p_pixmix); check_fraction('wiseft_alpha', self.wiseft_alpha, what='a mixing weight')
     if not self.corruptions: raise ValueError("corruptions=() names no corruption; accepted: one or more of CORRUPTIONS (the default: all 15).")
@@ -253,7 +256,7 @@ def run_experiment(base:nn.Module|None=None, # the pretrained student (default: 
         wise = copy.deepcopy(base); wise.load_state_dict(interpolate(base, full, c.wiseft_alpha)); wise.eval()
         wname = f'WiSE-FT (α={c.wiseft_alpha})'
         models.update({'full AugMix fine-tuning': full, wname: wise}); costs.update({'full AugMix fine-tuning': f_cost, wname: f_cost})
-    router, thresholds = fit_router(student, valid, c.mc_passes, c.seed, c.router_rule)
+    router, thresholds = fit_router(student, valid, c.mc_passes, c.seed, c.router_rule, prediction=c.router_prediction, signal_source=c.router_signals)
     log(f"router thresholds (validation, training shifts): {thresholds}")
     t0 = time.perf_counter()
     test_stats = router_stats(router, test, c.corruptions, c.severities, seed=c.seed)      # the student: one pass gives heads, router, oracle
@@ -308,6 +311,7 @@ def save_experiment(res:dict, out:str|Path) -> Path:
     r = res['router']
     save_checkpoint(res['models']['student'], out/'student.safetensors', metrics=res['routing'],
                     router=dict(passes=r.passes, kl_threshold=r.kl_threshold, unc_threshold=r.unc_threshold, uncertainty=r.uncertainty, seed=r.seed,
+                               prediction=r.prediction, signal_source=r.signal_source,
                                rule=r.rule, gate=({k: v.tolist() for k, v in r.gate.items()} if r.gate is not None else None)))
     save_checkpoint(res['models']['teacher'], out/'teacher.safetensors', metrics=res['teacher_cost'])
     res['table'].to_csv(out/'table.csv', index=False); res['grid'].to_csv(out/'grid.csv', index=False)
@@ -356,7 +360,7 @@ ABLATION_CONFIG = RobustifyConfig(n_test=200, severities=(1, 3, 5))      # a sma
 def _ablation_row(base, teacher, t_cost, train, valid, test, s:RobustifyConfig, progress) -> dict:
     "One setting of the ablation: the student distilled, routed (thresholds fitted on validation) and evaluated; its row."
     st, cost = _distil(base, teacher, train, s, progress=progress)
-    router, _ = fit_router(st, valid, s.mc_passes, s.seed, s.router_rule)
+    router, _ = fit_router(st, valid, s.mc_passes, s.seed, s.router_rule, prediction=s.router_prediction, signal_source=s.router_signals)
     ts = router_stats(router, test, s.corruptions, s.severities, seed=s.seed)
     summ = {m: summarize(g.drop(columns='model'), baseline=None) for m, g in grid_from_stats(ts, router).groupby('model', sort=False)}
     rep = routing_report(ts, router.choose(ts))

@@ -23,12 +23,16 @@ from .teacher import heldout_shift
 from .student import MultiHeadStudent, HEADS, mc_logits, entropy
 
 # %% auto #0
-__all__ = ['RULES', 'GATE_FEATURES', 'SIGNALS', 'UncertaintyRouter', 'router_stats', 'routing_report', 'paired_difference',
-           'fit_thresholds', 'gate_features', 'gate_scores', 'fit_gate', 'fit_router', 'auroc', 'signal_auroc',
-           'evaluate_many', 'grid_from_stats', 'router_explorer', 'sample_explorer']
+__all__ = ['RULES', 'PREDICTIONS', 'SIGNAL_SOURCES', 'ROUTER_DEFAULTS', 'GATE_FEATURES', 'SIGNALS', 'UncertaintyRouter',
+           'router_stats', 'routing_report', 'paired_difference', 'fit_thresholds', 'gate_features', 'gate_scores',
+           'fit_gate', 'fit_router', 'auroc', 'signal_auroc', 'evaluate_many', 'grid_from_stats', 'router_explorer',
+           'sample_explorer']
 
 # %% ../nbs/08_router.ipynb #c006
 RULES = ('thresholds', 'gate')
+PREDICTIONS = ('deterministic', 'mc')
+SIGNAL_SOURCES = ('deterministic', 'mc')
+ROUTER_DEFAULTS = dict(prediction='deterministic', signal_source='mc')    # measured: the robustify chapter's issue-16 section
 
 class UncertaintyRouter(nn.Module):
     "Routes each image to the clean, robust or combined head of a `MultiHeadStudent` by MC-dropout uncertainty and head disagreement."
@@ -38,7 +42,9 @@ class UncertaintyRouter(nn.Module):
                  uncertainty:str='entropy', # 'entropy' or 'mi' to pick between robust and combined
                  seed:int=0,
                  rule:str='thresholds', # 'thresholds' (the KL / uncertainty rule) or 'gate' (the fitted logistic gate, `fit_gate`)
-                 gate:dict|None=None): # the gate's parameters (`fit_gate` sets them): mean, std, w, b
+                 gate:dict|None=None, # the gate's parameters (`fit_gate` sets them): mean, std, w, b
+                 prediction:str=ROUTER_DEFAULTS['prediction'], # each head's probabilities: 'deterministic' (dropout off) or 'mc' (the mean of the passes); a clean head that is the original model (clean_path='original') is always the original, exactly
+                 signal_source:str=ROUTER_DEFAULTS['signal_source']): # what the entropy and the KL are computed from: 'deterministic' or 'mc' probabilities (the MI always needs the passes)
 
         super().__init__()
         if not isinstance(student, MultiHeadStudent): raise TypeError(f"student has type {type(student).__name__}; accepted: a MultiHeadStudent.")
@@ -47,22 +53,28 @@ class UncertaintyRouter(nn.Module):
             raise ValueError("the student's heads have no dropout (p_drop=0) but the router needs Monte Carlo passes; accepted: a MultiHeadStudent built with p_drop > 0.")
         check_choice('uncertainty', uncertainty, ['entropy', 'mi'], 'uncertainty')
         check_choice('rule', rule, RULES, 'routing rule')
+        check_choice('prediction', prediction, PREDICTIONS, 'prediction'); check_choice('signal_source', signal_source, SIGNAL_SOURCES, 'signal source')
+        self.prediction, self.signal_source = prediction, signal_source
         if rule == 'gate' and gate is None: raise ValueError("rule='gate' needs the gate's parameters (gate=None); accepted: a gate fitted by fit_gate, or rule='thresholds'.")
         self.rule, self.gate = rule, ({k: torch.as_tensor(v, dtype=torch.float64) for k, v in gate.items()} if gate is not None else None)
         self.student, self.passes, self.kl_threshold, self.unc_threshold, self.uncertainty, self.seed = student, passes, kl_threshold, unc_threshold, uncertainty, seed
 
     @torch.no_grad()
     def analyse(self, x:torch.Tensor) -> dict:
-        "Per image: mean probabilities of each head (N, 3, C), entropy and MI (N, 3), KL(clean ‖ robust) (N,)."
+        "Per image: each head's probabilities (N, 3, C), entropy and MI (N, 3), KL(clean ‖ robust) (N,); MC passes for the uncertainty."
         check_images(x, 'x')
-        lg = mc_logits(self.student, x, self.passes, make_generator(self.seed, x.device))
+        st = self.student; f = st.head_features(x)                               # the features once, for both
+        orig = st.clean_path == 'original'
+        det = torch.stack([F.softmax((st.base.head(f[k]) if orig and k == 'clean' else st.heads[k][1](f[k])).float(), -1) for k in HEADS], 1)
+        lg = mc_logits(st, x, self.passes, make_generator(self.seed, x.device), features=f)
         P = torch.stack([F.softmax(lg[k].float(), -1) for k in HEADS], 2)        # (passes, N, 3, C)
         mean = P.mean(0); logC = float(np.log(P.shape[-1]))
-        H = entropy(mean)/logC
-        mi = (H - entropy(P).mean(0)/logC).clamp(min=0)
-        pc, pr = mean[:, 0], mean[:, 1]
+        probs = det if self.prediction == 'deterministic' else torch.cat([det[:, :1] if orig else mean[:, :1], mean[:, 1:]], 1)
+        sig = det if self.signal_source == 'deterministic' else mean
+        mi = (entropy(mean)/logC - entropy(P).mean(0)/logC).clamp(min=0)
+        pc, pr = sig[:, 0], sig[:, 1]
         kl = (pc*(pc.clamp(min=1e-12).log() - pr.clamp(min=1e-12).log())).sum(-1)
-        return dict(probs=mean, entropy=H, mi=mi, kl=kl)
+        return dict(probs=probs, entropy=entropy(sig)/logC, mi=mi, kl=kl)
 
     def choose(self, stats:dict, kl_threshold:float|None=None, unc_threshold:float|None=None, uncertainty:str|None=None,
                rule:str|None=None) -> torch.Tensor: # rule: None is the router's own, except that given thresholds mean the threshold rule
@@ -191,10 +203,11 @@ def fit_gate(router:UncertaintyRouter, stats:dict, l2:float=1e-2, # L2 penalty o
 
 # %% ../nbs/08_router.ipynb #7ea62a98
 def fit_router(student:MultiHeadStudent, valid, passes:int=8, seed:int=0,
-               rule:str='thresholds') -> tuple[UncertaintyRouter, dict]: # the rule the router uses; both are fitted
+               rule:str='thresholds', # the rule the router uses; both are fitted
+               **kw) -> tuple[UncertaintyRouter, dict]: # more `UncertaintyRouter` settings: prediction, signal_source
     "A router on `student`, its thresholds and gate fitted on `valid` under the held-out training shifts (never the test corruptions); `(router, fitted)`."
     check_choice('rule', rule, RULES, 'routing rule')
-    router = UncertaintyRouter(student, passes=passes, seed=seed)
+    router = UncertaintyRouter(student, passes=passes, seed=seed, **kw)
     stats = router_stats(router, valid, shift=heldout_shift)
     fitted = fit_thresholds(router, stats); fitted['gate_routed_acc'] = fit_gate(router, stats)['routed_acc']
     router.rule = rule; fitted['rule'] = rule

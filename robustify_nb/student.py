@@ -276,7 +276,8 @@ def _check_passes(passes):
     check_int('passes', passes, 1, '>= 2 for an uncertainty estimate')
 
 @torch.no_grad()
-def mc_logits(model:nn.Module, x:torch.Tensor, passes:int=8, generator:torch.Generator|None=None, which:Sequence[str]|None=None):
+def mc_logits(model:nn.Module, x:torch.Tensor, passes:int=8, generator:torch.Generator|None=None, which:Sequence[str]|None=None,
+              features:dict|None=None): # a student's `head_features(x)`, when already computed (the router reuses them)
     "Logits of `passes` Monte Carlo dropout passes: (passes, N, C), or a dict of them per head for a `MultiHeadStudent`."
     _check_passes(passes)
     g = generator if generator is not None else make_generator(0, x.device)
@@ -284,7 +285,7 @@ def mc_logits(model:nn.Module, x:torch.Tensor, passes:int=8, generator:torch.Gen
         if model.p_drop == 0 and passes > 1:
             raise ValueError(f"passes={passes} Monte Carlo passes were asked for but the student's heads have no dropout (p_drop=0); "
                              "accepted: a MultiHeadStudent built with p_drop > 0, or passes=1.")
-        f = model.head_features(x)
+        f = model.head_features(x) if features is None else features
         return {k: model.heads[k][1](_drop(f[k], model.p_drop, passes, g)) for k in (which or HEADS)}
     if isinstance(model, Classifier) and _is_dropout_head(model.head):
         f = model.features(x)

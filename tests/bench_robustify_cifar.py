@@ -10,8 +10,8 @@ Run with `make bench` (pytest -m slow: all 5 severities) or, quicker on a CPU,
 `python tests/bench_robustify_cifar.py --severities 3 --out cifar_out` (about 20 minutes on one CPU thread).
 Beside the tables it keeps the per-image record of the student (`per_image.npz` in `--out`: for every test image ×
 condition row, whether each head is right, the routed choice, the image index and the condition) and prints the paired
-differences (over the 1,000 test images) of routed − best single head and routed − clean head (the original through
-the heads' Monte Carlo dropout) under corruption, and routed − clean head on the clean images, each with its SE.
+differences (over the 1,000 test images) of routed − best single head and routed − clean head (the original model,
+exactly, since issue 16's fix; before it, the original through the heads' Monte Carlo dropout) under corruption, and routed − clean head on the clean images, each with its SE.
 """
 import argparse, json, sys, time
 from pathlib import Path

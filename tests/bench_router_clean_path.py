@@ -15,10 +15,21 @@ the per-image mean over the 75 corrupted conditions); the diagnostic `signal_aur
 and test; the inference cost (CPU seconds of `router.analyse` over the clean test images against one pass of the
 original model, measured in the same process).
 
+Issue 16's fix (the router's clean head is the original model exactly; MC passes for the uncertainty only) added one
+step before the test, on the validation images alone (clean and under the training shifts; seed 0): the four routers
+`prediction` in ('deterministic', 'mc') × `signal_source` in ('deterministic', 'mc') on the same student, each fitted
+by `fit_router`, with `signal_auroc` on validation, each head's validation accuracy, both rules' fitted validation
+accuracy, and the gate's validation accuracy against that of the router's defaults (paired SE over the validation
+images, clean and shifted rows). The rule for the defaults, stated before the run: `signal_source` is the one with the
+higher mean of the entropy and KL AUROCs on the shifted validation images (averaged over both predictions), 'mc' unless
+'deterministic' is ahead by 0.02 or more; `prediction` is 'deterministic' unless 'mc' routes (gate) better on validation by two
+paired SEs or more. `--valid-only` stops after this step.
+
 Run with `python tests/bench_router_clean_path.py --out /tmp/clean_path` (`--teacher PATH` saves the teacher there, or
 reuses one saved by an earlier run; `--severities 3 --n-test 100` for a quick look; `--paths original` for the default
 student only). Measured: 276 CPU seconds (one torch thread, teacher reused, 500 test images, severities 1, 3, 5, both
-paths); 366 CPU s with `--paths original` and the teacher trained (155 CPU s of it).
+paths); 366 CPU s with `--paths original` and the teacher trained (155 CPU s of it). With the validation step: 167 CPU s
+(`--paths original --severities 1 3 5`, teacher reused; 7 Dec 2026), 47 CPU s with `--valid-only`.
 """
 import argparse, copy, json, sys, time
 from pathlib import Path
@@ -32,7 +43,29 @@ def _pass_cpu(fn, x, repeats=3):
         best = c if best is None else min(best, c)
     return best
 
-def run(out=None, n_test=500, severities=(1, 2, 3, 4, 5), seed=0, teacher_path=None, paths=('tuned', 'original'), log=print):
+def variants(st, valid, seed=0, log=print):
+    "Issue 16: the four (prediction, signal_source) routers on `st`, measured on `valid` under the training shifts only."
+    from robustify_nb.router import PREDICTIONS, SIGNAL_SOURCES, router_stats, signal_auroc, fit_router, paired_difference
+    from robustify_nb.student import HEADS
+    from robustify_nb.teacher import heldout_shift
+    ref = fit_router(st, valid, 8, seed, 'gate')[0]
+    rs = router_stats(ref, valid, shift=heldout_shift, seed=seed); ref_ch = ref.choose(rs)
+    out = {}
+    for pr in PREDICTIONS:
+        for ss in SIGNAL_SOURCES:
+            router, fitted = fit_router(st, valid, 8, seed, 'gate', prediction=pr, signal_source=ss)
+            vs = router_stats(router, valid, shift=heldout_shift, seed=seed)
+            right = vs['probs'].argmax(-1) == vs['y'][:, None]; sh = vs['condition'] != 'clean'
+            # the gate's validation routing against the defaults' (same images: rows of clean and shifted images)
+            both = dict(vs, probs=torch.stack([vs['probs'][torch.arange(len(right)), router.choose(vs)], rs['probs'][torch.arange(len(right)), ref_ch]], 1))
+            d = paired_difference(both, 0, 1, rows='all')
+            out[f'{pr}/{ss}'] = dict(auroc=signal_auroc(vs).to_dict('records'), fitted=fitted,
+                                    heads_valid={h: dict(clean=right[~torch.as_tensor(sh), i].float().mean().item(), shifted=right[torch.as_tensor(sh), i].float().mean().item()) for i, h in enumerate(HEADS)},
+                                    gate_minus_defaults=d['diff'], gate_minus_defaults_se=d['se'])
+            log(f"  variant prediction={pr} signal_source={ss}: {json.dumps(out[f'{pr}/{ss}'], default=str)}")
+    return out
+
+def run(out=None, n_test=500, severities=(1, 2, 3, 4, 5), seed=0, teacher_path=None, paths=('tuned', 'original'), log=print, valid_only=False):
     from robustify_nb.core import seed_everything
     from robustify_nb.corruptions import CORRUPTIONS
     from robustify_nb.models import load_model
@@ -48,15 +81,21 @@ def run(out=None, n_test=500, severities=(1, 2, 3, 4, 5), seed=0, teacher_path=N
     else:
         teacher, tc = robustify_teacher(_default_teacher(), train, cfg); log(f'teacher: {tc}')
         if teacher_path: torch.save(teacher, teacher_path)
-    og = evaluate_many({'original': base}, test, CORRUPTIONS, severities, seed=seed)
-    o = summarize(og.drop(columns='model'), baseline=None)
-    res = dict(original=dict(clean=o.clean_acc, corruption=o.mean_corruption_acc), paths={}, n_test=len(test), severities=list(severities), seed=seed)
+    res = dict(paths={}, n_test=len(test), severities=list(severities), seed=seed)
     xt, _ = test.tensors() if hasattr(test, 'tensors') else test
-    with torch.no_grad(): res['cost'] = {'original forward, CPU s': _pass_cpu(base, xt)}
+    if not valid_only:                                      # the validation step sees no test image
+        og = evaluate_many({'original': base}, test, CORRUPTIONS, severities, seed=seed)
+        o = summarize(og.drop(columns='model'), baseline=None)
+        res['original'] = dict(clean=o.clean_acc, corruption=o.mean_corruption_acc)
+        with torch.no_grad(): res['cost'] = {'original forward, CPU s': _pass_cpu(base, xt)}
     for cp in paths:
         seed_everything(seed)
         st, cost = distill_student(base, teacher, _first(train, 0.5), tune=(0, 1, -1), epochs=1, lr=0.01, batch_size=64, p_pixmix=0.6,
                                    seed=seed, progress=False, clean_path=cp)
+        if cp == 'original':
+            res.setdefault('variants', {})[cp] = variants(st, valid, seed, log)
+            if out: Path(out).mkdir(parents=True, exist_ok=True); (Path(out)/'clean_path.json').write_text(json.dumps(res, indent=1, default=str))
+            if valid_only: continue
         router, thr = fit_router(st, valid, 8, seed)          # both rules fitted on the validation images under the training shifts
         vs = router_stats(router, valid, shift=heldout_shift, seed=seed)
         ts = router_stats(router, test, CORRUPTIONS, severities, seed=seed)
@@ -93,7 +132,7 @@ def run(out=None, n_test=500, severities=(1, 2, 3, 4, 5), seed=0, teacher_path=N
 def test_clean_path_keeps_the_original(tmp_path):
     res = run(tmp_path, n_test=100, severities=(3,))
     o, p = res['original'], res['paths']['original']
-    assert p['heads']['clean']['clean'] == o['clean'] and abs(p['heads']['clean']['corruption'] - o['corruption']) < 0.02   # the clean head is the original (up to MC dropout)
+    assert abs(p['heads']['clean']['clean'] - o['clean']) < 1e-6 and abs(p['heads']['clean']['corruption'] - o['corruption']) < 1e-6   # the clean head is the original, exactly (one image of the 1,500 corrupted ones: 7e-4)
     assert p['oracle']['corruption'] >= max(h['corruption'] for h in p['heads'].values())
     for rule in p['rules'].values(): assert rule['routed']['clean'] >= o['clean'] - 0.02
 
@@ -102,8 +141,9 @@ if __name__ == '__main__':
     p.add_argument('--out', default='clean_path_out'); p.add_argument('--n-test', type=int, default=500)
     p.add_argument('--severities', nargs='*', type=int, default=[1, 2, 3, 4, 5]); p.add_argument('--teacher', default=None)
     p.add_argument('--paths', nargs='*', default=['tuned', 'original'])
+    p.add_argument('--valid-only', action='store_true', help="issue 16's validation step only (the four routers of the 'original' path); no test")
     a = p.parse_args()
     torch.set_num_threads(1)
     c0 = time.process_time()
-    res = run(a.out, a.n_test, a.severities, teacher_path=a.teacher, paths=a.paths, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True))
+    res = run(a.out, a.n_test, a.severities, teacher_path=a.teacher, paths=a.paths, valid_only=a.valid_only, log=lambda s: print(time.strftime('%H:%M:%S'), s, flush=True))
     print(json.dumps(res, indent=1, default=str)); print(f'total {time.process_time() - c0:.0f} CPU s')

@@ -93,6 +93,21 @@ def test_cli_bad_router_rule_exits_2(tmp_path):
     r = subprocess.run([*robustify_exe(), 'robustify', '--out', str(tmp_path), '--router-rule', 'vote'], capture_output=True, text=True, timeout=300, env=ENV)
     assert r.returncode == 2 and "'vote'" in r.stderr and 'gate' in r.stderr, r.stderr
 
+def test_cli_bad_router_prediction_exits_2(tmp_path):
+    r = subprocess.run([*robustify_exe(), 'robustify', '--out', str(tmp_path), '--router-prediction', 'mean'], capture_output=True, text=True, timeout=300, env=ENV)
+    assert r.returncode == 2 and "'mean'" in r.stderr and 'deterministic' in r.stderr, r.stderr
+
+def test_router_defaults_are_written_once():
+    "UncertaintyRouter's and RobustifyConfig's prediction / signal defaults both come from ROUTER_DEFAULTS (08)."
+    import inspect
+    from dataclasses import fields
+    from robustify_nb.router import ROUTER_DEFAULTS, UncertaintyRouter
+    from robustify_nb.robustify import RobustifyConfig
+    sig = inspect.signature(UncertaintyRouter.__init__).parameters
+    cfg = {f.name: f.default for f in fields(RobustifyConfig)}
+    for k, c in (('prediction', 'router_prediction'), ('signal_source', 'router_signals')):
+        assert sig[k].default == ROUTER_DEFAULTS[k] == cfg[c], (k, sig[k].default, ROUTER_DEFAULTS[k], cfg[c])
+
 def test_student_defaults_are_written_once():
     "The student's defaults of MultiHeadStudent, Distiller, distill_student and RobustifyConfig all come from STUDENT_DEFAULTS (07)."
     import inspect
