@@ -24,7 +24,7 @@ __all__ = ['QUANTIZE', 'ALEXNET_ERRORS', 'ALEXNET_CLEAN_ERROR', 'quantize_images
            'evaluate_datasets', 'evaluate_cifar10c', 'evaluate_corruption_sets', 'fit_effective_robustness',
            'effective_robustness', 'plot_grid', 'plot_categories', 'plot_effective_robustness']
 
-# %% ../nbs/05_benchmark.ipynb #c006
+# %% ../nbs/05_benchmark.ipynb #d4f2bea1
 QUANTIZE = (None, 'uint8', 'jpeg85')
 
 def quantize_images(x:torch.Tensor, how:str|None) -> torch.Tensor:
@@ -34,6 +34,7 @@ def quantize_images(x:torch.Tensor, how:str|None) -> torch.Tensor:
     q = torch.floor(x*255 + 1e-4).div_(255)     # + 1e-4: k/255 computed in float32 may land just below k
     return jpeg_compression(q, 85) if how == 'jpeg85' else q
 
+# %% ../nbs/05_benchmark.ipynb #35cc6b99
 def _as_models(model) -> tuple[dict, bool]:
     if isinstance(model, nn.Module): return {'model': model}, True
     models = dict(model) if isinstance(model, Mapping) else ({f'model{i}': m for i, m in enumerate(model)} if isinstance(model, (list, tuple)) else None)
@@ -41,6 +42,7 @@ def _as_models(model) -> tuple[dict, bool]:
         raise TypeError(f"model has type {type(model).__name__}; accepted: an nn.Module, or a non-empty mapping name -> nn.Module (or a list of them).")
     return models, False
 
+# %% ../nbs/05_benchmark.ipynb #2eb3fd29
 def _batches_from(data, batch_size:int, start:int):
     "The batches of `data` from batch number `start` on, without loading the ones before."
     if start == 0: yield from iter_batches(data, batch_size); return
@@ -115,7 +117,7 @@ def evaluate_corruptions(model:nn.Module|Mapping[str, nn.Module], # one model, o
     df.attrs['quantize'] = quantize
     return df
 
-# %% ../nbs/05_benchmark.ipynb #c008
+# %% ../nbs/05_benchmark.ipynb #4be92bdc
 #: Top-1 error of AlexNet on ImageNet-C, averaged over severities (Hendrycks & Dietterich 2019, as published with
 #: their evaluation code), and its clean top-1 error (torchvision's AlexNet, 56.52% accuracy).
 ALEXNET_ERRORS = dict(gaussian_noise=0.886428, shot_noise=0.894468, impulse_noise=0.922640, defocus_blur=0.819880,
@@ -127,11 +129,13 @@ def _per_corruption_error(grid:pd.DataFrame) -> pd.Series:
     g = grid[grid.severity > 0]
     return 1 - g.groupby('corruption', sort=False).accuracy.mean()
 
+# %% ../nbs/05_benchmark.ipynb #4a9d03d0
 def _clean_error(grid:pd.DataFrame) -> float:
     row = grid[grid.severity == 0]
     if row.empty: raise ValueError("the grid has no clean row (severity 0); accepted: a table from `evaluate_corruptions`.")
     return 1 - float(row.accuracy.iloc[0])
 
+# %% ../nbs/05_benchmark.ipynb #7721a20f
 def summarize(grid:pd.DataFrame, # from `evaluate_corruptions`
               baseline:pd.DataFrame|str|None='alexnet', # 'alexnet' (ImageNet-C), another model's grid, or None
              ) -> pd.Series:
@@ -164,13 +168,14 @@ def evaluate_datasets(model:nn.Module, datasets:Mapping[str, object], batch_size
     return pd.DataFrame([dict(dataset=k, accuracy=accuracy(model, d, batch_size), n=len(d[0]) if isinstance(d, tuple) else len(d))
                          for k, d in datasets.items()])
 
-# %% ../nbs/05_benchmark.ipynb #c014
+# %% ../nbs/05_benchmark.ipynb #ac7a4356
 def _npy_batches(x, y, sl, batch_size):
     from robustify_nb.core import to_float_images
     for i in range(sl.start, sl.stop, batch_size):
         j = min(i + batch_size, sl.stop)
         yield to_float_images(np.array(x[i:j])), torch.as_tensor(np.array(y[i:j])).long()     # copies of one batch only
 
+# %% ../nbs/05_benchmark.ipynb #7fe75f60
 @torch.inference_mode()
 def evaluate_cifar10c(model:nn.Module, root, corruptions:Sequence[str]=CORRUPTIONS, severities:Sequence[int]=(1, 2, 3, 4, 5),
                       clean=None, batch_size:int=500) -> pd.DataFrame:
@@ -217,10 +222,11 @@ def evaluate_corruption_sets(model:nn.Module, sets, # a `CorruptionSets` (from `
         rows.append(dict(corruption=c, severity=s, accuracy=accuracy(model, ds, batch_size), n=len(ds)))
     return pd.DataFrame(rows)
 
-# %% ../nbs/05_benchmark.ipynb #c017
+# %% ../nbs/05_benchmark.ipynb #1cbee55c
 def _logit(p): p = np.clip(np.asarray(p, float), 1e-4, 1 - 1e-4); return np.log(p/(1 - p))
 def _sigmoid(z): return 1/(1 + np.exp(-z))
 
+# %% ../nbs/05_benchmark.ipynb #b80003e0
 def fit_effective_robustness(id_acc:Sequence[float], ood_acc:Sequence[float]) -> tuple[float, float]:
     "Slope and intercept of the least-squares line logit(ood) = a·logit(id) + b over a family of models."
     id_acc, ood_acc = np.asarray(id_acc, float), np.asarray(ood_acc, float)
@@ -229,12 +235,13 @@ def fit_effective_robustness(id_acc:Sequence[float], ood_acc:Sequence[float]) ->
     a, b = np.polyfit(_logit(id_acc), _logit(ood_acc), 1)
     return float(a), float(b)
 
+# %% ../nbs/05_benchmark.ipynb #b0778b19
 def effective_robustness(id_acc, ood_acc, fit:tuple[float, float]) -> np.ndarray:
     "OOD accuracy above (positive) or below the family's line at the same ID accuracy."
     a, b = fit
     return np.asarray(ood_acc, float) - _sigmoid(a*_logit(id_acc) + b)
 
-# %% ../nbs/05_benchmark.ipynb #c020
+# %% ../nbs/05_benchmark.ipynb #c1ccaa4e
 def plot_grid(grid:pd.DataFrame, title:str='Accuracy under corruption'):
     "Heatmap of accuracy (%) per corruption (rows) and severity (columns), the clean accuracy in the title."
     import plotly.graph_objects as go
@@ -248,6 +255,7 @@ def plot_grid(grid:pd.DataFrame, title:str='Accuracy under corruption'):
     fig.update_layout(title=t, height=40 + 28*len(order) + 80, width=620, yaxis_autorange='reversed')
     return fig
 
+# %% ../nbs/05_benchmark.ipynb #c5ec3088
 def plot_categories(summaries:Mapping[str, pd.Series], title:str='Accuracy per corruption category'):
     "Grouped bars: clean and per-category accuracy (%) of several models' `summarize` results."
     import plotly.express as px
@@ -257,6 +265,7 @@ def plot_categories(summaries:Mapping[str, pd.Series], title:str='Accuracy per c
     fig.update_layout(height=380, yaxis_title='accuracy (%)')
     return fig
 
+# %% ../nbs/05_benchmark.ipynb #2918ba2b
 def plot_effective_robustness(df:pd.DataFrame, fit:tuple[float, float]|None=None, id_col='id_acc', ood_col='ood_acc', name_col='model',
                               title:str='Out-of-distribution vs in-distribution accuracy'):
     "Scatter of OOD vs ID accuracy on logit axes (labelled in %) with the family's linear fit and the y = x line."

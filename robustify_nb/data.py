@@ -497,7 +497,44 @@ def _display_names(folders:list[str], classes, root) -> list[str]:
                          "accepted: one name per class folder, in sorted folder order, or a {folder: name} mapping.")
     return classes
 
-# %% ../nbs/01_data.ipynb #d044
+# %% ../nbs/01_data.ipynb #ae578a3d
+def _native_size(root:Path, files:Sequence[Path], border:int=0) -> tuple[int, int]:
+    "The one (height, width) of `files` after cutting `border` pixels from each side, or a ValueError listing the sizes found."
+    sizes = _image_sizes(files)
+    if border: sizes = [(h - 2*border, w - 2*border) for h, w in sizes]
+    groups = {}
+    for f, s in zip(files, sizes): groups.setdefault(s, []).append(f.relative_to(root))
+    if len(groups) > 1:
+        desc = '; '.join(f"{h}x{w}: {len(fs)} files ({_few(fs)})" for (h, w), fs in sorted(groups.items(), key=lambda kv: -len(kv[1])))
+        raise ValueError(f"image folder {str(root)!r} holds images of {len(groups)} sizes (height x width) - {desc}; "
+                         "accepted: images of one size at native size, or image_size=N (--size N) to resize and centre-crop every image to N x N.")
+    return next(iter(groups))
+
+# %% ../nbs/01_data.ipynb #59d3d459
+def _logit_indices(root:Path, folders:Sequence[str], target_classes:Sequence[str]|None) -> torch.Tensor|None:
+    "Where each of `folders` is in `target_classes` (None without them); a folder missing from them is refused."
+    if target_classes is None: return None
+    target_classes = list(target_classes)
+    unknown = [c for c in folders if c not in target_classes]
+    if unknown: raise ValueError(f"target_classes lacks {len(unknown)} folder classes of {str(root)!r}, e.g. {unknown[:3]}; "
+                                 "accepted: a class list that contains every sub-folder name.")
+    return torch.tensor([target_classes.index(c) for c in folders])
+
+# %% ../nbs/01_data.ipynb #0ae1334a
+def _logit_groups(folders:Sequence[str], logit_groups:Mapping[str, Sequence[int]]|None) -> list[list[int]]|None:
+    "The output indices of each of `folders`, in their order (None without `logit_groups`); a folder without outputs is refused."
+    if logit_groups is None: return None
+    missing = [f for f in folders if f not in logit_groups]
+    if missing: raise ValueError(f"logit_groups has no outputs for {len(missing)} class folders: {_few(missing)}; accepted: {{folder: [output indices]}} for every folder.")
+    return [list(map(int, logit_groups[f])) for f in folders]
+
+# %% ../nbs/01_data.ipynb #c78163c7
+def _folder_transform(image_size:int|None, resize:int|None):
+    "PIL image -> float tensor: as it is (`image_size` None), or resized to `resize` (default N·256/224) and centre-cropped to N x N."
+    from torchvision import transforms as T
+    return T.ToTensor() if image_size is None else T.Compose([T.Resize(resize or int(image_size*256/224), antialias=True), T.CenterCrop(image_size), T.ToTensor()])
+
+# %% ../nbs/01_data.ipynb #c80223f8
 class FolderDataset(Dataset):
     "A lazily-loaded class-per-folder image tree: items are (float image (3, H, W) in [0, 1], label), at native size unless `image_size`."
     def __init__(self, root, # a folder with one sub-folder of images per class
@@ -518,31 +555,11 @@ class FolderDataset(Dataset):
         self.labels = torch.tensor(labels)
         self.classes = _display_names(self.folders, classes, root)
         self.image_size, self.resize = image_size, resize
-        if image_size is None:
-            sizes = _image_sizes(self.files)
-            if self.border: sizes = [(h - 2*self.border, w - 2*self.border) for h, w in sizes]
-            groups = {}
-            for f, s in zip(self.files, sizes): groups.setdefault(s, []).append(f.relative_to(root))
-            if len(groups) > 1:
-                desc = '; '.join(f"{h}x{w}: {len(fs)} files ({_few(fs)})" for (h, w), fs in sorted(groups.items(), key=lambda kv: -len(kv[1])))
-                raise ValueError(f"image folder {str(root)!r} holds images of {len(groups)} sizes (height x width) - {desc}; "
-                                 "accepted: images of one size at native size, or image_size=N (--size N) to resize and centre-crop every image to N x N.")
-            self.native_size = next(iter(groups))
-        else: self.native_size = None
-        self.logit_indices = self.logit_groups = None
+        self.native_size = _native_size(root, self.files, self.border) if image_size is None else None
         self.n_outputs = len(target_classes) if target_classes is not None else n_outputs     # logits of this width are projected
-        if target_classes is not None:
-            target_classes = list(target_classes)
-            unknown = [c for c in self.folders if c not in target_classes]
-            if unknown: raise ValueError(f"target_classes lacks {len(unknown)} folder classes of {str(root)!r}, e.g. {unknown[:3]}; "
-                                         "accepted: a class list that contains every sub-folder name.")
-            self.logit_indices = torch.tensor([target_classes.index(c) for c in self.folders])
-        if logit_groups is not None:
-            missing = [f for f in self.folders if f not in logit_groups]
-            if missing: raise ValueError(f"logit_groups has no outputs for {len(missing)} class folders: {_few(missing)}; accepted: {{folder: [output indices]}} for every folder.")
-            self.logit_groups = [list(map(int, logit_groups[f])) for f in self.folders]
-        from torchvision import transforms as T
-        self._tf = T.ToTensor() if image_size is None else T.Compose([T.Resize(resize or int(image_size*256/224), antialias=True), T.CenterCrop(image_size), T.ToTensor()])
+        self.logit_indices = _logit_indices(root, self.folders, target_classes)
+        self.logit_groups = _logit_groups(self.folders, logit_groups)
+        self._tf = _folder_transform(image_size, resize)
 
     def __len__(self): return len(self.files)
     def __getitem__(self, i):

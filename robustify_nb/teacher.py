@@ -24,18 +24,21 @@ __all__ = ['AUGMIX_OPS', 'TRAIN_SHIFTS', 'RECIPES', 'autocontrast', 'equalize', 
            'spectral_pictures', 'pixmix', 'PixMixCE', 'heldout_shift', 'make_recipe', 'train_teacher',
            'compare_recipes', 'plot_recipes', 'augmentation_explorer']
 
-# %% ../nbs/06_teacher.ipynb #c006
+# %% ../nbs/06_teacher.ipynb #6120ef3c
 def _affine(x, theta):
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
 
+# %% ../nbs/06_teacher.ipynb #f41b7421
 def _eye(n, x): return torch.eye(2, 3, device=x.device, dtype=x.dtype).repeat(n, 1, 1)
 
+# %% ../nbs/06_teacher.ipynb #1ede671d
 def autocontrast(x, m, s=None):
     "Stretch each channel of each image to [0, 1] (magnitude unused)."
     lo, hi = x.amin((2, 3), keepdim=True), x.amax((2, 3), keepdim=True)
     return torch.where(hi - lo > 1e-3, (x - lo)/(hi - lo).clamp(min=1e-3), x)
 
+# %% ../nbs/06_teacher.ipynb #643c8862
 def equalize(x, m, s=None):
     "Histogram-equalise each channel of each image (256 levels; magnitude unused)."
     N, C, H, W = x.shape
@@ -44,57 +47,68 @@ def equalize(x, m, s=None):
     cdf = hist.cumsum(1)
     return (cdf.gather(1, v)/(H*W)).view(N, C, H, W).to(x.dtype)
 
+# %% ../nbs/06_teacher.ipynb #36723b59
 def posterize(x, m, s=None):
     "Keep 4 - round(4m) bits per channel."
     bits = (4 - (4*m).long()).clamp(1, 8).view(-1, 1, 1, 1)
     q = 2.0**(8 - bits)
     return torch.floor(x*255/q)*q/255
 
+# %% ../nbs/06_teacher.ipynb #c9534f96
 def solarize(x, m, s=None):
     "Invert pixels above the threshold 1 - m."
     return torch.where(x >= (1 - m).view(-1, 1, 1, 1), 1 - x, x)
 
+# %% ../nbs/06_teacher.ipynb #614f2d0e
 def rotate(x, m, s):
     "Rotate by up to ±30 degrees."
     a = (s*m*30*math.pi/180).to(x.dtype); th = _eye(len(x), x)
     th[:, 0, 0], th[:, 0, 1], th[:, 1, 0], th[:, 1, 1] = a.cos(), -a.sin(), a.sin(), a.cos()
     return _affine(x, th)
 
+# %% ../nbs/06_teacher.ipynb #c3a0e2bf
 def shear_x(x, m, s):
     "Shear horizontally by up to ±0.3."
     th = _eye(len(x), x); th[:, 0, 1] = (s*m*0.3).to(x.dtype); return _affine(x, th)
 
+# %% ../nbs/06_teacher.ipynb #d7ede6cb
 def shear_y(x, m, s):
     "Shear vertically by up to ±0.3."
     th = _eye(len(x), x); th[:, 1, 0] = (s*m*0.3).to(x.dtype); return _affine(x, th)
 
+# %% ../nbs/06_teacher.ipynb #c3b4ba24
 def translate_x(x, m, s):
     "Translate horizontally by up to ±1/3 of the width."
     th = _eye(len(x), x); th[:, 0, 2] = (s*m*2/3).to(x.dtype); return _affine(x, th)
 
+# %% ../nbs/06_teacher.ipynb #16c88587
 def translate_y(x, m, s):
     "Translate vertically by up to ±1/3 of the height."
     th = _eye(len(x), x); th[:, 1, 2] = (s*m*2/3).to(x.dtype); return _affine(x, th)
 
+# %% ../nbs/06_teacher.ipynb #f35af735
 AUGMIX_OPS = dict(autocontrast=autocontrast, equalize=equalize, posterize=posterize, solarize=solarize, rotate=rotate,
                   shear_x=shear_x, shear_y=shear_y, translate_x=translate_x, translate_y=translate_y)
 
-# %% ../nbs/06_teacher.ipynb #c010
+# %% ../nbs/06_teacher.ipynb #292bd3e9
 def _np_rng(generator:torch.Generator) -> np.random.Generator:
     "A NumPy generator seeded from `generator` (for Dirichlet and Beta draws)."
     return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item()))
 
+# %% ../nbs/06_teacher.ipynb #281ef9f3
 def _check_generator(generator, x):
     if generator is None: return make_generator(int(torch.randint(0, 2**62, (1,)).item()), device=x.device)
     if not isinstance(generator, torch.Generator): raise TypeError(f"generator has type {type(generator).__name__}; accepted: a torch.Generator or None.")
     return generator
 
+# %% ../nbs/06_teacher.ipynb #4c833e22
 def _refuse_severity(kw:dict, who:str):
     "AugMix's old name for its magnitude, `severity` (the corruptions' 1..5), refused with what to write; any other unknown keyword refused as Python does."
     if 'severity' in kw: raise TypeError(f"{who}: severity={kw['severity']!r} is the corruptions' name (1 to 5); AugMix's strength of its operations is "
                                          f"called magnitude (1 to 10): write magnitude={kw['severity']!r}.")
     if kw: raise TypeError(f"{who}() got an unexpected keyword argument {next(iter(kw))!r}")
 
+# %% ../nbs/06_teacher.ipynb #55b084e2
 def _apply_chain(x, ops, magnitude, depth, g):
     N, names, dev = len(x), list(ops), x.device
     d = torch.randint(1, 4, (N,), generator=g, device=dev) if depth < 1 else torch.full((N,), depth, device=dev)
@@ -108,6 +122,7 @@ def _apply_chain(x, ops, magnitude, depth, g):
             if len(sel): out[sel] = ops[name](out[sel], mag[sel], sign[sel]).clamp(0, 1)
     return out
 
+# %% ../nbs/06_teacher.ipynb #2bb8d163
 def augmix(x:torch.Tensor, # images (N, 3, H, W) in [0, 1]
            generator:torch.Generator|None=None,
            magnitude:int=3, # strength of the operations, 1..10 (not the corruptions' severity)
@@ -145,13 +160,14 @@ def plot_views(x:torch.Tensor, views:Sequence[torch.Tensor], names:Sequence[str]
     fig.update_layout(title=title, height=90*len(rows) + 60, margin=dict(l=10, r=90, t=40, b=10))
     return fig
 
-# %% ../nbs/06_teacher.ipynb #c016
+# %% ../nbs/06_teacher.ipynb #94d6b141
 def jsd_consistency(*logits:torch.Tensor) -> torch.Tensor:
     "Jensen–Shannon divergence between the softmax distributions of several logit tensors (mean over the batch)."
     lps = [F.log_softmax(l.float(), 1) for l in logits]      # log-probabilities: no log(0) when a softmax underflows
     m = torch.clamp(sum(lp.exp() for lp in lps)/len(lps), 1e-7, 1).log()
     return sum((lp.exp()*(lp - m)).sum(1).mean() for lp in lps)/len(lps)
 
+# %% ../nbs/06_teacher.ipynb #97c2b454
 class AugMixJSD:
     "AugMix for the `Learner`: `augment` makes `[clean, view, view]`, the loss is CE(clean) + lam·JSD (or CE on one view if not `jsd`)."
     def __init__(self, lam:float=12.0, jsd:bool=True, magnitude:int=3, width:int=3, depth:int=-1, alpha:float=1.0,
@@ -172,7 +188,7 @@ class AugMixJSD:
         lc, l1, l2 = model(x).chunk(3)
         return F.cross_entropy(lc, y) + self.lam*jsd_consistency(lc, l1, l2)
 
-# %% ../nbs/06_teacher.ipynb #c019
+# %% ../nbs/06_teacher.ipynb #22395528
 def spectral_pictures(n:int, size:int=32, generator:torch.Generator|None=None, beta:tuple[float, float]=(1.0, 2.5), device='cpu') -> torch.Tensor:
     "`n` coloured 1/f^beta noise pictures (n, 3, size, size) in [0, 1], beta drawn per picture in the range `beta`."
     g = generator if generator is not None else make_generator(0, device)
@@ -184,6 +200,7 @@ def spectral_pictures(n:int, size:int=32, generator:torch.Generator|None=None, b
     lo, hi = img.amin((2, 3), keepdim=True), img.amax((2, 3), keepdim=True)
     return (img - lo)/(hi - lo).clamp(min=1e-6)
 
+# %% ../nbs/06_teacher.ipynb #5e2e00e1
 def pixmix(x:torch.Tensor, generator:torch.Generator|None=None, k:int=4, beta:float=3.0,
            magnitude:int=3, # the AugMix views' magnitude, 1..10
            **old) -> torch.Tensor: # `severity`, the old name of `magnitude`: refused, saying so
@@ -207,6 +224,7 @@ def pixmix(x:torch.Tensor, generator:torch.Generator|None=None, k:int=4, beta:fl
         out = torch.where((rounds > r).view(-1, 1, 1, 1), mixed, out)
     return out.clamp(0, 1)
 
+# %% ../nbs/06_teacher.ipynb #7e30a13d
 class PixMixCE:
     "PixMix for the `Learner`: `augment` replaces each batch by PixMix views (a fraction `p_clean` kept clean); the loss is cross-entropy."
     def __init__(self, k:int=4, beta:float=3.0, magnitude:int=3, p_clean:float=0.2, **old):
@@ -247,7 +265,7 @@ def heldout_shift(x:torch.Tensor, generator:torch.Generator|None=None,
         if len(sel): out[sel] = pixmix(x[sel], g)
     return out
 
-# %% ../nbs/06_teacher.ipynb #c025
+# %% ../nbs/06_teacher.ipynb #b613399e
 RECIPES = ('augmix', 'augmix+shifts', 'pixmix', 'standard')
 
 def make_recipe(recipe:str, **kw):
@@ -259,6 +277,7 @@ def make_recipe(recipe:str, **kw):
     from robustify_nb.train import cross_entropy_loss
     return None, cross_entropy_loss
 
+# %% ../nbs/06_teacher.ipynb #478ec23e
 def train_teacher(data, # training data (an ImageDataset)
                   model:nn.Module|str='smallcnn', # a model or a registered name (built fresh)
                   recipe:str='augmix', epochs:int=3, lr:float=0.1, batch_size:int=128, seed:int=0, valid=None, warmup:int=20, # warmup steps of the learning rate

@@ -27,7 +27,7 @@ __all__ = ['DIST_TIMEOUT', 'EpochBatches', 'Callback', 'ProgressCallback', 'Chec
            'gathered_accuracy', 'cross_entropy_loss', 'Learner', 'evaluate_styles', 'plot_accuracies',
            'pretrain_student']
 
-# %% ../nbs/04_train.ipynb #c006
+# %% ../nbs/04_train.ipynb #d86263d4
 class EpochBatches:
     "Index batches of an epoch: seeded by (seed, epoch), sharded over processes, resumable at a batch."
     def __init__(self, n:int, batch_size:int, seed:int=0, rank:int=0, world:int=1, drop_last:bool=True):
@@ -49,6 +49,7 @@ class EpochBatches:
         batches = [perm[i*self.bs:(i+1)*self.bs] for i in range(len(self)*self.world)]
         yield from batches[self.rank::self.world][self.start:]
 
+# %% ../nbs/04_train.ipynb #8e4293e0
 def _loader(data, sampler):
     # DataLoader draws a base seed from the generator it is given, else from the global RNG: give it its own, so that
     # starting an epoch (or resuming mid-epoch) never shifts the global RNG that dropout uses.
@@ -57,7 +58,7 @@ def _loader(data, sampler):
         return torch.utils.data.DataLoader(data, sampler=sampler, batch_size=None, num_workers=0, generator=g)
     return torch.utils.data.DataLoader(data, batch_sampler=sampler, num_workers=0, generator=g)
 
-# %% ../nbs/04_train.ipynb #c009
+# %% ../nbs/04_train.ipynb #6190442e
 class Callback:
     "Base class: override any of before_fit, before_epoch, after_batch, after_epoch, after_fit."
     order = 0
@@ -67,6 +68,7 @@ class Callback:
     def after_epoch(self, learn): pass
     def after_fit(self, learn): pass
 
+# %% ../nbs/04_train.ipynb #8a26bec7
 class ProgressCallback(Callback):
     "A tqdm.auto progress bar over all steps, with the running loss (main process only)."
     order = 10
@@ -78,7 +80,7 @@ class ProgressCallback(Callback):
         if learn.step % 10 == 0: self.bar.set_postfix(loss=f'{learn.smooth_loss:.3f}', epoch=learn.epoch)
     def after_fit(self, learn): self.bar.close()
 
-# %% ../nbs/04_train.ipynb #c011
+# %% ../nbs/04_train.ipynb #e19ce27c
 def _optim_to_flat(opt) -> tuple[dict, dict]:
     sd = opt.state_dict(); tensors, meta = {}, {'param_groups': sd['param_groups'], 'state': {}}
     for pid, st in sd['state'].items():
@@ -87,6 +89,7 @@ def _optim_to_flat(opt) -> tuple[dict, dict]:
             else: meta['state'].setdefault(str(pid), {})[k] = v
     return tensors, meta
 
+# %% ../nbs/04_train.ipynb #6143cf83
 def _optim_from_flat(opt, tensors:dict, meta:dict):
     state = {}
     for key, v in tensors.items():
@@ -95,6 +98,7 @@ def _optim_from_flat(opt, tensors:dict, meta:dict):
     for pid, d in meta['state'].items(): state.setdefault(int(pid), {}).update(d)
     opt.load_state_dict({'state': state, 'param_groups': meta['param_groups']})
 
+# %% ../nbs/04_train.ipynb #010f34f5
 class CheckpointCallback(Callback):
     "Save a resumable checkpoint every `every` steps and at the end of each epoch (main process, atomically)."
     order = 20
@@ -103,17 +107,19 @@ class CheckpointCallback(Callback):
         if self.every and learn.step % self.every == 0 and learn.step < learn.total_steps: learn.save_state()
     def after_epoch(self, learn): learn.save_state()
 
-# %% ../nbs/04_train.ipynb #c011b
+# %% ../nbs/04_train.ipynb #95587fe1
 def _shard(n:int, rank:int, world:int) -> torch.Tensor:
     "Indices of `rank`'s shard: contiguous blocks of ceil(n/world), wrapped around, so every shard has the same length."
     per = math.ceil(n/world)
     return torch.arange(rank*per, (rank + 1)*per) % n
 
+# %% ../nbs/04_train.ipynb #fb320472
 def _subset(data, idx:torch.Tensor):
     if isinstance(data, tuple): return tuple(t[idx] for t in data)
     if hasattr(data, 'subset') and hasattr(data, 'images'): return data.subset(idx)
     return torch.utils.data.Subset(data, idx.tolist())
 
+# %% ../nbs/04_train.ipynb #ecff232e
 def gathered_predict(model:nn.Module, data, batch_size:int=256, accelerator=None) -> tuple[torch.Tensor, torch.Tensor]:
     "`predict` over several processes: each predicts its shard of `data`; every process returns all logits and labels, in order, on the CPU."
     acc = accelerator
@@ -127,28 +133,32 @@ def gathered_predict(model:nn.Module, data, batch_size:int=256, accelerator=None
     if idx is not None and getattr(shard, 'logit_indices', None) is None: logits = logits[:, idx]
     return logits, labels
 
+# %% ../nbs/04_train.ipynb #4939c30c
 def gathered_accuracy(model:nn.Module, data, batch_size:int=256, accelerator=None) -> float:
     "Top-1 accuracy of `model` on `data`, computed across processes (the same number on each, equal to `accuracy` in one process)."
     if accelerator is None or accelerator.num_processes == 1: return accuracy(model, data, batch_size)
     logits, labels = gathered_predict(model, data, batch_size, accelerator)
     return (logits.argmax(1) == labels).float().mean().item()
 
-# %% ../nbs/04_train.ipynb #c013
+# %% ../nbs/04_train.ipynb #5daa7c28
 def cross_entropy_loss(model, x, y):
     "The default `loss_fn`: cross-entropy of `model(x)` against labels `y`."
     return F.cross_entropy(model(x), y)
 
+# %% ../nbs/04_train.ipynb #a785485e
 def _lr_at(schedule:str, step:int, total:int, warmup:int) -> float:
     "Multiplier of the base learning rate at `step` of `total`."
     if step < warmup: return (step + 1)/warmup
     t = (step - warmup)/max(1, total - warmup)
     return {'constant': 1.0, 'cosine': 0.5*(1 + math.cos(math.pi*t)), 'linear': 1 - t}[schedule]
 
+# %% ../nbs/04_train.ipynb #6c189786
 class _LossModule(nn.Module):
     "`model` and `loss_fn` as one module: under several processes DDP wraps this, so `loss_fn` may call the model's `features`, heads or an attack."
     def __init__(self, model, loss_fn): super().__init__(); self.model, self._loss = model, [loss_fn]   # a list: the loss's own modules (a teacher) stay outside DDP
     def forward(self, x, y): return self._loss[0](self.model, x, y)
 
+# %% ../nbs/04_train.ipynb #b657b053
 DIST_TIMEOUT = float(os.environ.get('ROBUSTIFY_DIST_TIMEOUT', 600))   # seconds a process waits for the others before giving up
 
 def _accelerator(mixed_precision:str, cpu:bool):
@@ -162,6 +172,7 @@ def _accelerator(mixed_precision:str, cpu:bool):
     return Accelerator(mixed_precision=mixed_precision, cpu=cpu, kwargs_handlers=[
         InitProcessGroupKwargs(timeout=timedelta(seconds=DIST_TIMEOUT)), DistributedDataParallelKwargs(find_unused_parameters=True)])
 
+# %% ../nbs/04_train.ipynb #740b3b6f
 class Learner:
     "Trains `model` on `data` with `loss_fn(model, x, y)` through an `accelerate.Accelerator`; see `fit`."
     def __init__(self, model:nn.Module,
@@ -209,7 +220,7 @@ class Learner:
     def _cb(self, event):
         for c in self.callbacks: getattr(c, event)(self)
 
-# %% ../nbs/04_train.ipynb #c015
+# %% ../nbs/04_train.ipynb #9d147004
 def _dist_failure(e:Exception) -> bool:
     "Whether `e` is a failed collective operation (a peer died or timed out) rather than a bug in the step."
     if isinstance(e, getattr(torch.distributed, 'DistError', ())): return True
@@ -217,6 +228,7 @@ def _dist_failure(e:Exception) -> bool:
     # DDP's buffer broadcast before a forward ("Application timeout caused pair closure", seen on a loaded machine)
     return isinstance(e, RuntimeError) and any(k in str(e).lower() for k in ('gloo', 'nccl', 'connection closed', 'connection reset', 'timed out', 'timeout', 'pair closure'))
 
+# %% ../nbs/04_train.ipynb #16742b1a
 @patch
 def fit(self:Learner, epochs:int, resume:bool=True) -> pd.DataFrame:
     "Train for `epochs` epochs in all (continuing from a checkpoint in `ckpt_dir` if `resume`); return the history."
@@ -232,6 +244,7 @@ def fit(self:Learner, epochs:int, resume:bool=True) -> pd.DataFrame:
         raise RuntimeError(f"process {self.rank} of {self.world} stopped at step {self.step} (epoch {self.epoch}): a collective operation failed, "
                            f"another process has probably died or hung longer than {DIST_TIMEOUT:.0f} s; {where}. Cause: {e}") from e
 
+# %% ../nbs/04_train.ipynb #da87091c
 @patch
 def _fit(self:Learner, epochs:int) -> pd.DataFrame:
     acc, steps_per_epoch = self.accelerator, len(self.sampler)
@@ -276,13 +289,14 @@ def _fit(self:Learner, epochs:int) -> pd.DataFrame:
     self._cb('after_fit')
     return pd.DataFrame(self.history)
 
-# %% ../nbs/04_train.ipynb #c017
+# %% ../nbs/04_train.ipynb #8154abcc
 @patch
 def sync_buffers(self:Learner):
     "Give every process the main process's buffers (BatchNorm running statistics); a no-op in one process."
     if self.world == 1: return
     for b in self.raw_model.buffers(): torch.distributed.broadcast(b.data, 0)
 
+# %% ../nbs/04_train.ipynb #a2841bff
 @patch
 def save_state(self:Learner):
     "Write a resumable checkpoint of weights, optimiser and RNG states to `ckpt_dir` (atomically, from the main process)."
@@ -309,7 +323,7 @@ def save_state(self:Learner):
         if not f.name.startswith(tag): f.unlink(missing_ok=True); f.with_suffix('.json').unlink(missing_ok=True)
     for f in d.glob('.*.tmp'): f.unlink(missing_ok=True)
 
-# %% ../nbs/04_train.ipynb #c018
+# %% ../nbs/04_train.ipynb #614fe3a7
 def _resume_position(meta:dict, world:int, steps_per_epoch:int, where) -> int:
     "Where this process resumes in the checkpoint's epoch: `meta`'s batches of that epoch, re-split over `world` processes."
     old = meta.get('processes', 1)
@@ -320,6 +334,7 @@ def _resume_position(meta:dict, world:int, steps_per_epoch:int, where) -> int:
                          f"or delete the folder to start over.")
     return min(done // world, steps_per_epoch)
 
+# %% ../nbs/04_train.ipynb #7831096f
 @patch
 def load_state(self:Learner):
     "Restore weights, optimiser, RNG states and counters from `ckpt_dir/trainer.json` (also when written by another number of processes)."
@@ -340,7 +355,7 @@ def load_state(self:Learner):
     if self.accelerator.is_main_process:
         for f in d.glob('.*.tmp'): f.unlink(missing_ok=True)       # leftovers of a write that was killed
 
-# %% ../nbs/04_train.ipynb #c026
+# %% ../nbs/04_train.ipynb #259d01b9
 def evaluate_styles(model:nn.Module, n:int=2000, seed:int=0, split:str='test', styles=None, batch_size:int=500,
                     accelerator=None, # under several processes: shard each style over them and gather (every process gets the table)
                    ) -> pd.DataFrame:
@@ -350,6 +365,7 @@ def evaluate_styles(model:nn.Module, n:int=2000, seed:int=0, split:str='test', s
     for s in styles: check_choice('styles', s, STYLES, 'style')
     return pd.DataFrame([dict(style=s, accuracy=gathered_accuracy(model, PolyShift(n, s, split, seed), batch_size, accelerator)) for s in styles])
 
+# %% ../nbs/04_train.ipynb #ac7ca719
 def plot_accuracies(df:pd.DataFrame, x:str='style', y:str='accuracy', color:str|None=None, title:str='Accuracy per style'):
     "A plotly bar chart of accuracies (in %), e.g. of `evaluate_styles`."
     import plotly.express as px
