@@ -17,7 +17,7 @@ import torch
 __all__ = ['close_matches', 'check_choice', 'check_fraction', 'check_int', 'config_with', 'default_device', 'make_generator',
            'seed_everything', 'cell_seed', 'set_threads', 'cache_dir', 'shared_data', 'full_size', 'check_answer',
            'atomic_write', 'write_json', 'read_json', 'sha256_file', 'record_diff', 'check_same_run', 'check_images',
-           'to_float_images', 'use_plotly_mimetype', 'figures_to_html']
+           'to_float_images', 'use_plotly_mimetype', 'figures_to_html', 'figure_widget']
 
 # %% ../nbs/00_core.ipynb #c006
 def close_matches(value, options:Iterable[str], n:int=3) -> list[str]:
@@ -308,3 +308,90 @@ def figures_to_html(figs, title:str='robustify-nb report', path:str|Path|None=No
     if path is not None:
         with atomic_write(path) as f: f.write(page)
     return page
+
+# %% ../nbs/00_core.ipynb #i17-fw-code
+def _resend_missing(fig, change):
+    "A view's report (`_js2py_traceDeltas`): the page's figure is up to date yet lacks traces? Send them and the layout again."
+    from copy import deepcopy
+    msg = change['new']
+    if not msg or msg.get('trace_edit_id') != fig._last_trace_edit_id: return   # edits still on their way: they will arrive
+    n = len(msg.get('trace_deltas') or [])
+    if n >= len(fig.data): return
+    fig._resent += 1
+    fig._send_addTraces_msg(deepcopy(fig._data[n:]))
+    fig._send_relayout_msg(deepcopy(fig._layout))
+
+_PLOTLY_LOADER = r"""// plotly's FigureWidget code is imported once per page, and each model is ready at once: anywidget gives a model 2 s
+// to be ready and then drops every message it receives, and plotly's 5 MB module, imported afresh for every model,
+// took longer on a loaded machine (issue 17). plotly's messages that arrive before its code are replayed in order.
+const PY2JS = ['_py2js_addTraces', '_py2js_deleteTraces', '_py2js_moveTraces', '_py2js_restyle', '_py2js_relayout',
+               '_py2js_update', '_py2js_animate', '_py2js_removeLayoutProps', '_py2js_removeTraceProps'];
+function plotlyModule(model) {
+  const key = '__robustify_plotly_widget_' + model.get('_plotly_version');
+  if (!globalThis[key]) {
+    const url = URL.createObjectURL(new Blob([model.get('_plotly_esm')], { type: 'text/javascript' }));
+    globalThis[key] = import(url).finally(() => URL.revokeObjectURL(url));
+  }
+  return globalThis[key];
+}
+export default () => {
+  let plotly;                                        // this model's plotly widget, once plotly's code is in
+  return {
+    initialize({ model }) {
+      const queue = [], record = {};
+      for (const n of PY2JS) { record[n] = () => { const v = model.get(n); if (v !== null) queue.push([n, v]); }; model.on('change:' + n, record[n]); }
+      plotly = plotlyModule(model).then(async (mod) => {
+        const w = typeof mod.default === 'function' ? await mod.default() : mod.default;
+        let replaying = null; const handlers = {};
+        const proxy = Object.assign({}, model, {
+          get: (n) => (replaying && n === replaying[0]) ? replaying[1] : model.get(n),
+          on: (n, cb) => { (handlers[n] = handlers[n] || []).push(cb); model.on(n, cb); },
+        });
+        w.initialize({ model: proxy });            // synchronous: no message can come between it and the replay
+        for (const n of PY2JS) model.off('change:' + n, record[n]);
+        for (const item of queue) { replaying = item; for (const cb of handlers['change:' + item[0]] || []) cb(); }
+        replaying = null;
+        return w;
+      });
+    },
+    async render({ model, el }) { const w = await plotly; return w.render({ model, el }); },
+  };
+};
+"""
+
+_FW = None
+def _figure_widget_class():
+    "A `go.FigureWidget` with the loader above as its module, whose comm opens when its model id is first needed."
+    global _FW
+    if _FW is None:
+        import plotly, plotly.graph_objects as go, traitlets
+        from copy import deepcopy
+        bundle = str(go.FigureWidget._esm)                          # plotly's widget module (anywidget's file contents)
+        class FigureWidget(go.FigureWidget):
+            _esm = _PLOTLY_LOADER
+            _plotly_esm = traitlets.Unicode(bundle).tag(sync=True)                 # plotly's own widget module
+            _plotly_version = traitlets.Unicode(f'{plotly.__version__}-{hashlib.sha256(bundle.encode()).hexdigest()[:12]}').tag(sync=True)
+            def open(self):
+                if self.__dict__.get('_may_open'): super().open()   # not from the constructor: plotly's traces are not in yet
+            @property
+            def model_id(self):
+                if self.comm is None:
+                    self._may_open = True
+                    self._widget_layout, self._widget_data = deepcopy(self._layout_obj._props), deepcopy(self._data)
+                    self.open()
+                return self.comm.comm_id
+            def _repr_mimebundle_(self, *args, **kwargs):
+                self.model_id                                       # displayed on its own: open first
+                return super()._repr_mimebundle_(*args, **kwargs)
+        _FW = FigureWidget
+    return _FW
+
+def figure_widget(fig=None, # what `go.FigureWidget` takes: a figure, a trace, a list of traces or a figure dict; None: empty
+                  **kwargs): # passed on to `go.FigureWidget` (e.g. `layout=`)
+    """A plotly `go.FigureWidget` that draws on a busy page: its code loads once per page, its first message holds the
+    figure built so far, and it sends its traces again to a view that reports fewer; `_resent` counts those times."""
+    w = _figure_widget_class()(fig, **kwargs)
+    w._resent = 0
+    w.observe(lambda change: _resend_missing(w, change), '_js2py_traceDeltas')
+    return w
+

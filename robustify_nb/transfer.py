@@ -352,7 +352,8 @@ def attack_explorer(models:dict, # name -> model
     base = make_subplots(1, len(titles), subplot_titles=titles, horizontal_spacing=0.03)
     for a in base.layout.annotations: a.font.size = 12
     for j in range(len(titles)): base.add_trace(go.Image(z=np.zeros((32, 32, 3), np.uint8)), 1, j + 1)
-    fig = go.FigureWidget(base)
+    from robustify_nb.core import figure_widget
+    fig = figure_widget(base)
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
     fig.update_layout(height=270, margin=dict(l=0, r=0, t=50, b=0))
     text = W.HTML(); box = W.VBox([W.HBox([index, norm, eps]), fig, text])
