@@ -14,8 +14,8 @@ import torch
 
 # %% auto #0
 __all__ = ['COMMANDS', 'DATA_HELP', 'CLASSES_HELP', 'GPU_CHECK_NOTEBOOKS', 'register_command', 'build_parser', 'main',
-           'gpu_check', 'config_arguments', 'parse_tune', 'find_notebooks', 'notebook_figures', 'run_demo',
-           'timings_table', 'is_export_cell', 'seconds_to_widget']
+           'gpu_check', 'config_arguments', 'parse_tune', 'find_notebooks', 'shown_figure_widgets', 'notebook_figures',
+           'run_demo', 'timings_table', 'is_export_cell', 'seconds_to_widget']
 
 # %% ../nbs/20_cli.ipynb #c006
 COMMANDS = {}
@@ -674,17 +674,38 @@ def find_notebooks(nbs:str|Path|None=None) -> list[Path]:
     if not nbs.is_dir(): raise FileNotFoundError(f"notebook folder not found: looked for {str(nbs)!r}; pass --nbs <path to the nbs/ folder of a checkout>.")
     return sorted(p for p in nbs.glob('*.ipynb') if not p.name.startswith('_'))
 
+# %% ../nbs/20_cli.ipynb #lead-wtree
+def _widget_tree(model_id:str, # a widget's model id (an output's `application/vnd.jupyter.widget-view+json` names one)
+                 state:dict) -> list[str]: # an executed notebook's widget state (`metadata.widgets[...]['state']`)
+    "The model ids of a widget and of every widget it holds (its `children`, and theirs), itself first."
+    ids = [model_id]
+    for k in state.get(model_id, {}).get('state', {}).get('children', []): ids += _widget_tree(str(k).removeprefix('IPY_MODEL_'), state)
+    return ids
+
+# %% ../nbs/20_cli.ipynb #lead-shown
+def shown_figure_widgets() -> dict[str, dict]:
+    "Model id → plotly figure JSON of every plotly FigureWidget this kernel has shown (its comm is open), as it is now."
+    import plotly.graph_objects as go
+    from ipywidgets.widgets.widget import _instances        # ipywidgets' registry of the widgets whose comm is open
+    return {k: json.loads(go.Figure(w).to_json()) for k, w in list(_instances.items()) if isinstance(w, go.FigureWidget)}
+
 # %% ../nbs/20_cli.ipynb #i15-19044ffb
-def notebook_figures(nb) -> list[tuple[str, dict]]:
-    "(heading, plotly figure JSON) for every plotly output of an executed notebook, headed by the last markdown title."
-    out, heading = [], ''
+def notebook_figures(nb, widgets:dict|None=None) -> list[tuple[str, dict]]:
+    """(heading, plotly figure JSON) for every plotly output of an executed notebook, headed by the last markdown title;
+    with `widgets` (model id → figure JSON, as `shown_figure_widgets` gives), also the figures each shown widget holds."""
+    out, heading, seen = [], '', set()
+    state = nb.metadata.get('widgets', {}).get('application/vnd.jupyter.widget-state+json', {}).get('state', {})
     for c in nb.cells:
         if c.cell_type == 'markdown':
             for line in c.source.splitlines():
                 if line.startswith('#'): heading = line.lstrip('#').strip()
         for o in c.get('outputs', []):
-            fig = o.get('data', {}).get('application/vnd.plotly.v1+json')
-            if fig: out.append((heading, fig))
+            data = o.get('data', {})
+            if fig := data.get('application/vnd.plotly.v1+json'): out.append((heading, fig))
+            if view := data.get('application/vnd.jupyter.widget-view+json'):
+                for k in _widget_tree(view['model_id'], state):
+                    if k in (widgets or {}) and k not in seen:
+                        seen.add(k); out.append((f'{heading} (widget, as Run All left it)', widgets[k]))
     return out
 
 # %% ../nbs/20_cli.ipynb #i15-648a984f
@@ -731,9 +752,7 @@ def is_export_cell(cell) -> bool:
 # %% ../nbs/20_cli.ipynb #i15-21f2d7a3
 def _progress_bar(model_id:str, state:dict) -> bool:
     "Whether the widget `model_id` is (or holds) a progress bar, as tqdm's notebook bars are: not a widget a student drives."
-    m = state.get(model_id, {})
-    if m.get('model_name', '').endswith('ProgressModel'): return True
-    return any(_progress_bar(str(k).replace('IPY_MODEL_', ''), state) for k in m.get('state', {}).get('children', []))
+    return any(state.get(k, {}).get('model_name', '').endswith('ProgressModel') for k in _widget_tree(model_id, state))
 
 # %% ../nbs/20_cli.ipynb #i15-362acf54
 def seconds_to_widget(nb) -> float|None:
@@ -749,6 +768,8 @@ def seconds_to_widget(nb) -> float|None:
     return None
 
 # %% ../nbs/20_cli.ipynb #i15-79d99e24
+_SHOWN = 'import json\nfrom robustify_nb.cli import shown_figure_widgets\nprint(json.dumps(shown_figure_widgets()))'
+
 def _run_chapter(p:Path, out:Path, timeout:int, times:dict, to_widget:dict) -> list:
     "Execute one notebook into `out/nbs`, record its time in `times` (and the time to its first widget); its (heading, figure) pairs."
     import nbformat, plotly.graph_objects as go
@@ -757,13 +778,16 @@ def _run_chapter(p:Path, out:Path, timeout:int, times:dict, to_widget:dict) -> l
     print(f"executing {p.name} ...", flush=True)
     nb = nbformat.read(p, as_version=4)
     nb.cells = [c for c in nb.cells if not is_export_cell(c)]    # the demo does not rewrite the library
+    nb.cells.append(nbformat.v4.new_code_cell(_SHOWN))           # last: the figures of the widgets shown, for the report
     NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(p.parent)}},
                    extra_arguments=['--IPKernelApp.log_level=ERROR']).execute()
+    shown = nb.cells.pop()
+    widgets = json.loads(''.join(o.get('text', '') for o in shown.outputs if o.get('name') == 'stdout') or '{}')
     nbformat.write(nb, out/'nbs'/p.name)
     times[p.name] = round(time.perf_counter() - t0, 1)
     if (w := seconds_to_widget(nb)) is not None: to_widget[p.name] = w
     title = next((l.lstrip('# ').strip() for c in nb.cells if c.cell_type == 'markdown' for l in c.source.splitlines() if l.startswith('# ')), p.stem)
-    figs = notebook_figures(nb)
+    figs = notebook_figures(nb, widgets)
     print(f"  done in {times[p.name]} s, {len(figs)} figures", flush=True)
     return [(f"{title} · {h}", go.Figure(f)) for h, f in figs]
 

@@ -89,7 +89,9 @@ def test_demo_runs_each_chapter_at_the_size_asked(tmp_path, flag):
                                       'print("FULL", full_size()); go.Figure(go.Bar(y=[1]))')])
         nb.cells.append(nbformat.v4.new_code_cell('from tqdm.auto import tqdm; _ = list(tqdm(range(3)))'))   # a progress bar is not a widget to reach
         if name == '02_b': nb.cells += [nbformat.v4.new_code_cell('import time; time.sleep(1.5)'),
-                                        nbformat.v4.new_code_cell('import ipywidgets as W; W.IntSlider()')]
+                                        nbformat.v4.new_code_cell('import ipywidgets as W; from robustify_nb.core import figure_widget\n'
+                                                                  'fw = figure_widget(go.Bar(y=[1, 2])); W.VBox([W.IntSlider(), fw])'),
+                                        nbformat.v4.new_code_cell('fw.data[0].y = [70, 80]')]   # a later cell changes the widget's figure
         nb.cells.append(nbformat.v4.new_code_cell('#| hide\nimport nbdev; nbdev.nbdev_export()'))   # left out: outside a project it would fail
         nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
         nbformat.write(nb, nbs/f'{name}.ipynb')
@@ -101,10 +103,12 @@ def test_demo_runs_each_chapter_at_the_size_asked(tmp_path, flag):
     for name in ('01_a', '02_b'):
         out = nbformat.read(tmp_path/'out'/'nbs'/f'{name}.ipynb', as_version=4).cells[1].outputs
         assert any(o.get('text', '').strip() == f'FULL {bool(flag)}' for o in out), out
-    for name, n in (('01_a', 3), ('02_b', 5)):                           # the export cell was not run
+    for name, n in (('01_a', 3), ('02_b', 6)):                           # the export cell was not run, the report's own cell is not kept
         assert len(nbformat.read(tmp_path/'out'/'nbs'/f'{name}.ipynb', as_version=4).cells) == n
     page = (tmp_path/'out'/'report.html').read_text()
-    assert page.count('<h2>') == 2
+    assert page.count('<h2>') == 3                                       # a figure per chapter, and the widget's figure
+    w = page.index('Chapter 02_b (widget, as Run All left it)</h2>')
+    assert '70,80' in page[w:].replace(' ', ''), page[w:w + 3000]        # as the last cell left it
     top = page[page.index('</h1>'):page.index('<h2>')]                  # the timings table, before the figures
     assert f"Size: <b>{'full' if flag else 'quick'}</b>" in top
     for name, s in t['seconds'].items():
