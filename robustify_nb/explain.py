@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .core import check_choice, check_images, _check_seed
+from .core import check_choice, check_images, _check_seed, figure_widget
 from .models import iter_batches
 
 # %% auto #0
@@ -151,7 +151,6 @@ def attribution_explorer(models:dict, data, methods:Sequence[str]=METHODS, **kwa
     base = make_subplots(1, 2, subplot_titles=['image', 'attribution'], horizontal_spacing=0.05)
     base.add_trace(go.Image(z=np.zeros((32, 32, 3), np.uint8)), 1, 1)
     base.add_trace(go.Heatmap(z=np.zeros((32, 32)), colorscale='Inferno', zmin=0, zmax=1, showscale=False), 1, 2)
-    from robustify_nb.core import figure_widget
     fig = figure_widget(base)
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False); fig.update_yaxes(autorange='reversed', row=1, col=2)
     fig.update_layout(height=300, width=600, margin=dict(l=0, r=0, t=30, b=0))

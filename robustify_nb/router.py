@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, make_generator, check_images, check_int
+from .core import check_choice, make_generator, check_images, check_int, figure_widget
 from .corruptions import corrupt, CORRUPTIONS
 from .models import iter_batches
 from .core import cell_seed
@@ -288,7 +288,6 @@ def router_explorer(router:UncertaintyRouter, stats:dict):
     clean = stats['condition'] == 'clean'
     parts = {'clean': clean, 'corrupted': ~clean}
     names = ['routed', *HEADS, 'oracle']
-    from robustify_nb.core import figure_widget
     fig = figure_widget([go.Bar(name=p, x=names, y=[0]*len(names), texttemplate='%{y:.1f}') for p in parts])
     fig.update_layout(barmode='group', yaxis=dict(title='accuracy (%)', range=[0, 100]), height=360, width=700)
     info = W.HTML()
@@ -322,7 +321,6 @@ def sample_explorer(router:UncertaintyRouter, data, corruption:str='gaussian_noi
     idx = W.IntSlider(0, 0, len(y) - 1, description='image')
     cor = W.Dropdown(options=['clean', *CORRUPTIONS], value=corruption, description='corruption')
     sev = W.IntSlider(severity, 1, 5, description='severity')
-    from robustify_nb.core import figure_widget
     img = figure_widget(go.Image(z=np.zeros((32, 32, 3), np.uint8)))
     img.update_xaxes(visible=False); img.update_yaxes(visible=False); img.update_layout(width=220, height=220, margin=dict(l=0, r=0, t=0, b=0))
     table = W.HTML()

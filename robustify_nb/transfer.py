@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 
-from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed, atomic_write, check_int, config_with
+from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed, atomic_write, check_int, config_with, figure_widget
 from .data import CLASSES, COLOURS, IMAGE_SIZE, ImageDataset, sample_attributes, render, load_npz, CIFAR10_CLASSES
 from .models import load_model, save_checkpoint, accuracy, iter_batches, extract_features, WEIGHTS_DIR
 from .train import Learner, Callback
@@ -352,7 +352,6 @@ def attack_explorer(models:dict, # name -> model
     base = make_subplots(1, len(titles), subplot_titles=titles, horizontal_spacing=0.03)
     for a in base.layout.annotations: a.font.size = 12
     for j in range(len(titles)): base.add_trace(go.Image(z=np.zeros((32, 32, 3), np.uint8)), 1, j + 1)
-    from robustify_nb.core import figure_widget
     fig = figure_widget(base)
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
     fig.update_layout(height=270, margin=dict(l=0, r=0, t=50, b=0))

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 
-from .core import check_choice, make_generator, seed_everything, write_json, sha256_file, check_int, config_with
+from .core import check_choice, make_generator, seed_everything, write_json, sha256_file, check_int, config_with, figure_widget
 from .corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS
 from .models import Classifier, load_model, extract_features
 from .data import imagenet_meta
@@ -554,7 +554,6 @@ def wiseft_explorer(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 
               [k for c in corr.options for k in prepare(style.value, c, sev.value)] +
               [k for v in range(sev.min, sev.max + 1) for k in prepare(style.value, corr.value, v)])
     def snap(a): return min(alphas, key=lambda b: abs(b - a))
-    from robustify_nb.core import figure_widget
     fig = figure_widget(make_subplots(1, 2, column_widths=[0.55, 0.45], subplot_titles=('accuracy at α', 'ID vs OOD over α')))
     fig.add_bar(x=['reference', 'style', 'corruption'], y=[0, 0, 0], marker_color=['#1f77b4', '#ff7f0e', '#2ca02c'], textposition='outside', row=1, col=1)
     fig.add_scatter(x=[], y=[], mode='lines+markers', name='α from 0 to 1', row=1, col=2)
