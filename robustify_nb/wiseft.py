@@ -341,42 +341,50 @@ class WiseEnsemble:
         self.classes = getattr(zeroshot, 'classes', None)
         self.lock = threading.RLock()             # held from writing θα to the end of the forward pass that uses it
 
-    @torch.no_grad()
-    def set_alpha(self, alpha) -> nn.Module:
-        "Write θα into the working model (in place) and return it."
-        a = check_alpha(alpha, self.extrapolate)
-        with self.lock:
-            for t, v0, v1 in zip(self._live, self._t0, self._t1):
-                if v0.is_floating_point(): torch.lerp(v0, v1, a, out=t.data if isinstance(t, nn.Parameter) else t)
-                else: t.copy_(v0 if a < 0.5 else v1)
-            self.alpha = a
-        return self.model
+# %% ../nbs/09_wiseft.ipynb #i15-56857a5b
+@patch
+@torch.no_grad()
+def set_alpha(self:WiseEnsemble, alpha) -> nn.Module:
+    "Write θα into the working model (in place) and return it."
+    a = check_alpha(alpha, self.extrapolate)
+    with self.lock:
+        for t, v0, v1 in zip(self._live, self._t0, self._t1):
+            if v0.is_floating_point(): torch.lerp(v0, v1, a, out=t.data if isinstance(t, nn.Parameter) else t)
+            else: t.copy_(v0 if a < 0.5 else v1)
+        self.alpha = a
+    return self.model
 
-    def features(self, key:str, x:torch.Tensor) -> torch.Tensor:
-        "Image features of the frozen tower for evaluation set `key` (computed once; LC only)."
-        with self.lock:
-            if key not in self._feats: self._feats[key] = extract_features(self.zeroshot, (x, torch.zeros(len(x), dtype=torch.long)))[0]
-            return self._feats[key]
+# %% ../nbs/09_wiseft.ipynb #i15-c38ed1e9
+@patch
+def features(self:WiseEnsemble, key:str, x:torch.Tensor) -> torch.Tensor:
+    "Image features of the frozen tower for evaluation set `key` (computed once; LC only)."
+    with self.lock:
+        if key not in self._feats: self._feats[key] = extract_features(self.zeroshot, (x, torch.zeros(len(x), dtype=torch.long)))[0]
+        return self._feats[key]
 
-    @torch.no_grad()
-    def logits(self, alpha, x:torch.Tensor, key:str|None=None, batch_size:int=250) -> torch.Tensor:
-        "Logits of θα on images `x` (pass `key` to cache the features of a frozen tower across α)."
-        with self.lock:                               # another thread's α must not land between set_alpha and the forward
-            m = self.set_alpha(alpha)
-            if self.head_only and key is not None: return m.head(self.features(key, x))
-            return torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+# %% ../nbs/09_wiseft.ipynb #i15-5263e9e3
+@patch
+@torch.no_grad()
+def logits(self:WiseEnsemble, alpha, x:torch.Tensor, key:str|None=None, batch_size:int=250) -> torch.Tensor:
+    "Logits of θα on images `x` (pass `key` to cache the features of a frozen tower across α)."
+    with self.lock:                               # another thread's α must not land between set_alpha and the forward
+        m = self.set_alpha(alpha)
+        if self.head_only and key is not None: return m.head(self.features(key, x))
+        return torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
-    @torch.no_grad()
-    def output_logits(self, alpha, x:torch.Tensor, key:str, batch_size:int=250) -> torch.Tensor:
-        "The output-space ensemble: (1-α)·logits of θ0 + α·logits of θ1 (endpoint logits cached per `key`)."
-        a = check_alpha(alpha, self.extrapolate)
-        k0, k1 = ('out0', key), ('out1', key)
-        with self.lock:
-            for k, m in ((k0, self.zeroshot), (k1, self.finetuned)):
-                if k in self._feats: continue
-                if self.head_only: self._feats[k] = m.head(self.features(key, x))          # same tower: reuse its features
-                else: self._feats[k] = torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-            return torch.lerp(self._feats[k0], self._feats[k1], a)
+# %% ../nbs/09_wiseft.ipynb #i15-88c0067e
+@patch
+@torch.no_grad()
+def output_logits(self:WiseEnsemble, alpha, x:torch.Tensor, key:str, batch_size:int=250) -> torch.Tensor:
+    "The output-space ensemble: (1-α)·logits of θ0 + α·logits of θ1 (endpoint logits cached per `key`)."
+    a = check_alpha(alpha, self.extrapolate)
+    k0, k1 = ('out0', key), ('out1', key)
+    with self.lock:
+        for k, m in ((k0, self.zeroshot), (k1, self.finetuned)):
+            if k in self._feats: continue
+            if self.head_only: self._feats[k] = m.head(self.features(key, x))          # same tower: reuse its features
+            else: self._feats[k] = torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        return torch.lerp(self._feats[k0], self._feats[k1], a)
 
 # %% ../nbs/09_wiseft.ipynb #c034
 def make_domains(n:int=1000, # images per evaluation set
