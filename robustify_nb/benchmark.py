@@ -52,6 +52,41 @@ def _batches_from(data, batch_size:int, start:int):
         return
     yield from iter_batches(torch.utils.data.Subset(data, range(start*batch_size, len(data))), batch_size)
 
+# %% ../nbs/05_benchmark.ipynb #i15-784fd02a
+def _check_grid(corruptions, severities, batch_size, quantize) -> list[str]:
+    "The grid's arguments checked, each refusal naming its argument; the corruptions as a list."
+    corruptions = list(corruptions)
+    for c in corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
+    for s in severities:
+        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5: raise ValueError(f"severities contains {s!r}; accepted: ints from 1 to 5.")
+    check_int('batch_size', batch_size, 1)
+    if quantize is not None: check_choice('quantize', quantize, QUANTIZE[1:], 'storage format (or None)')
+    return corruptions
+
+# %% ../nbs/05_benchmark.ipynb #i15-5ff4ef1c
+def _grid_state(state, key:dict, models, cells) -> dict:
+    "A fresh count of right answers per model and cell, or the count saved in `state` by a run with the same `key` (another run's is refused)."
+    st = dict(key=key, batches=0, n=0, correct={m: {f'{c}/{s}': 0 for c, s in cells} for m in models})
+    if state is not None and Path(state).exists():
+        st = read_json(state)
+        if st.get('key') != key:
+            diff = sorted(k for k in set(key) | set(st.get('key', {})) if key.get(k) != st.get('key', {}).get(k))
+            raise ValueError(f"state={str(state)!r} holds a grid run with other arguments ({', '.join(diff)}); accepted: the same arguments "
+                             "to continue it, or another state path (delete the file to start again).")
+    return st
+
+# %% ../nbs/05_benchmark.ipynb #i15-f1d7f8b2
+def _grid_table(st:dict, models, cells, single:bool, used:set, quantize) -> pd.DataFrame:
+    "The counts as accuracies, a row per model and cell (no `model` column for a single model); the preset used and the storage format as attrs."
+    n = st['n']
+    rows = [dict(model=k, corruption=c, severity=s, accuracy=st['correct'][k][f'{c}/{s}']/n, n=n) for k in models for c, s in cells]
+    df = pd.DataFrame(rows)
+    df = df.drop(columns='model') if single else df
+    used |= set(st.get('presets', []))
+    if len(used) == 1: df.attrs['preset'] = used.pop()      # named in reports; summarize refuses AlexNet's errors for 'cifar'
+    df.attrs['quantize'] = quantize
+    return df
+
 # %% ../nbs/05_benchmark.ipynb #g0001
 @torch.inference_mode()
 def evaluate_corruptions(model:nn.Module|Mapping[str, nn.Module], # one model, or name -> model: all scored on each corrupted batch
@@ -63,24 +98,13 @@ def evaluate_corruptions(model:nn.Module|Mapping[str, nn.Module], # one model, o
                         ) -> pd.DataFrame:
     "Accuracy on `data` clean and under each corruption × severity: columns (model,) corruption, severity, accuracy, n."
     models, single = _as_models(model)
-    corruptions = list(corruptions)
-    for c in corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
-    for s in severities:
-        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5: raise ValueError(f"severities contains {s!r}; accepted: ints from 1 to 5.")
-    check_int('batch_size', batch_size, 1)
-    if quantize is not None: check_choice('quantize', quantize, QUANTIZE[1:], 'storage format (or None)')
+    corruptions = _check_grid(corruptions, severities, batch_size, quantize)
     dev = default_device(device) if device is not None else next(next(iter(models.values())).parameters()).device
     n_data = len(data[0]) if isinstance(data, tuple) else len(data)
     cells = [('clean', 0)] + [(c, s) for c in corruptions for s in severities]
     key = dict(models=list(models), corruptions=corruptions, severities=list(severities), batch_size=batch_size, seed=seed,
                preset=preset, quantize=quantize, images=n_data)
-    st = dict(key=key, batches=0, n=0, correct={m: {f'{c}/{s}': 0 for c, s in cells} for m in models})
-    if state is not None and Path(state).exists():
-        st = read_json(state)
-        if st.get('key') != key:
-            diff = sorted(k for k in set(key) | set(st.get('key', {})) if key.get(k) != st.get('key', {}).get(k))
-            raise ValueError(f"state={str(state)!r} holds a grid run with other arguments ({', '.join(diff)}); accepted: the same arguments "
-                             "to continue it, or another state path (delete the file to start again).")
+    st = _grid_state(state, key, models, cells)
     n_batches = math.ceil(n_data/batch_size)
     bar = None
     if progress and st['batches'] < n_batches:
@@ -108,14 +132,7 @@ def evaluate_corruptions(model:nn.Module|Mapping[str, nn.Module], # one model, o
     finally:
         for k, m in models.items(): m.train(was[k])
         if bar is not None: bar.close()
-    n = st['n']
-    rows = [dict(model=k, corruption=c, severity=s, accuracy=st['correct'][k][f'{c}/{s}']/n, n=n) for k in models for c, s in cells]
-    df = pd.DataFrame(rows)
-    df = df.drop(columns='model') if single else df
-    used |= set(st.get('presets', []))
-    if len(used) == 1: df.attrs['preset'] = used.pop()      # named in reports; summarize refuses AlexNet's errors for 'cifar'
-    df.attrs['quantize'] = quantize
-    return df
+    return _grid_table(st, models, cells, single, used, quantize)
 
 # %% ../nbs/05_benchmark.ipynb #4be92bdc
 #: Top-1 error of AlexNet on ImageNet-C, averaged over severities (Hendrycks & Dietterich 2019, as published with

@@ -571,9 +571,9 @@ def _wiseft_data(args):
 @register_command('wiseft', 'WiSE-FT: sweep alpha between a zero-shot CLIP and its fine-tuned copy; write Table 1 and the ID-OOD figure')
 def _wiseft(sp):
     sp.add_argument('--zero-shot', default='tiny-cnn:polyshift', help="open_clip NAME[:PRETRAINED] (default tiny-cnn:polyshift, the embedded tiny CLIP)")
-    sp.add_argument('--finetuned', nargs='+', default=['e2e', 'lc'],
-                    help="fine-tuned checkpoints (.safetensors from save_checkpoint), or e2e / lc to fine-tune on the reference style now")
     from robustify_nb.wiseft import WiseftConfig
+    sp.add_argument('--finetuned', nargs='+', default=[v.lower() for v in WiseftConfig.variants],   # the config's variants
+                    help="fine-tuned checkpoints (.safetensors from save_checkpoint), or e2e / lc to fine-tune on the reference style now")
     a = WiseftConfig.alphas
     sp.add_argument('--out', default='wiseft_out', help='output folder (default wiseft_out): config.json, table.csv, sweep.csv, report.html')
     config_arguments(sp, WiseftConfig, aliases=dict(n_eval=['--n']), parsers=dict(alphas=str), exclude=('variants',),   # variants: the e2e / lc among --finetuned

@@ -27,6 +27,7 @@ def close_matches(value, options:Iterable[str], n:int=3) -> list[str]:
     hits = difflib.get_close_matches(str(value).lower(), list(low), n=n, cutoff=0.5)
     return [low[h] for h in hits]
 
+# %% ../nbs/00_core.ipynb #i15-edd10e6d
 def check_choice(arg:str, # the argument's name, as the caller wrote it
                  value,   # what the caller passed
                  options:Iterable[str], # the accepted values
@@ -40,6 +41,7 @@ def check_choice(arg:str, # the argument's name, as the caller wrote it
     msg += f" Accepted: {', '.join(map(str, options))}."
     raise ValueError(msg)
 
+# %% ../nbs/00_core.ipynb #i15-114b27f4
 def check_fraction(arg:str, value, low_open:bool=False, what:str='a probability'):
     "Return `value` as a float if it is a number in [0, 1] (in (0, 1] with `low_open`), else raise a `ValueError` naming the argument and the value."
     ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (0 < value <= 1 if low_open else 0 <= value <= 1)
@@ -93,12 +95,14 @@ def _check_seed(seed, arg='seed'):
     if seed < 0: raise ValueError(f"{arg}={seed} is negative; accepted: a non-negative int.")
     return int(seed)
 
+# %% ../nbs/00_core.ipynb #i15-db68c04a
 def make_generator(seed:int, device='cpu') -> torch.Generator:
     "A `torch.Generator` on `device` seeded with `seed`."
     g = torch.Generator(device=device)
     g.manual_seed(_check_seed(seed))
     return g
 
+# %% ../nbs/00_core.ipynb #i15-5564a066
 def seed_everything(seed:int=0) -> torch.Generator:
     "Seed `random`, NumPy and torch on every device; return a CPU generator with the same seed."
     seed = _check_seed(seed)
@@ -122,6 +126,7 @@ def _free_cores() -> tuple[int, int]:
     except (OSError, ValueError, IndexError): busy = 0
     return cores, busy
 
+# %% ../nbs/00_core.ipynb #i15-590888f5
 def set_threads(n:int|None=None, # threads; None: $ROBUSTIFY_THREADS, else $OMP_NUM_THREADS, else the idle cores
                ) -> int:
     "Set torch's intra-op thread count deliberately (see above) and return it."
@@ -139,7 +144,6 @@ def set_threads(n:int|None=None, # threads; None: $ROBUSTIFY_THREADS, else $OMP_
         check_int('threads', n, 1, f'or None to choose; this value came from {src}')
     torch.set_num_threads(int(n))
     return torch.get_num_threads()
-
 
 # %% ../nbs/00_core.ipynb #c015
 def cache_dir(*parts:str, # sub-directories below the cache root
@@ -213,6 +217,7 @@ def atomic_write(path:str|Path, mode:str='w', **kwargs):
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
         raise
 
+# %% ../nbs/00_core.ipynb #i15-4baec2e5
 def write_json(path:str|Path, obj:Any):
     "Write `obj` as indented JSON to `path`, atomically."
     with atomic_write(path) as f: json.dump(obj, f, indent=2, sort_keys=False, default=str); f.write('\n')
@@ -221,6 +226,7 @@ def read_json(path:str|Path) -> Any:
     "Read a JSON file."
     return json.loads(Path(path).read_text())
 
+# %% ../nbs/00_core.ipynb #i15-8aae1b44
 def sha256_file(path:str|Path) -> str:
     "The hex SHA-256 of a file's bytes."
     h = hashlib.sha256()
@@ -276,6 +282,7 @@ def check_images(x, arg:str='x', min_size:int=1, check_range:bool=True) -> torch
                              "(images are in pixel space; normalisation happens inside the model).")
     return x
 
+# %% ../nbs/00_core.ipynb #i15-382687a9
 def to_float_images(x) -> torch.Tensor:
     "uint8 images, `NHWC` (numpy or torch) or `NCHW`, as a float `(N, 3, H, W)` tensor in [0, 1]."
     x = torch.as_tensor(x)
@@ -292,6 +299,7 @@ def use_plotly_mimetype():
     import plotly.io as pio
     pio.renderers.default = 'plotly_mimetype'
 
+# %% ../nbs/00_core.ipynb #i15-5807494a
 def figures_to_html(figs, title:str='robustify-nb report', path:str|Path|None=None,
                     intro:str='') -> str: # HTML shown under the title, before the figures (e.g. a table)
     "One self-contained HTML page (plotly.js included once, offline) showing `figs`, a list of `(heading, figure)` pairs."

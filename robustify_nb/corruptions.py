@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .core import check_choice, check_images, make_generator
+from .core import check_choice, check_images, make_generator, figure_widget
 import warnings
 # zoom_blur folds its zooms into one sparse CSR matrix; torch labels that API beta on every use
 warnings.filterwarnings('ignore', message='Sparse (CSR tensor support|invariant checks)')
@@ -1284,7 +1284,6 @@ def corruption_explorer(model, data, n:int=256, show:int=12, seed:int=0):
             return (torch.cat(list(xc[:show]), 2).permute(1, 2, 0)*255).round().byte().numpy(), accuracy(model, (xc, y))
         if key not in jobs: jobs[key] = pool.submit(compute)
         return jobs[key]
-    from robustify_nb.core import figure_widget
     fig = figure_widget(go.Image(z=np.zeros((x.shape[-2], x.shape[-1]*show, 3), np.uint8)))
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
     fig.update_layout(height=140, margin=dict(l=0, r=0, t=30, b=0))

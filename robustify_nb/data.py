@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from fastcore.basics import patch
 
-from .core import check_choice, to_float_images, cache_dir, check_int, sha256_file
+from .core import check_choice, to_float_images, cache_dir, check_int, sha256_file, figure_widget
 
 # %% auto #0
 __all__ = ['CLASSES', 'STYLES', 'COLOURS', 'TEXTURES', 'BACKGROUNDS', 'SPLITS', 'IMAGE_SIZE', 'CIFAR10_CLASSES',
@@ -341,7 +341,6 @@ def style_explorer(n:int=16, seed:int=0):
     style = W.ToggleButtons(options=list(STYLES), description='style')
     cls = W.Dropdown(options=['any'] + list(CLASSES), description='class')
     page = W.IntSlider(0, 0, 50, description='page')
-    from robustify_nb.core import figure_widget
     fig = figure_widget(go.Image(z=np.zeros((32, 32*n, 3), np.uint8)))
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
     fig.update_layout(height=150, width=1000, margin=dict(l=0, r=0, t=0, b=0))

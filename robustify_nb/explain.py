@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .core import check_choice, check_images, _check_seed
+from .core import check_choice, check_images, _check_seed, figure_widget
 from .models import iter_batches
 
 # %% auto #0
@@ -28,6 +28,7 @@ class HeadModel(nn.Module):
         super().__init__(); self.model, self.head = model, head
     def forward(self, x): return self.head(self.model.features(x))
 
+# %% ../nbs/11_explain.ipynb #i15-276ca213
 def as_explainable(model:nn.Module, head:nn.Module|None=None) -> nn.Module:
     "The module whose logits are explained: `model` itself, or `head` on top of `model.features` when a head is given."
     if head is None: return model
@@ -76,6 +77,7 @@ def _check_masks(maps, masks):
     if masks.shape != maps.shape: raise ValueError(f"masks have shape {tuple(masks.shape)} but the maps {tuple(maps.shape)}; accepted: one (H, W) mask per map.")
     return masks.bool()
 
+# %% ../nbs/11_explain.ipynb #i15-6fb9eed0
 def mask_share(maps:torch.Tensor, masks:torch.Tensor) -> torch.Tensor:
     "Per image: the share of attribution mass inside the foreground mask (chance level: the mask's area fraction)."
     m = _check_masks(maps, masks)
@@ -83,6 +85,7 @@ def mask_share(maps:torch.Tensor, masks:torch.Tensor) -> torch.Tensor:
     inside = (maps*m).flatten(1).sum(1)
     return torch.where(tot > 0, inside/tot.clamp(min=1e-30), m.flatten(1).float().mean(1))
 
+# %% ../nbs/11_explain.ipynb #i15-6587c8b6
 def pointing_game(maps:torch.Tensor, masks:torch.Tensor) -> torch.Tensor:
     "Per image: whether the pixel of highest attribution lies on the foreground."
     m = _check_masks(maps, masks)
@@ -95,6 +98,7 @@ def _masks_of(data, n):
                                        "or any ImageDataset with a `masks` tensor (N, H, W).")
     return torch.as_tensor(masks[:n])
 
+# %% ../nbs/11_explain.ipynb #i15-2dbe2c59
 def attribution_scores(models:dict, # name -> model (or name -> (model, head) to explain one head)
                        data, # images with foreground `masks`, e.g. `PolyShift(...)` or `transfer.source_data(...)`
                        methods:Sequence[str]=('saliency', 'integrated_gradients', 'smoothgrad'),
@@ -111,6 +115,7 @@ def attribution_scores(models:dict, # name -> model (or name -> (model, head) to
                              pointing=pointing_game(maps, masks).float().mean().item(), chance=masks.flatten(1).float().mean().item(), n=len(x)))
     return pd.DataFrame(rows)
 
+# %% ../nbs/11_explain.ipynb #i15-c430ef14
 def plot_attribution_scores(df:pd.DataFrame, title:str='Attribution mass inside the object'):
     "Grouped bars of the mask share (%) per method and model, with the chance level (the objects' area) dashed."
     import plotly.express as px
@@ -124,6 +129,7 @@ def plot_attribution_scores(df:pd.DataFrame, title:str='Attribution mass inside 
 # %% ../nbs/11_explain.ipynb #c019
 def _heat(m): m = m.float(); return (m/m.max().clamp(min=1e-12)).numpy()
 
+# %% ../nbs/11_explain.ipynb #i15-d707c314
 def plot_attributions(models:dict, data, idx:Sequence[int]=(0, 1, 2, 3), method:str='saliency', **kwargs):
     "A grid: the images in the first row, then one row of attribution maps per model."
     import plotly.graph_objects as go
@@ -151,7 +157,6 @@ def attribution_explorer(models:dict, data, methods:Sequence[str]=METHODS, **kwa
     base = make_subplots(1, 2, subplot_titles=['image', 'attribution'], horizontal_spacing=0.05)
     base.add_trace(go.Image(z=np.zeros((32, 32, 3), np.uint8)), 1, 1)
     base.add_trace(go.Heatmap(z=np.zeros((32, 32)), colorscale='Inferno', zmin=0, zmax=1, showscale=False), 1, 2)
-    from robustify_nb.core import figure_widget
     fig = figure_widget(base)
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False); fig.update_yaxes(autorange='reversed', row=1, col=2)
     fig.update_layout(height=300, width=600, margin=dict(l=0, r=0, t=30, b=0))

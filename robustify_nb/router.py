@@ -14,8 +14,9 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
-from .core import check_choice, make_generator, check_images, check_int
+from .core import check_choice, make_generator, check_images, check_int, figure_widget
 from .corruptions import corrupt, CORRUPTIONS
 from .models import iter_batches
 from .core import cell_seed
@@ -59,43 +60,49 @@ class UncertaintyRouter(nn.Module):
         self.rule, self.gate = rule, ({k: torch.as_tensor(v, dtype=torch.float64) for k, v in gate.items()} if gate is not None else None)
         self.student, self.passes, self.kl_threshold, self.unc_threshold, self.uncertainty, self.seed = student, passes, kl_threshold, unc_threshold, uncertainty, seed
 
-    @torch.no_grad()
-    def analyse(self, x:torch.Tensor) -> dict:
-        "Per image: each head's probabilities (N, 3, C), entropy and MI (N, 3), KL(clean ‖ robust) (N,); MC passes for the uncertainty."
-        check_images(x, 'x')
-        st = self.student; f = st.head_features(x)                               # the features once, for both
-        orig = st.clean_path == 'original'
-        det = torch.stack([F.softmax((st.base.head(f[k]) if orig and k == 'clean' else st.heads[k][1](f[k])).float(), -1) for k in HEADS], 1)
-        lg = mc_logits(st, x, self.passes, make_generator(self.seed, x.device), features=f)
-        P = torch.stack([F.softmax(lg[k].float(), -1) for k in HEADS], 2)        # (passes, N, 3, C)
-        mean = P.mean(0); logC = float(np.log(P.shape[-1]))
-        probs = det if self.prediction == 'deterministic' else torch.cat([det[:, :1] if orig else mean[:, :1], mean[:, 1:]], 1)
-        sig = det if self.signal_source == 'deterministic' else mean
-        mi = (entropy(mean)/logC - entropy(P).mean(0)/logC).clamp(min=0)
-        pc, pr = sig[:, 0], sig[:, 1]
-        kl = (pc*(pc.clamp(min=1e-12).log() - pr.clamp(min=1e-12).log())).sum(-1)
-        return dict(probs=probs, entropy=entropy(sig)/logC, mi=mi, kl=kl)
+# %% ../nbs/08_router.ipynb #i15-67dadeb3
+@patch
+@torch.no_grad()
+def analyse(self:UncertaintyRouter, x:torch.Tensor) -> dict:
+    "Per image: each head's probabilities (N, 3, C), entropy and MI (N, 3), KL(clean ‖ robust) (N,); MC passes for the uncertainty."
+    check_images(x, 'x')
+    st = self.student; f = st.head_features(x)                               # the features once, for both
+    orig = st.clean_path == 'original'
+    det = torch.stack([F.softmax((st.base.head(f[k]) if orig and k == 'clean' else st.heads[k][1](f[k])).float(), -1) for k in HEADS], 1)
+    lg = mc_logits(st, x, self.passes, make_generator(self.seed, x.device), features=f)
+    P = torch.stack([F.softmax(lg[k].float(), -1) for k in HEADS], 2)        # (passes, N, 3, C)
+    mean = P.mean(0); logC = float(np.log(P.shape[-1]))
+    probs = det if self.prediction == 'deterministic' else torch.cat([det[:, :1] if orig else mean[:, :1], mean[:, 1:]], 1)
+    sig = det if self.signal_source == 'deterministic' else mean
+    mi = (entropy(mean)/logC - entropy(P).mean(0)/logC).clamp(min=0)
+    pc, pr = sig[:, 0], sig[:, 1]
+    kl = (pc*(pc.clamp(min=1e-12).log() - pr.clamp(min=1e-12).log())).sum(-1)
+    return dict(probs=probs, entropy=entropy(sig)/logC, mi=mi, kl=kl)
 
-    def choose(self, stats:dict, kl_threshold:float|None=None, unc_threshold:float|None=None, uncertainty:str|None=None,
-               rule:str|None=None) -> torch.Tensor: # rule: None is the router's own, except that given thresholds mean the threshold rule
-        "The head index (0 clean, 1 robust, 2 combined) per image, from `analyse`'s output."
-        if rule is None: rule = 'thresholds' if (kl_threshold, unc_threshold, uncertainty) != (None, None, None) else self.rule
-        check_choice('rule', rule, RULES, 'routing rule')
-        if rule == 'gate':
-            if self.gate is None: raise ValueError("rule='gate' but this router has no gate; accepted: fit one with fit_gate first, or rule='thresholds'.")
-            return gate_scores(self.gate, stats).argmax(1)
-        klt = self.kl_threshold if kl_threshold is None else kl_threshold
-        ut = self.unc_threshold if unc_threshold is None else unc_threshold
-        u = stats[uncertainty or self.uncertainty]
-        shifted = torch.where(u[:, 1] <= u[:, 2], 1, 2)
-        agree = (stats['kl'] < klt) & (stats['entropy'][:, 0] <= ut)
-        return torch.where(agree, 0, shifted)
+# %% ../nbs/08_router.ipynb #i15-07d205b3
+@patch
+def choose(self:UncertaintyRouter, stats:dict, kl_threshold:float|None=None, unc_threshold:float|None=None, uncertainty:str|None=None,
+           rule:str|None=None) -> torch.Tensor: # rule: None is the router's own, except that given thresholds mean the threshold rule
+    "The head index (0 clean, 1 robust, 2 combined) per image, from `analyse`'s output."
+    if rule is None: rule = 'thresholds' if (kl_threshold, unc_threshold, uncertainty) != (None, None, None) else self.rule
+    check_choice('rule', rule, RULES, 'routing rule')
+    if rule == 'gate':
+        if self.gate is None: raise ValueError("rule='gate' but this router has no gate; accepted: fit one with fit_gate first, or rule='thresholds'.")
+        return gate_scores(self.gate, stats).argmax(1)
+    klt = self.kl_threshold if kl_threshold is None else kl_threshold
+    ut = self.unc_threshold if unc_threshold is None else unc_threshold
+    u = stats[uncertainty or self.uncertainty]
+    shifted = torch.where(u[:, 1] <= u[:, 2], 1, 2)
+    agree = (stats['kl'] < klt) & (stats['entropy'][:, 0] <= ut)
+    return torch.where(agree, 0, shifted)
 
-    def forward(self, x:torch.Tensor) -> torch.Tensor:
-        "Log-probabilities of the chosen head for each image."
-        s = self.analyse(x)
-        c = self.choose(s)
-        return s['probs'][torch.arange(len(x)), c].clamp(min=1e-12).log()
+# %% ../nbs/08_router.ipynb #i15-c8f4412a
+@patch
+def forward(self:UncertaintyRouter, x:torch.Tensor) -> torch.Tensor:
+    "Log-probabilities of the chosen head for each image."
+    s = self.analyse(x)
+    c = self.choose(s)
+    return s['probs'][torch.arange(len(x)), c].clamp(min=1e-12).log()
 
 # %% ../nbs/08_router.ipynb #c010
 def _cell_gen(seed, c, s, b, dev):
@@ -288,7 +295,6 @@ def router_explorer(router:UncertaintyRouter, stats:dict):
     clean = stats['condition'] == 'clean'
     parts = {'clean': clean, 'corrupted': ~clean}
     names = ['routed', *HEADS, 'oracle']
-    from robustify_nb.core import figure_widget
     fig = figure_widget([go.Bar(name=p, x=names, y=[0]*len(names), texttemplate='%{y:.1f}') for p in parts])
     fig.update_layout(barmode='group', yaxis=dict(title='accuracy (%)', range=[0, 100]), height=360, width=700)
     info = W.HTML()
@@ -322,7 +328,6 @@ def sample_explorer(router:UncertaintyRouter, data, corruption:str='gaussian_noi
     idx = W.IntSlider(0, 0, len(y) - 1, description='image')
     cor = W.Dropdown(options=['clean', *CORRUPTIONS], value=corruption, description='corruption')
     sev = W.IntSlider(severity, 1, 5, description='severity')
-    from robustify_nb.core import figure_widget
     img = figure_widget(go.Image(z=np.zeros((32, 32, 3), np.uint8)))
     img.update_xaxes(visible=False); img.update_yaxes(visible=False); img.update_layout(width=220, height=220, margin=dict(l=0, r=0, t=0, b=0))
     table = W.HTML()

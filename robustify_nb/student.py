@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_fraction, make_generator, check_images, check_int
+from .core import check_choice, check_fraction, make_generator, check_images, check_int, figure_widget
 from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, CLIPBackbone, ConvTower, num_params
 
 # %% auto #0
@@ -461,7 +461,6 @@ def gate_explorer(teacher:nn.Module, x:torch.Tensor, y:torch.Tensor, seed:int=0)
     gate = W.ToggleButtons(options=['soft', 'hard'], description='gate')
     thr = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description='threshold', continuous_update=False, disabled=True)
     unc = W.ToggleButtons(options=['entropy', 'mi'], description='uncertainty')
-    from robustify_nb.core import figure_widget
     fig = figure_widget(make_subplots(1, 2, subplot_titles=('teacher weight w (uncertainty at T = 1)', "teacher target's top probability at T")))
     for col in (1, 2): fig.add_trace(go.Histogram(x=[], xbins=dict(start=0, end=1.0001, size=0.05), showlegend=False), 1, col)
     fig.update_xaxes(range=[0, 1.05]); fig.update_yaxes(title_text='shifted images', col=1)

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_fraction, check_images, make_generator
+from .core import check_choice, check_fraction, check_images, make_generator, figure_widget
 from .corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
 
 # %% auto #0
@@ -334,7 +334,6 @@ def augmentation_explorer(x:torch.Tensor, n:int=8):
     seed = W.IntSlider(0, 0, 100, description='seed')
     # the strip is sent as a PNG (`source`), not as `z`: plotly sends an image's z as nested lists (0.35 s in the kernel
     # for 4 x 8 images of 32 px) and plotly.js paints z pixel by pixel (0.2-0.6 s), a PNG source takes ~0.03 s to draw
-    from robustify_nb.core import figure_widget
     fig = figure_widget(go.Image(source=image_array_to_data_uri(np.zeros((32*4, 32*n, 3), np.uint8), compression=1)))
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
     fig.update_layout(height=4*60 + 40, margin=dict(l=0, r=0, t=30, b=0))

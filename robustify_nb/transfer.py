@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 
-from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed, atomic_write, check_int, config_with
+from .core import check_choice, check_images, make_generator, seed_everything, cache_dir, write_json, read_json, shared_data, _check_seed, atomic_write, check_int, config_with, figure_widget
 from .data import CLASSES, COLOURS, IMAGE_SIZE, ImageDataset, sample_attributes, render, load_npz, CIFAR10_CLASSES
 from .models import load_model, save_checkpoint, accuracy, iter_batches, extract_features, WEIGHTS_DIR
 from .train import Learner, Callback
@@ -35,6 +35,7 @@ NORMS = ('l2', 'linf')
 
 def _number(x): return not isinstance(x, bool) and isinstance(x, (int, float, np.integer, np.floating))
 
+# %% ../nbs/10_transfer.ipynb #i15-4c296fc1
 def check_attack(eps, norm:str|None=None, steps:int=10, step_size=None) -> tuple[float, str, int, float]:
     "Validate an attack budget; return `(eps, norm, steps, step_size)` with the default step size `2.5*eps/steps` filled in. `norm` has no default."
     if norm is None: raise TypeError(f"norm is required (no default): accepted: {', '.join(map(repr, NORMS))}. The field uses both conventions and the same "
@@ -51,11 +52,13 @@ def check_attack(eps, norm:str|None=None, steps:int=10, step_size=None) -> tuple
 # %% ../nbs/10_transfer.ipynb #c009
 def _norms(t): return t.flatten(1).norm(dim=1).view(-1, *[1]*(t.ndim - 1))
 
+# %% ../nbs/10_transfer.ipynb #i15-7f18a3e5
 def _project(delta, eps, norm):
     "Project perturbations onto the `norm` ball of radius `eps`."
     if norm == 'linf': return delta.clamp(-eps, eps)
     return delta*(eps/_norms(delta).clamp(min=1e-12)).clamp(max=1)
 
+# %% ../nbs/10_transfer.ipynb #i15-8c191f15
 def _random_start(x, eps, norm, generator):
     "A random perturbation: uniform in the L-inf box, or uniform on the L2 sphere (as Madry et al.'s robustness library)."
     if norm == 'linf': d = (2*torch.rand(x.shape, generator=generator) - 1)*eps
@@ -64,6 +67,7 @@ def _random_start(x, eps, norm, generator):
         d = eps*r/_norms(r).clamp(min=1e-12)
     return d.to(x)
 
+# %% ../nbs/10_transfer.ipynb #i15-84eeb08f
 def pgd(model:nn.Module, x:torch.Tensor, y:torch.Tensor,
         eps:float, # radius of the perturbation ball, in pixel units (images in [0, 1])
         norm:str|None=None, # 'l2' or 'linf': required, no default (see `check_attack`)
@@ -112,6 +116,7 @@ def _eval_mode(model, on_train_mode):
         warnings.warn(_TRAIN_MODE_MSG + "; evaluating in eval mode instead (the model's mode is restored afterwards).", stacklevel=3)
     was = model.training; model.eval(); return was
 
+# %% ../nbs/10_transfer.ipynb #i15-b3e63ebb
 def adversarial_accuracy(model:nn.Module, data, # an ImageDataset, a dataset of (image, label) or an (x, y) pair
                          eps:float, norm:str|None=None, steps:int=10, step_size:float|None=None, random_start:bool=True,
                          keep_worst:bool=True, seed:int=0, batch_size:int=256,
@@ -150,6 +155,7 @@ class AdversarialLoss(Callback):
             model.train(was)
         return F.cross_entropy(model(x), y)
 
+# %% ../nbs/10_transfer.ipynb #i15-a3a7a51e
 def adversarial_train(model:nn.Module, data, eps:float, norm:str|None=None, steps:int=3, step_size:float|None=None,
                       epochs:int=3, seed:int=0, attack_mode:str='eval', callbacks=(), **learner_kwargs) -> Learner:
     "Adversarially train `model` on `data` with the project's `Learner`; return the fitted learner."
@@ -182,6 +188,7 @@ def _polyshift_where(n, split, keep, seed=0, style='reference'):
 
 def _with_masks(ds, at, masks): ds.attrs, ds.masks = at, masks; return ds
 
+# %% ../nbs/10_transfer.ipynb #i15-87636bbf
 def source_data(n:int=5000, split:str='train', seed:int=0, style:str='reference') -> ImageDataset:
     "PolyShift images of the 6 source classes (with `.masks` and `.attrs`)."
     at, x, m = _polyshift_where(n, split, lambda a: a['label'] < len(SOURCE_CLASSES), seed, style)
@@ -199,6 +206,7 @@ def downsample(ds:ImageDataset, size:int) -> ImageDataset:
     if hasattr(ds, 'masks'): out.masks, out.attrs = ds.masks, ds.attrs
     return out
 
+# %% ../nbs/10_transfer.ipynb #i15-95d6c21e
 def task_data(task:str, split:str='train', n:int=2000, seed:int=0, size:int|None=None) -> ImageDataset:
     "A downstream task's `split` ('train' or 'test'): `n` images (CIFAR-10: at most 4,000 / 1,000), optionally at resolution `size`."
     check_choice('task', task, list(TASKS), 'downstream task')
@@ -269,6 +277,7 @@ def check(self:TransferConfig):
         raise ValueError(f"source_lr={self.source_lr!r} is not accepted; accepted: a number > 0.")
     return self
 
+# %% ../nbs/10_transfer.ipynb #i15-76500cb2
 _SOURCE_FIELDS = dict(arch='arch', n_train='n_source', epochs='source_epochs', steps='steps', lr='source_lr', batch_size='source_batch_size')  # source_model's keyword -> the field
 
 @patch
@@ -283,6 +292,7 @@ SHIPPED_SOURCES = WEIGHTS_DIR/'sources'    # source models shipped in the packag
 
 def _ref_eps(norm): return 0.5 if norm == 'l2' else 2/255
 
+# %% ../nbs/10_transfer.ipynb #i15-8fc23cd2
 def source_model(eps:float, norm:str|None=None, arch:str=SOURCE_DEFAULTS['arch'], n_train:int=SOURCE_DEFAULTS['n_train'],
                  epochs:int=SOURCE_DEFAULTS['epochs'], steps:int=SOURCE_DEFAULTS['steps'], lr:float=SOURCE_DEFAULTS['lr'],
                  batch_size:int=SOURCE_DEFAULTS['batch_size'], seed:int=0, progress:bool=False, retrain:bool=False,
@@ -309,6 +319,7 @@ def source_model(eps:float, norm:str|None=None, arch:str=SOURCE_DEFAULTS['arch']
                                                                 lr=lr, batch_size=batch_size, seed=seed, classes=list(SOURCE_CLASSES)))
     return load_model(arch, path)
 
+# %% ../nbs/10_transfer.ipynb #i15-d3b28d61
 QUICK_SOURCE = dict(SOURCE_DEFAULTS)    # the quick size: the full-size recipe, whose standard and robust pair ships in the package
 
 def source_settings(full:bool=False # the chapter's size, `FULL = full_size()`
@@ -318,11 +329,13 @@ def source_settings(full:bool=False # the chapter's size, `FULL = full_size()`
     if not isinstance(full, bool): raise TypeError(f"full={full!r} is not accepted; accepted: True (the full size) or False (the quick size), e.g. full_size().")
     return dict(SOURCE_DEFAULTS, shipped=not full)
 
+# %% ../nbs/10_transfer.ipynb #i15-bd4801a0
 def source_metrics(model) -> dict:
     "The metrics recorded with a cached source model (clean and adversarial accuracy, training seconds)."
     p = Path(model.config.get('weights', '')).with_suffix('.json')
     return read_json(p)['metrics'] if p.is_file() else {}
 
+# %% ../nbs/10_transfer.ipynb #i15-f606a5b2
 SHIPPED_EPS = (0, 0.1)    # the L2 budgets of the shipped sources: a standard and a robust one
 
 def pretrain_sources(out_dir:str|Path|None=None, # default: the package's `SHIPPED_SOURCES`
@@ -352,7 +365,6 @@ def attack_explorer(models:dict, # name -> model
     base = make_subplots(1, len(titles), subplot_titles=titles, horizontal_spacing=0.03)
     for a in base.layout.annotations: a.font.size = 12
     for j in range(len(titles)): base.add_trace(go.Image(z=np.zeros((32, 32, 3), np.uint8)), 1, j + 1)
-    from robustify_nb.core import figure_widget
     fig = figure_widget(base)
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False)
     fig.update_layout(height=270, margin=dict(l=0, r=0, t=50, b=0))
@@ -400,6 +412,7 @@ def _num_classes(ds, arg):
     if c is None: raise TypeError(f"{arg} has no `classes`; accepted: an ImageDataset (or any dataset with a `classes` list).")
     return len(c)
 
+# %% ../nbs/10_transfer.ipynb #i15-95e61c09
 def check_task(train, test, head:nn.Module|None=None) -> int:
     "The class count of a downstream task; errors if train and test disagree, or if `head` has another number of outputs."
     k, kt = _num_classes(train, 'train'), _num_classes(test, 'test')
@@ -423,6 +436,7 @@ def linear_probe(model:nn.Module, train, test, epochs:int=30, lr:float=0.01, wei
             batch_size=min(batch_size, len(ytr)), seed=seed, progress=False, device='cpu').fit(epochs)
     with torch.no_grad(): return (head((fte - mu)/sd).argmax(1) == yte).float().mean().item()
 
+# %% ../nbs/10_transfer.ipynb #i15-aebaeb74
 def finetune(model:nn.Module, train, test, epochs:int=4, lr:float=0.02, batch_size:int=64, seed:int=0,
               head:nn.Module|None=None, progress:bool=False) -> float:
     "Full fine-tuning: a copy of `model` with a new head, every weight trained on `train` (with the `Learner`); test accuracy."
@@ -437,6 +451,7 @@ def finetune(model:nn.Module, train, test, epochs:int=4, lr:float=0.02, batch_si
 # %% ../nbs/10_transfer.ipynb #c039
 def _sweep_key(**kw) -> str: return hashlib.sha256(json.dumps(kw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+# %% ../nbs/10_transfer.ipynb #i15-754b45b6
 def _sweep_config(config, settings:dict, source:dict|None, task_sets:dict) -> tuple[TransferConfig, dict]:
     "The sweep's config (`config` or `TransferConfig`, `settings` and `source`'s keywords replacing its fields) and `source_model`'s keywords."
     settings, extra = dict(settings), dict(source or {})
@@ -495,6 +510,7 @@ def best_eps(df:pd.DataFrame) -> pd.DataFrame:
         out.append(dict(task=t, mode=m, size=s, best_eps=b.eps, best_acc=b.accuracy, acc_eps0=base, gain_points=round(100*(b.accuracy - base), 1)))
     return pd.DataFrame(out)
 
+# %% ../nbs/10_transfer.ipynb #i15-bcc30f09
 def plot_transfer(df:pd.DataFrame, title:str='Downstream accuracy vs source robustness'):
     "Accuracy (%) against the source models' eps: one panel per task, one line per mode (full resolution rows)."
     import plotly.express as px
@@ -504,6 +520,7 @@ def plot_transfer(df:pd.DataFrame, title:str='Downstream accuracy vs source robu
     fig.update_yaxes(matches=None, showticklabels=True); fig.update_layout(height=380)
     return fig
 
+# %% ../nbs/10_transfer.ipynb #i15-b3cbd52e
 def plot_resolution(df:pd.DataFrame, mode:str='fixed', title:str='The resolution experiment: best ε as the target gets coarser'):
     "Accuracy (%) against eps for each target resolution (one panel per task), the best eps of each line starred."
     import plotly.express as px, plotly.graph_objects as go

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 
-from .core import check_choice, make_generator, seed_everything, write_json, sha256_file, check_int, config_with
+from .core import check_choice, make_generator, seed_everything, write_json, sha256_file, check_int, config_with, figure_widget
 from .corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS
 from .models import Classifier, load_model, extract_features
 from .data import imagenet_meta
@@ -43,6 +43,7 @@ def _as_state(theta, arg:str) -> Mapping[str, torch.Tensor]:
         return theta
     raise TypeError(f"{arg} has type {type(theta).__name__}; accepted: a state dict (a mapping of name -> tensor) or an nn.Module.")
 
+# %% ../nbs/09_wiseft.ipynb #i15-fdb6c8b3
 _EXTRAPOLATE_HINT = "or pass extrapolate=True to extrapolate beyond the zero-shot (alpha < 0) or fine-tuned (alpha > 1) weights"
 
 def check_alpha(alpha, extrapolate:bool=False, arg:str='alpha',
@@ -58,6 +59,7 @@ def check_alpha(alpha, extrapolate:bool=False, arg:str='alpha',
         raise ValueError(f"{arg}={alpha!r} is outside [0, 1]; accepted: 0 <= {arg} <= 1" + (f", {hint}." if hint else "."))
     return alpha
 
+# %% ../nbs/09_wiseft.ipynb #i15-07ad8e3c
 def check_interpolable(s0:Mapping, s1:Mapping, names=('theta0', 'theta1')):
     "Raise a `ValueError` naming the keys that only one state dict has, or whose shapes or kinds differ."
     a, b = names
@@ -73,6 +75,7 @@ def check_interpolable(s0:Mapping, s1:Mapping, names=('theta0', 'theta1')):
     if msg: raise ValueError(f"{a} and {b} are not the same architecture: " + '; '.join(msg) +
                              ". Accepted: two state dicts (or modules) with the same keys and shapes, e.g. a zero-shot model and its fine-tuned copy.")
 
+# %% ../nbs/09_wiseft.ipynb #i15-750dc70e
 def interpolate(theta0, # zero-shot weights: a state dict or an nn.Module
                 theta1, # fine-tuned weights of the same architecture
                 alpha:float, # mixing coefficient: 0 gives theta0, 1 gives theta1
@@ -98,6 +101,7 @@ def short_captions(ds) -> list[str]:
     from robustify_nb.data import CLASSES, size_word, _STYLE_WORDS
     return [f"{_STYLE_WORDS[ds.style]} a {size_word(z)} {CLASSES[l]}" for z, l in zip(ds._attrs['size'].tolist(), ds.labels.tolist())]
 
+# %% ../nbs/09_wiseft.ipynb #i15-044d60bc
 class CaptionedImages(torch.utils.data.Dataset):
     "PolyShift images of several styles with tokenised captions, every `short_every`-th cut to style, size and class (1: all, 0: none): items are (image, tokens)."
     def __init__(self, tokenizer, n_per_style:int=5000, styles:Sequence[str]|None=None, split:str='train', seed:int=0, short_every:int=1):
@@ -114,6 +118,7 @@ class CaptionedImages(torch.utils.data.Dataset):
     def __getitem__(self, i): return self.images[i].float().div_(255), self.tokens[i]
     def tensors(self, idx=None): return self[slice(None) if idx is None else idx]
 
+# %% ../nbs/09_wiseft.ipynb #i15-2fc5eb32
 class ContrastiveCLIP(nn.Module):
     "An open_clip model with pixel-space normalisation whose forward(images, tokens) is the symmetric contrastive loss."
     def __init__(self, clip:nn.Module, mean=CLIP_MEAN, std=CLIP_STD):
@@ -136,6 +141,7 @@ def _sizes(): return ('small', 'medium', 'large')
 TEMPLATES = tuple(f'{opening} a {size} {{}}' for opening in ('a photo of', 'a pencil sketch of', 'a cartoon of', 'a cluttered photo of')
                   for size in _sizes())
 
+# %% ../nbs/09_wiseft.ipynb #i15-2f154f22
 def check_classnames(classnames) -> list[str]:
     "Class names as a list of distinct non-empty strings, else an error naming the problem."
     if isinstance(classnames, str) or not isinstance(classnames, Sequence):
@@ -148,6 +154,7 @@ def check_classnames(classnames) -> list[str]:
     if dup: raise ValueError(f"classnames has duplicates {dup}; accepted: distinct names (one head row per class).")
     return names
 
+# %% ../nbs/09_wiseft.ipynb #i15-2ee3d37a
 def check_templates(templates) -> list[str]:
     "Prompt templates as a list of strings with one `{}` slot each, else an error naming the offending template."
     if isinstance(templates, str): templates = [templates]
@@ -158,6 +165,7 @@ def check_templates(templates) -> list[str]:
             raise ValueError(f"template {t!r} has no '{{}}' slot for the class name (or more than one); accepted: strings such as 'a photo of a {{}}'.")
     return list(templates)
 
+# %% ../nbs/09_wiseft.ipynb #i15-ecfef530
 @torch.no_grad()
 def zeroshot_head(clip:nn.Module, # an open_clip model (or a `Classifier` wrapping one: `model.backbone.clip`)
                   tokenizer, # its tokenizer (`load_clip` returns both; a clip `Classifier` carries `.tokenizer`)
@@ -182,6 +190,7 @@ def zeroshot_head(clip:nn.Module, # an open_clip model (or a `Classifier` wrappi
     head.weight.copy_(w)
     return head
 
+# %% ../nbs/09_wiseft.ipynb #i15-4bf51bfe
 def zeroshot_classifier(name:str='tiny-cnn', # a tiny config or any open_clip architecture name
                         pretrained:str|Path|None='polyshift', # embedded tag, open_clip pretrained tag, or a weights file
                         classnames:Sequence[str]|None=None, # default: PolyShift's classes
@@ -207,6 +216,7 @@ def get_templates(spec) -> list[str]:
     if Path(spec).is_file(): return check_templates([l.strip() for l in Path(spec).read_text().splitlines() if l.strip()])
     check_choice('template', str(spec), list(TEMPLATE_SETS), 'template set (or a file with one template per line)')
 
+# %% ../nbs/09_wiseft.ipynb #i15-3be240b0
 def classnames_for(data, # a dataset with `.classes`
                    classnames=None, # None: the dataset's own; else one name per class, in label order
                   ) -> list[str]:
@@ -275,6 +285,7 @@ def _check_classifier(model, arg='model'):
                         "(a Classifier, e.g. from zeroshot_classifier or load_model).")
     return model
 
+# %% ../nbs/09_wiseft.ipynb #i15-af5eb7f0
 def finetune_e2e(zeroshot:Classifier, # θ0; it is copied, not changed
                  data, # reference-style training data (an ImageDataset)
                  epochs:int=5, lr:float=5e-3, batch_size:int=128, weight_decay:float=0.1, seed:int=0,
@@ -294,6 +305,7 @@ def finetune_e2e(zeroshot:Classifier, # θ0; it is copied, not changed
     for p in model.parameters(): p.requires_grad_(True)
     return model.eval()
 
+# %% ../nbs/09_wiseft.ipynb #i15-7a9e844e
 def finetune_lc(zeroshot:Classifier, data, epochs:int=10, lr:float=1e-2, batch_size:int=256, weight_decay:float=0.0,
                 seed:int=0, features=None, progress:bool=True) -> Classifier:
     "Linear-classifier fine-tuning: a copy of `zeroshot` whose head alone is trained (from the zero-shot head) on cached features."
@@ -329,42 +341,50 @@ class WiseEnsemble:
         self.classes = getattr(zeroshot, 'classes', None)
         self.lock = threading.RLock()             # held from writing θα to the end of the forward pass that uses it
 
-    @torch.no_grad()
-    def set_alpha(self, alpha) -> nn.Module:
-        "Write θα into the working model (in place) and return it."
-        a = check_alpha(alpha, self.extrapolate)
-        with self.lock:
-            for t, v0, v1 in zip(self._live, self._t0, self._t1):
-                if v0.is_floating_point(): torch.lerp(v0, v1, a, out=t.data if isinstance(t, nn.Parameter) else t)
-                else: t.copy_(v0 if a < 0.5 else v1)
-            self.alpha = a
-        return self.model
+# %% ../nbs/09_wiseft.ipynb #i15-56857a5b
+@patch
+@torch.no_grad()
+def set_alpha(self:WiseEnsemble, alpha) -> nn.Module:
+    "Write θα into the working model (in place) and return it."
+    a = check_alpha(alpha, self.extrapolate)
+    with self.lock:
+        for t, v0, v1 in zip(self._live, self._t0, self._t1):
+            if v0.is_floating_point(): torch.lerp(v0, v1, a, out=t.data if isinstance(t, nn.Parameter) else t)
+            else: t.copy_(v0 if a < 0.5 else v1)
+        self.alpha = a
+    return self.model
 
-    def features(self, key:str, x:torch.Tensor) -> torch.Tensor:
-        "Image features of the frozen tower for evaluation set `key` (computed once; LC only)."
-        with self.lock:
-            if key not in self._feats: self._feats[key] = extract_features(self.zeroshot, (x, torch.zeros(len(x), dtype=torch.long)))[0]
-            return self._feats[key]
+# %% ../nbs/09_wiseft.ipynb #i15-c38ed1e9
+@patch
+def features(self:WiseEnsemble, key:str, x:torch.Tensor) -> torch.Tensor:
+    "Image features of the frozen tower for evaluation set `key` (computed once; LC only)."
+    with self.lock:
+        if key not in self._feats: self._feats[key] = extract_features(self.zeroshot, (x, torch.zeros(len(x), dtype=torch.long)))[0]
+        return self._feats[key]
 
-    @torch.no_grad()
-    def logits(self, alpha, x:torch.Tensor, key:str|None=None, batch_size:int=250) -> torch.Tensor:
-        "Logits of θα on images `x` (pass `key` to cache the features of a frozen tower across α)."
-        with self.lock:                               # another thread's α must not land between set_alpha and the forward
-            m = self.set_alpha(alpha)
-            if self.head_only and key is not None: return m.head(self.features(key, x))
-            return torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+# %% ../nbs/09_wiseft.ipynb #i15-5263e9e3
+@patch
+@torch.no_grad()
+def logits(self:WiseEnsemble, alpha, x:torch.Tensor, key:str|None=None, batch_size:int=250) -> torch.Tensor:
+    "Logits of θα on images `x` (pass `key` to cache the features of a frozen tower across α)."
+    with self.lock:                               # another thread's α must not land between set_alpha and the forward
+        m = self.set_alpha(alpha)
+        if self.head_only and key is not None: return m.head(self.features(key, x))
+        return torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
-    @torch.no_grad()
-    def output_logits(self, alpha, x:torch.Tensor, key:str, batch_size:int=250) -> torch.Tensor:
-        "The output-space ensemble: (1-α)·logits of θ0 + α·logits of θ1 (endpoint logits cached per `key`)."
-        a = check_alpha(alpha, self.extrapolate)
-        k0, k1 = ('out0', key), ('out1', key)
-        with self.lock:
-            for k, m in ((k0, self.zeroshot), (k1, self.finetuned)):
-                if k in self._feats: continue
-                if self.head_only: self._feats[k] = m.head(self.features(key, x))          # same tower: reuse its features
-                else: self._feats[k] = torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-            return torch.lerp(self._feats[k0], self._feats[k1], a)
+# %% ../nbs/09_wiseft.ipynb #i15-88c0067e
+@patch
+@torch.no_grad()
+def output_logits(self:WiseEnsemble, alpha, x:torch.Tensor, key:str, batch_size:int=250) -> torch.Tensor:
+    "The output-space ensemble: (1-α)·logits of θ0 + α·logits of θ1 (endpoint logits cached per `key`)."
+    a = check_alpha(alpha, self.extrapolate)
+    k0, k1 = ('out0', key), ('out1', key)
+    with self.lock:
+        for k, m in ((k0, self.zeroshot), (k1, self.finetuned)):
+            if k in self._feats: continue
+            if self.head_only: self._feats[k] = m.head(self.features(key, x))          # same tower: reuse its features
+            else: self._feats[k] = torch.cat([m(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        return torch.lerp(self._feats[k0], self._feats[k1], a)
 
 # %% ../nbs/09_wiseft.ipynb #c034
 def make_domains(n:int=1000, # images per evaluation set
@@ -386,6 +406,7 @@ def make_domains(n:int=1000, # images per evaluation set
     x, y = out['reference'] if 'reference' in out else PolyShift(n, 'reference', 'test', seed).tensors()
     return out | corrupted_domains(x, y, corruptions, severity, seed, 'cifar')
 
+# %% ../nbs/09_wiseft.ipynb #i15-a129600a
 def corrupted_domains(x:torch.Tensor, y:torch.Tensor, # the in-distribution test images and labels
                       corruptions:Sequence[str], severity:int, seed:int=0,
                       preset:str|None=None, # None: by image size (`default_preset`)
@@ -397,6 +418,7 @@ def corrupted_domains(x:torch.Tensor, y:torch.Tensor, # the in-distribution test
     extra = (project,) if project is not None else ()
     return {f'c:{c}': (corrupt(x, c, severity, make_generator(cell_seed(seed, c, severity, 0)), preset), y, *extra) for c in corruptions}
 
+# %% ../nbs/09_wiseft.ipynb #i15-13eba57c
 def sweep(ens:WiseEnsemble, domains:dict, alphas:Sequence[float]|None=None, # None: `WiseftConfig`'s (0, 0.1, ..., 1)
           output_space:bool=True, progress:bool=False) -> pd.DataFrame:
     "Accuracy of θα on every evaluation set for every α (kind 'weight'), and of the output-space ensemble (kind 'output')."
@@ -433,6 +455,7 @@ def summarize_sweep(df:pd.DataFrame, kind:str='weight') -> pd.DataFrame:
     if 'heldout' in wide: out['heldout'] = wide['heldout']
     return out
 
+# %% ../nbs/09_wiseft.ipynb #i15-bdf1a35c
 def choose_alpha(summary:pd.DataFrame, column:str='heldout', n:int|None=None) -> float:
     "The smallest α whose `column` accuracy is within one standard error (of `n` images) of the best; `n=0`: plain arg-max."
     if column not in summary: raise ValueError(f"column={column!r} is not in the summary; accepted: {list(summary.columns)}.")
@@ -440,6 +463,7 @@ def choose_alpha(summary:pd.DataFrame, column:str='heldout', n:int|None=None) ->
     se = 0.0 if not n else math.sqrt(max(best*(1 - best), 1e-12)/n)
     return float(acc[acc >= best - se - 1e-12].index.min())
 
+# %% ../nbs/09_wiseft.ipynb #i15-675c6c0d
 def wiseft_table(sweeps:Mapping[str, pd.DataFrame], # {'LC': sweep, 'E2E': sweep}
                  heldout_n:int|None=None) -> pd.DataFrame:
     "Table 1 of the paper for each fine-tuning variant: zero-shot, fine-tuned, WiSE-FT at the held-out α and at the optimal α, output ensemble; in %."
@@ -488,6 +512,7 @@ def plot_id_ood(sweeps:Mapping[str, pd.DataFrame], title:str='WiSE-FT on PolyShi
                       height=480, width=760)
     return fig
 
+# %% ../nbs/09_wiseft.ipynb #i15-af6dfa47
 def plot_alpha_slider(sweep_df:pd.DataFrame, variant:str='E2E'):
     "A plotly figure with a built-in α slider (frames): accuracy per evaluation column at α, and the current point on the ID-OOD curve."
     import plotly.graph_objects as go
@@ -554,7 +579,6 @@ def wiseft_explorer(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 
               [k for c in corr.options for k in prepare(style.value, c, sev.value)] +
               [k for v in range(sev.min, sev.max + 1) for k in prepare(style.value, corr.value, v)])
     def snap(a): return min(alphas, key=lambda b: abs(b - a))
-    from robustify_nb.core import figure_widget
     fig = figure_widget(make_subplots(1, 2, column_widths=[0.55, 0.45], subplot_titles=('accuracy at α', 'ID vs OOD over α')))
     fig.add_bar(x=['reference', 'style', 'corruption'], y=[0, 0, 0], marker_color=['#1f77b4', '#ff7f0e', '#2ca02c'], textposition='outside', row=1, col=1)
     fig.add_scatter(x=[], y=[], mode='lines+markers', name='α from 0 to 1', row=1, col=2)
@@ -627,6 +651,7 @@ def load_finetuned(zeroshot:Classifier, path:str|Path) -> Classifier:
     model = copy.deepcopy(_check_classifier(zeroshot, 'zeroshot'))
     return load_weights(model, read_weights(path), source=f'fine-tuned checkpoint {str(path)!r}').eval()
 
+# %% ../nbs/09_wiseft.ipynb #i15-265a103c
 _SWEEP_HINT = ("as the experiment sweeps between the zero-shot (0) and fine-tuned (1) weights; "
               "to extrapolate, sweep a WiseEnsemble(..., extrapolate=True) in Python")
 

@@ -14,7 +14,7 @@ FIELDS = {
   'wiseft': dict(n_train=(['n_train'], ['5000']), n_eval=(['n_eval', 'n'], ['500']), e2e_epochs=(['e2e_epochs'], ['5']),
                  lc_epochs=(['lc_epochs'], ['10']), e2e_lr=(['e2e_lr'], ['5e-3']), severity=(['severity'], ['3']),
                  alphas=(['alphas'], [r"tuple\((float\(a\) for a in )?np\.round\(np\.linspace\(0, 1, 11\), 2\)\)", r"'0:1:0\.1'"]),
-                 variants=(['variants'], [r"\('LC', 'E2E'\)"])),
+                 variants=(['variants', 'finetuned'], [r"\('LC', 'E2E'\)", r"\['e2e', 'lc'\]"])),   # the CLI's --finetuned e2e lc
   'transfer': dict(eps=(['eps'], [r"[\[(]0(\.0)?, 0\.05, 0\.1, 0\.25, 0\.5[\])]"]), tasks=(['tasks'], [r"[\[(]'family', 'shape-colour', 'cifar10'[\])]"]),
                    modes=(['modes'], [r"[\[(]'fixed', 'full'[\])]"]), sizes=(['sizes'], [r"[\[(]32,?[\])]"]),
                    n_source=(['n_source', 'n_train'], ['5000']), source_epochs=(['source_epochs', 'epochs'], ['10', '5']),
