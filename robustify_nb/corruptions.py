@@ -412,16 +412,17 @@ def glass_blur(x, c, g):
     return _blockwise(f, x, *vs)
 
 # %% ../nbs/02_corruptions.ipynb #c020
-def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None):
+def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None, views=None):
     """The reference's `_motion_blur` (not Wand), batched with one angle (degrees) per image.
     x (N, S0, S1); tap i is the image shifted by (-ceil(i sin a - .5), -ceil(i cos a - .5)) with edge replication,
     weighted by a one-sided gaussian; taps from the first one whose shift leaves the image on are dropped (the
     reference `break`s). Each tap reads a window of an edge-padded copy: the padded planes are laid out flat, and a
     strided view of them whose row i is the h * Wp values from flat position i (no copy) turns the per-image shift of a
     tap into one row index per plane, so a tap is one index_select of rows (a block copy each, 10x faster than advanced
-    indexing of a 3-D view) and one multiply-add (no per-pixel index tensor). On the CPU the planes go through
-    in chunks of about 2 MB so that the 2 r + 1 passes over them stay in cache; only the top-left out_hw = (h, w) of the
-    result is computed (the reference crops it afterwards)."""
+    indexing of a 3-D view) and one multiply-add (no per-pixel index tensor): the whole batch at once, as a GPU wants
+    it. The CPU skips the copy (`_motion_taps_cpu`: a strided view per image and tap, in chunks that stay in cache).
+    Only the top-left out_hw = (h, w) of the result is computed (the reference crops it afterwards). views: True / False
+    forces the one or the other way (None: the views on the CPU for planes above 64 x 64 px)."""
     N, S0, S1 = x.shape
     h, w = out_hw or (S0, S1)
     width = 2 * radius + 1
@@ -438,17 +439,40 @@ def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None):
     off = (P0 - dy) * Wp + (P1 - dx)  # shifted[y, x] = x[clamp(y - dy), clamp(x - dx)] = xp[y + P0 - dy, x + P1 - dx]
     wt = (k[None] * ok).to(x.dtype)
     out = torch.empty(N, h, w, dtype=x.dtype, device=x.device)
-    chunk = N if x.device.type != 'cpu' else max(1, (1 << 19) // L)
-    for s in range(0, N, chunk):  # cache blocking over planes (one chunk on a GPU), not a loop over images
+    if views is None: views = x.device.type == 'cpu' and S0 * S1 > _FFT_MIN   # small planes: fewer, larger calls pay
+    if views: return _motion_taps_cpu(x, out, off.tolist(), wt.tolist(), P0, P1)
+    xp = F.pad(F.pad(x[:, None], (P1, P1, P0, P0), mode='replicate').view(N, L), (0, 2 * P1))
+    flat = xp.view(-1)
+    win = flat.as_strided((flat.numel() - h * Wp + 1, h * Wp), (1, 1))  # win[i] = flat[i:i + h Wp]
+    base = torch.arange(N, device=x.device) * (L + 2 * P1)               # where plane p starts in flat
+    acc = torch.zeros(N, h * Wp, dtype=x.dtype, device=x.device)   # full padded rows: contiguous multiply-adds
+    for t in range(width):
+        acc.addcmul_(win.index_select(0, base + off[:, t]), wt[:, t].view(N, 1))
+    out[:] = acc.view(N, h, Wp)[:, :, :w]
+    return out
+
+def _motion_taps_cpu(x, out, off, wt, P0, P1):
+    """The CPU's taps of `_motion_blur`: planes with the same shifts and weights (the channels of an image) read their
+    shifted windows as one strided view of the edge-padded copy (no copy, no index), multiplied and added straight into
+    `out`; chunks of about 2 MB of padded planes stay in cache over the taps. off, wt: (planes, taps) lists."""
+    N, S0, S1 = x.shape
+    h, w = out.shape[1:]
+    Wp, L = S1 + 2 * P1, (S0 + 2 * P0) * (S1 + 2 * P1)
+    chunk = max(1, (1 << 19) // L)
+    for s in range(0, N, chunk):
         n = min(chunk, N - s)
-        xp = F.pad(F.pad(x[s:s + n, None], (P1, P1, P0, P0), mode='replicate').view(n, L), (0, 2 * P1))
-        flat = xp.view(-1)
-        win = flat.as_strided((flat.numel() - h * Wp + 1, h * Wp), (1, 1))  # win[i] = flat[i:i + h Wp]
-        base = torch.arange(n, device=x.device) * (L + 2 * P1)               # where plane p starts in flat
-        acc = torch.zeros(n, h * Wp, dtype=x.dtype, device=x.device)   # full padded rows: contiguous multiply-adds
-        for t in range(width):
-            acc.addcmul_(win.index_select(0, base + off[s:s + n, t]), wt[s:s + n, t].view(n, 1))
-        out[s:s + n] = acc.view(n, h, Wp)[:, :, :w]
+        xp = F.pad(x[s:s + n, None], (P1, P1, P0, P0), mode='replicate')   # fresh and contiguous: planes L apart
+        a = 0
+        while a < n:                                                         # a run of planes [a, b) with equal taps
+            b = a + 1
+            while b < n and off[s + b] == off[s + a] and wt[s + b] == wt[s + a]: b += 1
+            o, first = out[s + a:s + b], True
+            for t, (dt, wgt) in enumerate(zip(off[s + a], wt[s + a])):
+                if wgt == 0: continue                                        # a dropped tap
+                v = xp.as_strided((b - a, h, w), (L, Wp, 1), a * L + dt)
+                if first: torch.mul(v, wgt, out=o); first = False
+                else: o.add_(v, alpha=wgt)
+            a = b
     return out
 
 def motion_blur(x, c, g):
