@@ -228,6 +228,26 @@ def _blur_matrix(n, sigma, device, dtype, mode='nearest', truncate=4.0):
     return _cached(('blur', n, float(sigma), mode, float(truncate), str(torch.device(device)), dtype),
                    lambda: torch.as_tensor(_conv_matrix(n, _gauss_kernel1d(sigma, truncate), mode), dtype=dtype, device=device))
 
+_BAND = 16   # output rows per product in `_bands_mm`
+
+def _row_bands(M, rows=_BAND):
+    """A matrix M (n, m) whose rows have their non-zero weights close together (a short kernel, PIL's boxes), cut into
+    blocks of `rows` rows, each with only the columns where its rows have non-zero weights: [(start, stop, lo, hi,
+    M[start:stop, lo:hi])]."""
+    out = []
+    for a in range(0, M.shape[0], rows):
+        cols = torch.nonzero(M[a:a + rows].abs().sum(0)).view(-1)
+        lo, hi = int(cols.min()), int(cols.max()) + 1
+        out.append((a, min(M.shape[0], a + rows), lo, hi, M[a:a + rows, lo:hi].contiguous()))
+    return out
+
+def _bands_mm(bands, t):
+    """M @ t for M given by its `_row_bands` and t (m, k): one small product per band (t may be a transposed view: BLAS
+    reads it in place)."""
+    out = torch.empty(bands[-1][1], t.shape[1], dtype=t.dtype, device=t.device)
+    for a, b, lo, hi, M in bands: torch.mm(M, t[lo:hi], out=out[a:b])
+    return out
+
 def _sep_apply(x, Mh, Mw):
     "Mh @ X @ Mw^T for every (n, c) plane: two dense matmuls (BLAS), much faster than conv2d here."
     N, C, H, W = x.shape
@@ -904,18 +924,21 @@ def contrast(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tens
 # %% ../nbs/02_corruptions.ipynb #c034
 def _jpeg_cpu(x, quality):
     """The CPU round trip, block by block into one output: the images go to the codec as 8-bit HWC (libjpeg's own layout:
-    torchvision copies CHW input into it, a slow uint8 transpose), and each decoded image is divided into its place."""
+    torchvision copies CHW input into it with a slow uint8 transpose; here `torch.stack` interleaves the 8-bit planes,
+    after the float work on contiguous CHW), and each decoded image is divided into its place."""
     from torchvision.io import encode_jpeg, decode_jpeg
     N, C, H, W = x.shape
     out = _empty(x.shape, torch.float32, x.device)
     n = max(1, _BLOCK_BYTES // (x[0].numel() * 4))
-    hwc, u8 = torch.empty(min(n, N), H, W, C), torch.empty(min(n, N), H, W, C, dtype=torch.uint8)
+    m = min(n, N)
+    chw, c8, u8 = torch.empty(m, C, H, W), torch.empty(m, C, H, W, dtype=torch.uint8), torch.empty(m, H, W, C, dtype=torch.uint8)
     for s in range(0, N, n):
         k = min(n, N - s)
-        # round(x * 255) as the low byte of float32 x * 255 + 2^23 (spacing 1 there: round half to even, as torch.round),
-        # transposed to HWC while it is read; int32 -> uint8 keeps that byte
-        b = torch.mul(x[s:s + k].permute(0, 2, 3, 1), 255, out=hwc[:k]).clamp_(0, 255).add_(2.0 ** 23)
-        u8[:k].copy_(b.view(torch.int32))
+        # round(x * 255) as the low byte of float32 x * 255 + 2^23 (spacing 1 there: round half to even, as torch.round);
+        # int32 -> uint8 keeps that byte; then the 8-bit planes interleaved to HWC (faster than transposing floats)
+        b = torch.mul(x[s:s + k], 255, out=chw[:k]).clamp_(0, 255).add_(2.0 ** 23)
+        c8[:k].copy_(b.view(torch.int32))
+        torch.stack(c8[:k].unbind(1), dim=-1, out=u8[:k])
         dec = decode_jpeg(encode_jpeg(list(u8[:k].permute(0, 3, 1, 2).unbind(0)), quality=int(quality)))
         for o, d in zip(out[s:s + k], dec): torch.div(d, 255, out=o)
     return out
@@ -990,44 +1013,36 @@ def _pil_box_ranges(n_in: int, n_out: int):
         return start, cnt
     return _cached(('pil_box_ranges', n_in, n_out), make)
 
-def _box_rows(yp, n_out, round8):
-    """PIL BOX resampling along dim 1 of yp (B, n_in + 1, m), whose last row is zeros, to (B, n_out, m): one gather of
-    whole rows (index_select on dim 0 of the 2-D view), the count-th input of an output with fewer inputs being that
-    zero row, then plain adds and / count. Integer sums are exact in float32; with round8, PIL's 8-bit result
-    floor(sum / count + 1/2), computed as floor((sum + count/2) / count) (the same: its quotient is never a rounding
-    away from an integer)."""
-    B, n1, m = yp.shape
-    def plan():
-        s, cnt = _pil_box_ranges(n1 - 1, n_out)
-        k = torch.arange(int(cnt.max()))[:, None]
-        return torch.where(k < cnt[None], s[None] + k, n1 - 1).to(yp.device), cnt.to(yp.device, yp.dtype).view(1, -1, 1)
-    idx, cnt = _cached(('pil_box_rows', n1 - 1, n_out, yp.device, yp.dtype), plan)
-    K = len(idx)
-    r = (torch.arange(B, device=yp.device)[:, None, None] * n1 + idx[None]).view(-1)
-    g = yp.view(B * n1, m).index_select(0, r).view(B, K, n_out, m)
-    out = g[:, 0].clone() if K == 1 else torch.add(g[:, 0], g[:, 1])
-    for k in range(2, K): out.add_(g[:, k])
-    return out.add_(cnt / 2).div_(cnt).floor_() if round8 else out.div_(cnt)
+def _pil_box_bands(n_in: int, n_out: int, device, dtype):
+    "The 0/1 matrix of PIL's BOX boxes along one axis (n_out, n_in) as `_row_bands`, and each box's count (n_out, 1), cached."
+    def make():
+        _, cnt = _pil_box_ranges(n_in, n_out)
+        return _row_bands((_pil_box_matrix(n_in, n_out) > 0).to(device, dtype)), cnt.to(device, dtype).view(-1, 1)
+    return _cached(('pil_box_bands', n_in, n_out, str(torch.device(device)), dtype), make)
 
-def _pad_t(y):
-    "(B, n, m) -> (B, m + 1, n): the transpose with one zero row below, for `_box_rows`."
-    B, n, m = y.shape
-    yp = torch.empty(B, m + 1, n, dtype=y.dtype, device=y.device)
-    yp[:, m] = 0
-    yp[:, :m] = y.transpose(1, 2)
-    return yp
+def _box_pass(t, n_out, round8):
+    """PIL BOX resampling along the rows of t (n_in, m) to (n_out, m): the boxes' sums as banded products with the 0/1
+    matrix (exact in float32 for integer values; t may be a transposed view, which BLAS reads in place), then / count;
+    with round8, PIL's 8-bit result floor(sum / count + 1/2), computed as floor((sum + count/2) / count) (the same: its
+    quotient is never a rounding away from an integer)."""
+    bands, cnt = _pil_box_bands(t.shape[0], n_out, t.device, t.dtype)
+    s = _bands_mm(bands, t)
+    return s.add_(cnt / 2).div_(cnt).floor_() if round8 else s.div_(cnt)
 
 def _pixelate_nearest(x, h, w, pil_rounding, out):
     """ImageNet-C's pixelate of a block x (N, C, H, W) into `out`: PIL BOX down to (h, w), horizontal pass first (each
-    pass stored as 8 bits), then NEAREST up. Every pass is a gather of whole rows (the columns' on a transposed copy);
-    the enlarged picture is written into `out` by the last gather."""
+    pass stored as 8 bits), then NEAREST up. Each BOX pass is a banded product with the 0/1 box matrix (`_box_pass`),
+    reading its operand transposed in place (no transposed copy of the full-size image); NEAREST up is two gathers of
+    whole rows, the last one written into `out`."""
     N, C, H, W = x.shape
     B, dev = N * C, x.device
-    y = _pad_t(x.reshape(B, H, W))                                    # (B, W + 1, H)
-    if pil_rounding: y[:, :W].mul_(255).round_()                      # the reference's input is uint8
-    y = _box_rows(y, w, pil_rounding) if w != W else y[:, :W]         # (B, w, H)
-    y = _box_rows(_pad_t(y), h, pil_rounding) if h != H else y.transpose(1, 2)   # (B, h, w)
-    y = y.div_(255) if pil_rounding else y.clamp_(0, 1)               # on the small picture, before it is enlarged
+    y = x.reshape(B * H, W)
+    if pil_rounding: y = y.mul(255).round_()                          # the reference's input is uint8
+    t = _box_pass(y.t(), w, pil_rounding) if w != W else y.t().contiguous()        # (w, B H): horizontal first
+    t = t.view(w * B, H).t()                                          # (H, w B)
+    t = _box_pass(t, h, pil_rounding) if h != H else t.contiguous()   # (h, w B)
+    t = t.div_(255) if pil_rounding else t.clamp_(0, 1)               # on the small picture, before it is enlarged
+    y = t.view(h, w, B).permute(2, 0, 1)                              # (B, h, w)
     rows = lambda n, idx: (torch.arange(B, device=dev)[:, None] * n + idx.to(dev)[None]).view(-1)
     y = y.transpose(1, 2).reshape(B * w, h).index_select(0, rows(w, _pil_nearest_index(w, W)))   # (B W, h)
     y = y.view(B, W, h).transpose(1, 2).reshape(B * h, W)
@@ -1065,27 +1080,14 @@ def _pixelate_box(x, h, w, up, pil_rounding):
     return y.view(N, C, H, W)
 
 # %% ../nbs/02_corruptions.ipynb #c036
-_BAND = 16   # output rows per product in `_band_mm`
-
 def _band_blocks(n, sigma, truncate, device, dtype):
-    """`_blur_matrix(n, sigma, mode='reflect')` cut into blocks of `_BAND` rows, each with only the columns where its rows
-    have non-zero weights: [(start, stop, lo, hi, M[start:stop, lo:hi])], cached."""
-    def make():
-        M = _blur_matrix(n, sigma, device, dtype, 'reflect', truncate)
-        out = []
-        for a in range(0, n, _BAND):
-            cols = torch.nonzero(M[a:a + _BAND].abs().sum(0)).view(-1)
-            lo, hi = int(cols.min()), int(cols.max()) + 1
-            out.append((a, min(n, a + _BAND), lo, hi, M[a:a + _BAND, lo:hi].contiguous()))
-        return out
-    return _cached(('band', n, float(sigma), float(truncate), str(torch.device(device)), dtype), make)
+    "`_blur_matrix(n, sigma, mode='reflect')` as `_row_bands`, cached."
+    return _cached(('band', n, float(sigma), float(truncate), str(torch.device(device)), dtype),
+                   lambda: _row_bands(_blur_matrix(n, sigma, device, dtype, 'reflect', truncate)))
 
 def _band_mm(t, sigma, truncate):
     "M @ t for the (n, n) reflect-border smoothing matrix M of a short kernel and t (n, m): one product per block of rows."
-    n = t.shape[0]
-    out = torch.empty(n, t.shape[1], dtype=t.dtype, device=t.device)
-    for a, b, lo, hi, M in _band_blocks(n, sigma, truncate, t.device, t.dtype): torch.mm(M, t[lo:hi], out=out[a:b])
-    return out
+    return _bands_mm(_band_blocks(t.shape[0], sigma, truncate, t.device, t.dtype), t)
 
 def _gaussian_reflect(u, sigma_hw, truncate=3.0):
     """scipy.ndimage.gaussian_filter(mode='reflect', truncate) over the last two dims of (B, H, W), per-axis sigma. Small
