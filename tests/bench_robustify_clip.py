@@ -15,7 +15,9 @@ corruptions. Baselines: original (zero-shot) student, full AugMix fine-tuning of
 Beside the robustify table it measures the issue-16 targets: "zero-shot kept" on the styles the student was not tuned
 on (sketch, cartoon, clutter: `--n-style` test images each; routed and each model against the original, paired
 per image), and the paired standard errors (over the test images) of routed − original on clean test images and of
-routed − clean head (the original through the heads' Monte Carlo dropout) and routed − best head under corruption.
+routed − clean head (the original model, exactly, since issue 16's fix; before it, the original through the heads'
+Monte Carlo dropout) and routed − best head under corruption; and issue 16's diagnostic, `signal_auroc` on the test
+images and on the validation images under the training shifts (`signal_record` of the CIFAR-10 bench; `issue16.json`).
 
 Run with `python tests/bench_robustify_clip.py --out clip_robustify_out` (about 5 minutes on one CPU thread with
 the defaults: 200 test images, severities 1, 3, 5; 156 s with the teacher reused) or `pytest -m slow tests/bench_robustify_clip.py`.
@@ -119,7 +121,10 @@ if __name__ == '__main__':
     from robustify_nb.robustify import robustify_targets, corruption_table
     print(res['table'].to_string(index=False)); print(robustify_targets(res).to_string(index=False))
     print(corruption_table(res['grid']).round(3).to_string()); print(json.dumps(res['routing'], indent=1)); print(json.dumps(res['config']))
-    extra = dict(thresholds=res['thresholds'], paired=paired_se(res), zero_shot_kept=zero_shot_kept(res, a.n_style))
+    from bench_robustify_cifar import signal_record
+    from robustify_nb.data import PolyShift
+    valid = PolyShift(res['run']['n_valid'], split='valid', seed=res['config']['seed'])
+    extra = dict(thresholds=res['thresholds'], paired=paired_se(res), zero_shot_kept=zero_shot_kept(res, a.n_style), signals=signal_record(res, valid, a.out or None))
     print(json.dumps(extra, indent=1))
     if a.out: (Path(a.out)/'issue16.json').write_text(json.dumps(extra, indent=1))
     print(f'total {time.time() - t0:.0f} s')
