@@ -7,7 +7,7 @@ out to fit the router); test: the shared 1,000 test images under the
 alone, each head alone. Skips without ../shared/data.
 
 Run with `make bench` (pytest -m slow: all 5 severities) or, quicker on a CPU,
-`python tests/bench_robustify_cifar.py --severities 3 --out cifar_out` (about 20 minutes on one CPU thread).
+`python tests/bench_robustify_cifar.py --severities 3 --out cifar_out` (568 s wall on one CPU thread at load about 2, 7 Dec 2026; 1,258-2,006 s at load 2-8).
 Beside the tables it keeps the per-image record of the student (`per_image.npz` in `--out`: for every test image ×
 condition row, whether each head is right, the routed choice, the image index and the condition) and prints the paired
 differences (over the 1,000 test images) of routed − best single head and routed − clean head (the original model,

@@ -19,8 +19,8 @@ routed − clean head (the original model, exactly, since issue 16's fix; before
 Monte Carlo dropout) and routed − best head under corruption; and issue 16's diagnostic, `signal_auroc` on the test
 images and on the validation images under the training shifts (`signal_record` of the CIFAR-10 bench; `issue16.json`).
 
-Run with `python tests/bench_robustify_clip.py --out clip_robustify_out` (about 5 minutes on one CPU thread with
-the defaults: 200 test images, severities 1, 3, 5; 156 s with the teacher reused) or `pytest -m slow tests/bench_robustify_clip.py`.
+Run with `python tests/bench_robustify_clip.py --out clip_robustify_out` (99 s wall on one CPU thread at load about 1
+with the defaults, teacher trained: 200 test images, severities 1, 3, 5, 7 Dec 2026; 156 s with the teacher reused at load 5-7) or `pytest -m slow tests/bench_robustify_clip.py`.
 """
 import argparse, json, sys, time
 from pathlib import Path
