@@ -7,11 +7,14 @@ out to fit the router); test: the shared 1,000 test images under the
 alone, each head alone. Skips without ../shared/data.
 
 Run with `make bench` (pytest -m slow: all 5 severities) or, quicker on a CPU,
-`python tests/bench_robustify_cifar.py --severities 3 --out cifar_out` (about 20 minutes on one CPU thread).
+`python tests/bench_robustify_cifar.py --severities 3 --out cifar_out` (568 s wall on one CPU thread at load about 2, 7 Dec 2026; 1,258-2,006 s at load 2-8).
 Beside the tables it keeps the per-image record of the student (`per_image.npz` in `--out`: for every test image ×
 condition row, whether each head is right, the routed choice, the image index and the condition) and prints the paired
 differences (over the 1,000 test images) of routed − best single head and routed − clean head (the original model,
 exactly, since issue 16's fix; before it, the original through the heads' Monte Carlo dropout) under corruption, and routed − clean head on the clean images, each with its SE.
+Then issue 16's diagnostic, `signal_auroc` (how well the clean head's entropy and MI and the KL clean ‖ robust separate
+"only the robust head is right" from "the clean head is right") on the test images and on the 400 validation images under
+the training shifts (`signals.json`), with the router's statistics of both (`stats_test.npz`, `stats_valid.npz`).
 """
 import argparse, json, sys, time
 from pathlib import Path
@@ -46,6 +49,17 @@ def paired_record(res, out=None) -> dict:
     return dict(best_head=best, routed_minus_best_head=paired_difference(st, ch, HEADS.index(best)), routed_minus_clean_head=paired_difference(st, ch, 0),
                 clean_routed_minus_clean_head=paired_difference(st, ch, 0, rows='clean'))
 
+def signal_record(res, valid, out=None, seed=0) -> dict:
+    "Issue 16's diagnostic (`signal_auroc`) on the test images and on `valid` under the training shifts; the router's statistics of both saved to `out/stats_{test,valid}.npz` (no pickle)."
+    from robustify_nb.router import router_stats, signal_auroc
+    from robustify_nb.teacher import heldout_shift
+    st, vs = res['test_stats'], router_stats(res['router'], valid, shift=heldout_shift, seed=seed)
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        for name, s in (('test', st), ('valid', vs)):
+            np.savez_compressed(Path(out)/f'stats_{name}.npz', **{k: (v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v)) for k, v in s.items()})
+    return dict(auroc_test=signal_auroc(st).to_dict('records'), auroc_valid=signal_auroc(vs).to_dict('records'))
+
 @pytest.mark.slow
 def test_real_data_cifar10(shared, tmp_path):
     res = run(shared, tmp_path)
@@ -73,4 +87,7 @@ if __name__ == '__main__':
     print(corruption_table(res['grid']).round(3).to_string()); print(json.dumps(res['routing'], indent=1)); print(json.dumps(res['config']))
     pr = paired_record(res, a.out); print(json.dumps(pr, indent=1))
     (Path(a.out)/'paired.json').write_text(json.dumps(pr, indent=1))
+    from robustify_nb.data import load_npz
+    sr = signal_record(res, load_npz(shared/'cifar10-5k'/'train_4000.npz').subset(slice(3600, 4000)), a.out); print(json.dumps(sr, indent=1))
+    (Path(a.out)/'signals.json').write_text(json.dumps(sr, indent=1))
     print(f'total {time.time() - t0:.0f} s')
