@@ -122,6 +122,7 @@ def resolve_tune(model:Classifier, tune) -> list[int]:
         idx.append(names.index(t))
     return sorted(set(idx))
 
+# %% ../nbs/07_student.ipynb #i15-7f0e78ae
 class MultiHeadStudent(nn.Module):
     "A frozen pretrained classifier with tuned copies of some blocks and three dropout heads: clean, robust, combined."
     def __init__(self, base:Classifier, # the pretrained student (kept unchanged: the original model)
@@ -335,6 +336,7 @@ def check_compatible(teacher:nn.Module, student:nn.Module, teacher_classes:Seque
         raise ValueError(f"the teacher's classes {list(teacher_classes)[:4]}... and the student's classes {list(student_classes)[:4]}... differ "
                          f"(first differences at index, teacher, student: {diff}); accepted: the same class order.")
 
+# %% ../nbs/07_student.ipynb #i15-a143dc9c
 GATES = ('soft', 'hard', 'none')
 
 class Distiller:

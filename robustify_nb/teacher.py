@@ -21,8 +21,8 @@ from .corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
 # %% auto #0
 __all__ = ['AUGMIX_OPS', 'TRAIN_SHIFTS', 'RECIPES', 'autocontrast', 'equalize', 'posterize', 'solarize', 'rotate', 'shear_x',
            'shear_y', 'translate_x', 'translate_y', 'augmix', 'plot_views', 'jsd_consistency', 'AugMixJSD',
-           'spectral_pictures', 'pixmix', 'PixMixCE', 'heldout_shift', 'make_recipe', 'train_teacher',
-           'compare_recipes', 'plot_recipes', 'augmentation_explorer']
+           'spectral_pictures', 'pixmix', 'PixMixCE', 'heldout_shift', 'register_recipe', 'make_recipe',
+           'train_teacher', 'compare_recipes', 'plot_recipes', 'augmentation_explorer']
 
 # %% ../nbs/06_teacher.ipynb #6120ef3c
 def _affine(x, theta):
@@ -265,17 +265,34 @@ def heldout_shift(x:torch.Tensor, generator:torch.Generator|None=None,
         if len(sel): out[sel] = pixmix(x[sel], g)
     return out
 
-# %% ../nbs/06_teacher.ipynb #b613399e
-RECIPES = ('augmix', 'augmix+shifts', 'pixmix', 'standard')
+# %% ../nbs/06_teacher.ipynb #i15-cb4aaf9d
+RECIPES = {}    # recipe name -> factory(**recipe_kw) -> (augment, loss_fn); `register_recipe` adds one
 
-def make_recipe(recipe:str, **kw):
-    "The `(augment, loss_fn)` pair of a recipe: 'augmix' (AugMix + JSD), 'augmix+shifts' (JSD over AugMix views and held-out shifts, half each), 'pixmix' (PixMix-style + CE) or 'standard' (CE)."
-    check_choice('recipe', recipe, RECIPES, 'teacher recipe')
-    if recipe == 'augmix': r = AugMixJSD(**kw); return r.augment, r
-    if recipe == 'augmix+shifts': r = AugMixJSD(**{'shifts': 0.5, **kw}); return r.augment, r
-    if recipe == 'pixmix': r = PixMixCE(**kw); return r.augment, r
+def register_recipe(name:str, # the recipe's name, as `make_recipe`, `train_teacher(recipe=...)` and `RobustifyConfig.teacher_recipe` take it
+                    factory, # `factory(**recipe_kw)` returns `(augment, loss_fn)`: the `Learner`'s augmentation (or None) and its loss
+                   ):
+    "Add a teacher recipe to `RECIPES` (a name registered again is replaced); return the factory."
+    if not isinstance(name, str) or not name.strip(): raise ValueError(f"name={name!r} is not accepted; accepted: a non-empty string.")
+    if not callable(factory): raise TypeError(f"factory has type {type(factory).__name__}; accepted: a callable returning (augment, loss_fn).")
+    RECIPES[name] = factory
+    return factory
+
+# %% ../nbs/06_teacher.ipynb #i15-2fd83243
+def _augmix_recipe(**kw): r = AugMixJSD(**kw); return r.augment, r
+def _augmix_shifts_recipe(**kw): r = AugMixJSD(**{'shifts': 0.5, **kw}); return r.augment, r
+def _pixmix_recipe(**kw): r = PixMixCE(**kw); return r.augment, r
+def _standard_recipe(**kw):
     from robustify_nb.train import cross_entropy_loss
     return None, cross_entropy_loss
+
+register_recipe('augmix', _augmix_recipe); register_recipe('augmix+shifts', _augmix_shifts_recipe)
+register_recipe('pixmix', _pixmix_recipe); register_recipe('standard', _standard_recipe)
+
+# %% ../nbs/06_teacher.ipynb #b613399e
+def make_recipe(recipe:str, **kw):
+    "The `(augment, loss_fn)` pair of a registered recipe: 'augmix' (AugMix + JSD), 'augmix+shifts' (JSD over AugMix views and held-out shifts, half each), 'pixmix' (PixMix-style + CE), 'standard' (CE), or one `register_recipe` added."
+    check_choice('recipe', recipe, RECIPES, 'teacher recipe')
+    return RECIPES[recipe](**kw)
 
 # %% ../nbs/06_teacher.ipynb #478ec23e
 def train_teacher(data, # training data (an ImageDataset)
