@@ -53,15 +53,15 @@ def _batches_from(data, batch_size:int, start:int):
     yield from iter_batches(torch.utils.data.Subset(data, range(start*batch_size, len(data))), batch_size)
 
 # %% ../nbs/05_benchmark.ipynb #i15-784fd02a
-def _check_grid(corruptions, severities, batch_size, quantize) -> list[str]:
-    "The grid's arguments checked, each refusal naming its argument; the corruptions as a list."
-    corruptions = list(corruptions)
+def _check_grid(corruptions, severities, batch_size, quantize) -> tuple[list[str], list[int]]:
+    "The grid's arguments checked, each refusal naming its argument; the corruptions and severities as lists (an iterator is read once)."
+    corruptions, severities = list(corruptions), list(severities)
     for c in corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
     for s in severities:
         if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5: raise ValueError(f"severities contains {s!r}; accepted: ints from 1 to 5.")
     check_int('batch_size', batch_size, 1)
     if quantize is not None: check_choice('quantize', quantize, QUANTIZE[1:], 'storage format (or None)')
-    return corruptions
+    return corruptions, severities
 
 # %% ../nbs/05_benchmark.ipynb #i15-5ff4ef1c
 def _grid_state(state, key:dict, models, cells) -> dict:
@@ -98,7 +98,7 @@ def evaluate_corruptions(model:nn.Module|Mapping[str, nn.Module], # one model, o
                         ) -> pd.DataFrame:
     "Accuracy on `data` clean and under each corruption × severity: columns (model,) corruption, severity, accuracy, n."
     models, single = _as_models(model)
-    corruptions = _check_grid(corruptions, severities, batch_size, quantize)
+    corruptions, severities = _check_grid(corruptions, severities, batch_size, quantize)
     dev = default_device(device) if device is not None else next(next(iter(models.values())).parameters()).device
     n_data = len(data[0]) if isinstance(data, tuple) else len(data)
     cells = [('clean', 0)] + [(c, s) for c in corruptions for s in severities]

@@ -685,6 +685,7 @@ def _widget_tree(model_id:str, # a widget's model id (an output's `application/v
 # %% ../nbs/20_cli.ipynb #lead-shown
 def shown_figure_widgets() -> dict[str, dict]:
     "Model id → plotly figure JSON of every plotly FigureWidget this kernel has shown (its comm is open), as it is now."
+    if 'ipywidgets' not in sys.modules: return {}                # no widget shown: nothing to import
     import plotly.graph_objects as go
     from ipywidgets.widgets.widget import _instances        # ipywidgets' registry of the widgets whose comm is open
     return {k: json.loads(go.Figure(w).to_json()) for k, w in list(_instances.items()) if isinstance(w, go.FigureWidget)}
@@ -768,7 +769,9 @@ def seconds_to_widget(nb) -> float|None:
     return None
 
 # %% ../nbs/20_cli.ipynb #i15-79d99e24
-_SHOWN = 'import json\nfrom robustify_nb.cli import shown_figure_widgets\nprint(json.dumps(shown_figure_widgets()))'
+_WIDGETS_MIME = 'application/x.robustify-widgets+json'
+_SHOWN = ("from IPython.display import display\nfrom robustify_nb.cli import shown_figure_widgets\n"
+          f"display({{'{_WIDGETS_MIME}': shown_figure_widgets()}}, raw=True)")
 
 def _run_chapter(p:Path, out:Path, timeout:int, times:dict, to_widget:dict) -> list:
     "Execute one notebook into `out/nbs`, record its time in `times` (and the time to its first widget); its (heading, figure) pairs."
@@ -778,11 +781,11 @@ def _run_chapter(p:Path, out:Path, timeout:int, times:dict, to_widget:dict) -> l
     print(f"executing {p.name} ...", flush=True)
     nb = nbformat.read(p, as_version=4)
     nb.cells = [c for c in nb.cells if not is_export_cell(c)]    # the demo does not rewrite the library
-    nb.cells.append(nbformat.v4.new_code_cell(_SHOWN))           # last: the figures of the widgets shown, for the report
+    nb.cells.append(nbformat.v4.new_code_cell(_SHOWN, metadata={'tags': ['raises-exception']}))   # last, for the report: an error there loses no chapter
     NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(p.parent)}},
                    extra_arguments=['--IPKernelApp.log_level=ERROR']).execute()
     shown = nb.cells.pop()
-    widgets = json.loads(''.join(o.get('text', '') for o in shown.outputs if o.get('name') == 'stdout') or '{}')
+    widgets = next((o['data'][_WIDGETS_MIME] for o in shown.outputs if _WIDGETS_MIME in o.get('data', {})), {})
     nbformat.write(nb, out/'nbs'/p.name)
     times[p.name] = round(time.perf_counter() - t0, 1)
     if (w := seconds_to_widget(nb)) is not None: to_widget[p.name] = w

@@ -330,6 +330,7 @@ def load_router(path:str|Path, device=None) -> UncertaintyRouter:
     st = load_student(path, device)
     cfg = read_json(Path(path).with_suffix('.json')).get('router')
     if cfg is None: raise ValueError(f"{str(path)!r} holds a student without router settings; accepted: a checkpoint written by save_experiment.")
+    cfg = dict(prediction='mc', signal_source='mc') | cfg   # saved before these two settings existed: the MC-mean router they were fitted as
     return UncertaintyRouter(st, **cfg)
 
 # %% ../nbs/12_robustify.ipynb #x024

@@ -281,6 +281,8 @@ def mc_logits(model:nn.Module, x:torch.Tensor, passes:int=8, generator:torch.Gen
               features:dict|None=None): # a student's `head_features(x)`, when already computed (the router reuses them)
     "Logits of `passes` Monte Carlo dropout passes: (passes, N, C), or a dict of them per head for a `MultiHeadStudent`."
     _check_passes(passes)
+    if features is not None and not isinstance(model, MultiHeadStudent):
+        raise ValueError(f"features= is accepted only for a MultiHeadStudent (its head_features(x)); got a {type(model).__name__}.")
     g = generator if generator is not None else make_generator(0, x.device)
     if isinstance(model, MultiHeadStudent):
         if model.p_drop == 0 and passes > 1:

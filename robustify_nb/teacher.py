@@ -19,9 +19,9 @@ from .core import check_choice, check_fraction, check_images, make_generator, fi
 from .corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
 
 # %% auto #0
-__all__ = ['AUGMIX_OPS', 'TRAIN_SHIFTS', 'RECIPES', 'autocontrast', 'equalize', 'posterize', 'solarize', 'rotate', 'shear_x',
-           'shear_y', 'translate_x', 'translate_y', 'augmix', 'plot_views', 'jsd_consistency', 'AugMixJSD',
-           'spectral_pictures', 'pixmix', 'PixMixCE', 'heldout_shift', 'register_recipe', 'make_recipe',
+__all__ = ['AUGMIX_OPS', 'TRAIN_SHIFTS', 'RECIPES', 'BUILTIN_RECIPES', 'autocontrast', 'equalize', 'posterize', 'solarize',
+           'rotate', 'shear_x', 'shear_y', 'translate_x', 'translate_y', 'augmix', 'plot_views', 'jsd_consistency',
+           'AugMixJSD', 'spectral_pictures', 'pixmix', 'PixMixCE', 'heldout_shift', 'register_recipe', 'make_recipe',
            'train_teacher', 'compare_recipes', 'plot_recipes', 'augmentation_explorer']
 
 # %% ../nbs/06_teacher.ipynb #6120ef3c
@@ -270,10 +270,12 @@ RECIPES = {}    # recipe name -> factory(**recipe_kw) -> (augment, loss_fn); `re
 
 def register_recipe(name:str, # the recipe's name, as `make_recipe`, `train_teacher(recipe=...)` and `RobustifyConfig.teacher_recipe` take it
                     factory, # `factory(**recipe_kw)` returns `(augment, loss_fn)`: the `Learner`'s augmentation (or None) and its loss
-                   ):
-    "Add a teacher recipe to `RECIPES` (a name registered again is replaced); return the factory."
+                    replace:bool=False): # replace a recipe of that name (else a registered name is refused)
+    "Add a teacher recipe to `RECIPES` (a name already there is refused unless `replace`); return the factory."
     if not isinstance(name, str) or not name.strip(): raise ValueError(f"name={name!r} is not accepted; accepted: a non-empty string.")
     if not callable(factory): raise TypeError(f"factory has type {type(factory).__name__}; accepted: a callable returning (augment, loss_fn).")
+    if name in RECIPES and not replace:
+        raise ValueError(f"name={name!r} is already a registered teacher recipe ({', '.join(RECIPES)}); accepted: a new name, or replace=True.")
     RECIPES[name] = factory
     return factory
 
@@ -285,8 +287,9 @@ def _standard_recipe(**kw):
     from robustify_nb.train import cross_entropy_loss
     return None, cross_entropy_loss
 
-register_recipe('augmix', _augmix_recipe); register_recipe('augmix+shifts', _augmix_shifts_recipe)
-register_recipe('pixmix', _pixmix_recipe); register_recipe('standard', _standard_recipe)
+for _name, _f in {'augmix': _augmix_recipe, 'augmix+shifts': _augmix_shifts_recipe, 'pixmix': _pixmix_recipe, 'standard': _standard_recipe}.items():
+    register_recipe(_name, _f, replace=True)      # replace: running this cell again re-registers the built-ins
+BUILTIN_RECIPES = tuple(RECIPES)                  # the four above, whatever is registered later
 
 # %% ../nbs/06_teacher.ipynb #b613399e
 def make_recipe(recipe:str, **kw):
@@ -313,7 +316,7 @@ def train_teacher(data, # training data (an ImageDataset)
     return learn.raw_model, cost
 
 # %% ../nbs/06_teacher.ipynb #c030
-def compare_recipes(data, test, recipes:Sequence[str]=RECIPES, model:str='smallcnn', weights:str|None='polyshift', epochs:int=2, seed:int=0,
+def compare_recipes(data, test, recipes:Sequence[str]=BUILTIN_RECIPES, model:str='smallcnn', weights:str|None='polyshift', epochs:int=2, seed:int=0,
                     corruptions:Sequence[str]=CORRUPTIONS, severities:Sequence[int]=(1, 2, 3, 4, 5), progress:bool=False,
                     batch_size:int=128):
     "Train `model` with each recipe and summarise clean / mean corruption accuracy and training seconds: a DataFrame."

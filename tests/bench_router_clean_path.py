@@ -89,6 +89,7 @@ def run(out=None, n_test=500, severities=(1, 2, 3, 4, 5), seed=0, teacher_path=N
         res['original'] = dict(clean=o.clean_acc, corruption=o.mean_corruption_acc)
         with torch.no_grad(): res['cost'] = {'original forward, CPU s': _pass_cpu(base, xt)}
     for cp in paths:
+        if valid_only and cp != 'original': continue            # the validation step is the original path's only
         seed_everything(seed)
         st, cost = distill_student(base, teacher, _first(train, 0.5), tune=(0, 1, -1), epochs=1, lr=0.01, batch_size=64, p_pixmix=0.6,
                                    seed=seed, progress=False, clean_path=cp)
