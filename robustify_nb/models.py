@@ -27,7 +27,7 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RESIZE_MODES', 'MODELS', 'WEIGHTS_D
            'extract_features', 'ConvTower', 'tiny_clip_vocabulary', 'CompactTokenizer', 'CLIPBackbone', 'load_clip',
            'load_clip_classifier']
 
-# %% ../nbs/03_models.ipynb #c006
+# %% ../nbs/03_models.ipynb #ib-fc165ac7
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 RESIZE_MODES = ('bilinear', 'bicubic')
 
@@ -40,6 +40,7 @@ def _stat(name, v):
                          f"(e.g. ImageNet's {IMAGENET_MEAN if name == 'mean' else IMAGENET_STD}, or {(0.0,)*3 if name == 'mean' else (1.0,)*3} for a model that normalises itself).")
     return t
 
+# %% ../nbs/03_models.ipynb #ib-63e37a0d
 class Normalize(nn.Module):
     "Per-channel `(x - mean) / std`; the constants are configuration, not weights (they are not in the state dict)."
     def __init__(self, mean, std):
@@ -50,14 +51,17 @@ class Normalize(nn.Module):
     def forward(self, x): return (x - self.mean)/self.std
     def extra_repr(self): return f"mean={tuple(round(m, 4) for m in self.mean_)}, std={tuple(round(s, 4) for s in self.std_)}"
 
+# %% ../nbs/03_models.ipynb #ib-89368e1d
 def _size(image_size):
     "None, or an (H, W) pair of ints >= 1 from an int or a pair."
     if image_size is None: return None
-    s = (image_size, image_size) if isinstance(image_size, int) and not isinstance(image_size, bool) else image_size
-    if (not isinstance(s, (tuple, list)) or len(s) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in s)):
-        raise ValueError(f"image_size={image_size!r} is not accepted; accepted: an int >= 1, an (H, W) pair of ints, or None (inputs are used at their own size).")
-    return tuple(s)
+    s = image_size if isinstance(image_size, (tuple, list)) else (image_size, image_size)
+    try:
+        if len(s) == 2: return tuple(check_int('image_size', v, 1) for v in s)     # core's integer rule, for each side
+    except ValueError: pass
+    raise ValueError(f"image_size={image_size!r} is not accepted; accepted: an int >= 1, an (H, W) pair of ints, or None (inputs are used at their own size).")
 
+# %% ../nbs/03_models.ipynb #ib-0eec6100
 class Resize(nn.Module):
     "Antialiased resize of (N, C, H, W) images to `size`; an exact no-op when the size already matches or `size` is None."
     def __init__(self, size, mode:str='bilinear'):
@@ -68,7 +72,7 @@ class Resize(nn.Module):
         return F.interpolate(x, size=self.size, mode=self.mode, antialias=True, align_corners=False)
     def extra_repr(self): return f"size={self.size}, mode={self.mode!r}, antialias=True" if self.size else "size=None (inputs used at their own size)"
 
-# %% ../nbs/03_models.ipynb #c006k
+# %% ../nbs/03_models.ipynb #ib-d22cd195
 class Classifier(nn.Module):
     "`head(backbone(normalize(resize(x))))`: `features` and `head` usable on their own, native size and normalisation stated in `config` and the repr."
     def __init__(self, backbone:nn.Module, # maps normalised images at the native size to features (N, D)
@@ -103,11 +107,12 @@ class Classifier(nn.Module):
         c = self.config
         return f"arch={c.get('arch', '?')!r}, image_size={self.image_size}, resize={c['resize']!r}, mean={tuple(c['mean'])}, std={tuple(c['std'])}"
 
+# %% ../nbs/03_models.ipynb #ib-8a2a1d45
 def num_params(model:nn.Module, trainable:bool=False) -> int:
     "Number of parameters (only those with `requires_grad` if `trainable`)."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
 
-# %% ../nbs/03_models.ipynb #c008
+# %% ../nbs/03_models.ipynb #ib-8da57d83
 class _BasicBlock(nn.Module):
     def __init__(self, cin, cout, stride=1):
         super().__init__()
@@ -120,6 +125,7 @@ class _BasicBlock(nn.Module):
         sc = x if self.pad is None else F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
         return F.relu(out + sc)
 
+# %% ../nbs/03_models.ipynb #ib-8a6a1e71
 class CifarResNetBackbone(nn.Module):
     "The convolutional part of a CIFAR ResNet of depth 6n+2, ending in global average pooling."
     def __init__(self, depth:int=20, width:int=16):
@@ -152,7 +158,7 @@ class SmallCNNBackbone(nn.Module):
         self.body, self.drop, self.out_features = nn.Sequential(*layers), nn.Dropout(p_drop), cin
     def forward(self, x): return self.drop(self.body(x).mean((2, 3)))
 
-# %% ../nbs/03_models.ipynb #c012
+# %% ../nbs/03_models.ipynb #ib-13211ef6
 @dataclass
 class WeightSource:
     "Where a weight tag comes from: embedded in the package, or a file (looked up in `search`, else downloaded from `url`)."
@@ -173,22 +179,25 @@ class ModelSpec:
     tags:dict = field(default_factory=dict)   # tag -> WeightSource
     key_map:Callable|None = None             # foreign checkpoint key -> our key
 
+# %% ../nbs/03_models.ipynb #ib-e06b9586
 MODELS:dict[str, ModelSpec] = {}
 
 def register_model(spec:ModelSpec) -> ModelSpec:
     "Add a model to the zoo (later chapters register theirs too)."
     MODELS[spec.name] = spec; return spec
 
+# %% ../nbs/03_models.ipynb #ib-e4d09064
 def list_models(family:str|None=None) -> list[str]:
     "Names of the registered models, optionally of one family."
     return [n for n, s in MODELS.items() if family is None or s.family == family]
 
-# %% ../nbs/03_models.ipynb #c013
+# %% ../nbs/03_models.ipynb #ib-c8c2ca9f
 def _cifar_key(k:str) -> str:
     "Reference CIFAR ResNet checkpoint keys -> ours."
     k = k.removeprefix('module.')
     return 'head.' + k[len('linear.'):] if k.startswith('linear.') else 'backbone.' + k
 
+# %% ../nbs/03_models.ipynb #ib-85d56cb4
 _IDELBAYEV = 'https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/'
 _CIFAR_FILES = {20: 'resnet20-12fca82f.th', 32: 'resnet32-d509ac18.th', 44: 'resnet44-014dd654.th', 56: 'resnet56-4bfd9763.th'}
 
@@ -205,18 +214,20 @@ for _d, _f in _CIFAR_FILES.items():
         tags={'cifar10': WeightSource('file', _f, _IDELBAYEV + _f, 10, 'CIFAR-10 weights by Yerlan Idelbayev (BSD-2)')},
         key_map=_cifar_key))
 
+# %% ../nbs/03_models.ipynb #ib-3e76c243
 def _smallcnn(num_classes=10, widths=(16, 32, 64)):
     bb = SmallCNNBackbone(widths)
     return Classifier(bb, nn.Linear(bb.out_features, num_classes), bb.out_features, IMAGENET_MEAN, IMAGENET_STD, 32, config=dict(arch='smallcnn', num_classes=num_classes))
 
 register_model(ModelSpec('smallcnn', _smallcnn, 'small', 10, 'three-stage CNN (~24k parameters), the cheap teacher'))
 
-# %% ../nbs/03_models.ipynb #c015
+# %% ../nbs/03_models.ipynb #ib-f2edb3f3
 def _tv_preprocessing(weights) -> dict:
     "mean, std, image_size and resize rule of a torchvision weights entry, read from its own transforms."
     t = weights.transforms()
     return dict(mean=tuple(t.mean), std=tuple(t.std), image_size=int(t.crop_size[0]), resize=t.interpolation.value)
 
+# %% ../nbs/03_models.ipynb #ib-a01b6f59
 def _tv_builder(arch:str, head_attr:str):
     def build(num_classes=1000):
         import torchvision
@@ -227,10 +238,12 @@ def _tv_builder(arch:str, head_attr:str):
         return Classifier(m, head, head.in_features, pp['mean'], pp['std'], pp['image_size'], pp['resize'], config=dict(arch=arch, num_classes=num_classes))
     return build
 
+# %% ../nbs/03_models.ipynb #ib-ceb1a3d2
 def _tv_key(head_attr):
     pre = 'fc.' if head_attr == 'fc' else 'heads.head.'
     return lambda k: 'head.' + k[len(pre):] if k.startswith(pre) else 'backbone.' + k
 
+# %% ../nbs/03_models.ipynb #ib-0a559ec6
 def _tv_tags(arch):
     try:
         import torchvision
@@ -254,7 +267,7 @@ def plot_model_sizes(names:Sequence[str]|None=None):
     fig.update_layout(height=380, width=700)
     return fig
 
-# %% ../nbs/03_models.ipynb #c021
+# %% ../nbs/03_models.ipynb #ib-0a6190df
 def save_checkpoint(model:nn.Module, path:str|Path, metrics:dict|None=None, **extra) -> Path:
     "Write `model`'s weights to `path` (.safetensors) and its config, metrics and sha256 to `path` with suffix .json."
     path = Path(path)
@@ -268,6 +281,7 @@ def save_checkpoint(model:nn.Module, path:str|Path, metrics:dict|None=None, **ex
     write_json(path.with_suffix('.json'), meta)
     return path
 
+# %% ../nbs/03_models.ipynb #ib-35d495b4
 def read_weights(path:str|Path) -> dict[str, torch.Tensor]:
     "A state dict from a .safetensors file, or from a .pt/.pth/.th file via `torch.load(weights_only=True)` (never unpickled)."
     path = Path(path)
@@ -309,7 +323,7 @@ def load_weights(model:nn.Module, state:dict, key_map:Callable|None=None, source
     model.load_state_dict(state, strict=True)
     return model
 
-# %% ../nbs/03_models.ipynb #c028
+# %% ../nbs/03_models.ipynb #ib-8175e3c8
 WEIGHTS_DIR = Path(__file__).parent/'weights' if '__file__' in globals() else Path('../robustify_nb/weights')
 
 def embedded_manifest() -> dict:
@@ -317,6 +331,7 @@ def embedded_manifest() -> dict:
     p = WEIGHTS_DIR/'manifest.json'
     return read_json(p) if p.exists() else {}
 
+# %% ../nbs/03_models.ipynb #ib-985c3588
 def _register_embedded():
     for key, e in embedded_manifest().items():
         arch, tag = e['config']['arch'], e['tag']
@@ -324,11 +339,13 @@ def _register_embedded():
 
 _register_embedded()
 
+# %% ../nbs/03_models.ipynb #ib-e37e5d1b
 def _online(host:str, port:int=443, timeout:float=3.0) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout): return True
     except OSError: return False
 
+# %% ../nbs/03_models.ipynb #ib-29e64c77
 def _fetch(src:WeightSource, name:str, tag:str, folder:Path) -> Path:
     "The local file of a file/torchvision tag, downloaded if missing and online; else a clear error within seconds."
     dest = folder/src.filename
@@ -345,6 +362,7 @@ def _fetch(src:WeightSource, name:str, tag:str, folder:Path) -> Path:
     except OSError as e: raise FileNotFoundError(f"downloading weights tag {tag!r} of {name!r} from {src.url} failed ({e}). {how}") from None
     return dest
 
+# %% ../nbs/03_models.ipynb #ib-dee1ebcd
 def resolve_weights(name:str, weights:str|Path) -> tuple[Path, WeightSource|None]:
     "The local file for `weights` (a path or one of the model's tags) of model `name`."
     spec = MODELS[name]
@@ -373,7 +391,7 @@ def parse_model_spec(spec:str) -> tuple[str, str|None]:
     fn, _, weights = rest.partition(':')
     return f'{head}:{fn}', weights or None
 
-# %% ../nbs/03_models.ipynb #c030
+# %% ../nbs/03_models.ipynb #ib-288a1c51
 def check_preprocessing(model:Classifier, stated:dict|None, source:str='checkpoint') -> None:
     "Compare a model's mean, std and native size with what a checkpoint's metadata states (keys it lacks are not checked); a mismatch is an error naming both."
     if not stated or not hasattr(model, 'config') or 'mean' not in model.config: return
@@ -387,12 +405,14 @@ def check_preprocessing(model:Classifier, stated:dict|None, source:str='checkpoi
     if bad: raise ValueError(f"the {source} states a preprocessing that differs from {c.get('arch', type(model).__name__)!r}: {'; '.join(bad)}. "
                              "Build the model with the checkpoint's values (Classifier(..., mean, std, image_size)) or use weights made for this model.")
 
+# %% ../nbs/03_models.ipynb #ib-160cefc1
 def _sidecar(path:Path) -> dict|None:
     "The config in the JSON written beside a checkpoint by `save_checkpoint`, if there is one."
     j = Path(path).with_suffix('.json')
     try: return read_json(j).get('config') if j.is_file() else None
     except (ValueError, AttributeError): return None
 
+# %% ../nbs/03_models.ipynb #ib-dab5fb18
 def _split_spec(name:str, weights):
     "`(name, weights)` of a 'MODEL[:WEIGHTS]' string (`parse_model_spec`, below); weights given twice must agree."
     if name in MODELS or ':' not in name: return name, weights
@@ -401,6 +421,7 @@ def _split_spec(name:str, weights):
         raise ValueError(f"name={name + ':' + w!r} names the weights {w!r} but weights={str(weights)!r} was given too; accepted: weights in one of the two places.")
     return name, (w if w is not None else weights)
 
+# %% ../nbs/03_models.ipynb #ib-93ed4a0a
 def load_model(name:str, # a registered name (`list_models()`), 'clip:ARCH', or your own 'path/to/file.py:factory' / 'package.module:factory'
                weights:str|Path|None=None, # None (random init), a path, or a known tag of the model
                num_classes:int|None=None, # None: the checkpoint's, else the model's default
@@ -471,11 +492,12 @@ def load_factory(spec:str) -> Callable:
     if not callable(f): raise TypeError(f"model={spec!r}: {fn!r} in {where} is a {type(f).__name__}, not a function; accepted: a function returning a model.")
     return f
 
-# %% ../nbs/03_models.ipynb #f003
+# %% ../nbs/03_models.ipynb #ib-110c8a30
 def _last_linear(module:nn.Module) -> str|None:
     names = [n for n, m in module.named_modules() if isinstance(m, nn.Linear)]
     return names[-1] if names else None
 
+# %% ../nbs/03_models.ipynb #ib-43f0af34
 def as_classifier(module:nn.Module, # maps [0, 1] pixels (N, 3, H, W) to logits (N, C), normalising inside if it needs to
                   head:str|None=None, # the name of the layer that makes the logits; None: the last nn.Linear
                   image_size=None, # native size (int or (H, W)); None: the module's `image_size` attribute if it has one, else inputs at their own size
@@ -558,7 +580,7 @@ def iter_batches(data, # an (x, y) pair of tensors, an ImageDataset, or any data
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0)
     yield from loader
 
-# %% ../nbs/03_models.ipynb #c033
+# %% ../nbs/03_models.ipynb #ib-5498d9b9
 @torch.inference_mode()
 def predict(model:nn.Module, data, # an ImageDataset, any dataset of (image, label), or an (x, y) pair of tensors
             batch_size:int=256, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -578,11 +600,13 @@ def predict(model:nn.Module, data, # an ImageDataset, any dataset of (image, lab
     idx = getattr(data, 'logit_indices', None)
     return (logits[:, idx] if idx is not None else logits), labels
 
+# %% ../nbs/03_models.ipynb #ib-0c11d463
 def accuracy(model:nn.Module, data, batch_size:int=256, device=None) -> float:
     "Top-1 accuracy of `model` on `data` (a fraction in [0, 1])."
     logits, labels = predict(model, data, batch_size, device)
     return (logits.argmax(1) == labels).float().mean().item()
 
+# %% ../nbs/03_models.ipynb #ib-f8220514
 @torch.no_grad()
 def extract_features(model:nn.Module, data, batch_size:int=500) -> tuple[torch.Tensor, torch.Tensor]:
     "Features `model.features(x)` (eval mode, gathered on the CPU) and labels of every image of `data`: for linear probes and cached heads."
@@ -592,7 +616,6 @@ def extract_features(model:nn.Module, data, batch_size:int=500) -> tuple[torch.T
         for x, y in iter_batches(data, batch_size): fs.append(model.features(check_images(x.to(dev), 'images')).float().cpu()); ys.append(torch.as_tensor(y))
     finally: model.train(was)
     return torch.cat(fs), torch.cat(ys)
-
 
 # %% ../nbs/03_models.ipynb #c037
 TINY_CLIP_CONFIGS = {
@@ -618,13 +641,14 @@ class ConvTower(nn.Module):
     def forward(self, x): return self.proj(self.body(x).mean((2, 3)))
     def set_grad_checkpointing(self, enable=True): pass
 
-# %% ../nbs/03_models.ipynb #i15-f1f16f15
+# %% ../nbs/03_models.ipynb #ib-7f78a0de
 def tiny_clip_vocabulary() -> list[str]:
     "The words a tiny CLIP knows: the vocabulary of PolyShift's captions (any other word reads as one unknown token)."
     from robustify_nb.data import CLASSES, COLOURS, TEXTURES, BACKGROUNDS, _STYLE_WORDS
     return sorted({*' '.join(_STYLE_WORDS.values()).split(), 'a', 'on', 'background', 'small', 'medium', 'large',
                    *CLASSES, *COLOURS, *TEXTURES, *BACKGROUNDS})
 
+# %% ../nbs/03_models.ipynb #ib-79bead8e
 class CompactTokenizer:
     "open_clip's BPE tokenizer with its ids mapped into a small vocabulary (pad 0, start 1, unknown 2, end `vocab_size-1`)."
     def __init__(self, words:Sequence[str], context_length:int=24, vocab_size:int=128):
@@ -638,18 +662,20 @@ class CompactTokenizer:
     def __call__(self, texts, context_length:int|None=None) -> torch.Tensor:
         return self.lut[self.bpe(texts, context_length or self.context_length)]
 
-# %% ../nbs/03_models.ipynb #i15-e89b1580
+# %% ../nbs/03_models.ipynb #ib-c85c8e94
 def _register_tiny_clip():
     import open_clip
     from open_clip.factory import _MODEL_CONFIGS
     for k, cfg in TINY_CLIP_CONFIGS.items(): _MODEL_CONFIGS.setdefault(k, cfg)
     return open_clip
 
+# %% ../nbs/03_models.ipynb #ib-6ec600f0
 class CLIPBackbone(nn.Module):
     "The image tower of an open_clip model, returning L2-normalised embeddings."
     def __init__(self, clip): super().__init__(); self.clip = clip
     def forward(self, x): return F.normalize(self.clip.encode_image(x), dim=-1)
 
+# %% ../nbs/03_models.ipynb #ib-02b95d06
 def _embedded_clip(name:str, tag:str) -> Path:
     "The shipped weights file of tiny CLIP `name` with tag `tag`, its sha256 checked."
     entries = {e['tag']: e for e in embedded_manifest().values() if e['config'].get('arch') == f'clip:{name}'}
@@ -659,6 +685,7 @@ def _embedded_clip(name:str, tag:str) -> Path:
     if sha256_file(p) != entries[tag]['sha256']: raise ValueError(f"embedded weights {str(p)!r} do not match the sha256 in the manifest; reinstall the package or rerun `robustify pretrain clip`.")
     return p
 
+# %% ../nbs/03_models.ipynb #ib-7a01ac07
 def load_clip(name:str, pretrained:str|Path|None=None):
     "An open_clip model (with its tokenizer) by architecture name: a tiny offline config or any open_clip name."
     open_clip = _register_tiny_clip()

@@ -13,17 +13,18 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 from .core import check_choice, check_fraction, make_generator, check_images, check_int, figure_widget
 from .models import Classifier, CifarResNetBackbone, SmallCNNBackbone, CLIPBackbone, ConvTower, num_params
 
 # %% auto #0
 __all__ = ['HEADS', 'CLEAN_PATHS', 'STUDENT_DEFAULTS', 'GATES', 'backbone_chain', 'discover_blocks', 'find_blocks', 'list_blocks',
-           'resolve_tune', 'MultiHeadStudent', 'tuned_fraction', 'tuned_table', 'with_head_dropout', 'mc_logits',
-           'entropy', 'mc_uncertainty', 'check_compatible', 'Distiller', 'scaled_head_weights', 'distill_student',
-           'load_student', 'gate_explorer']
+           'resolve_tune', 'MultiHeadStudent', 'tuned_table', 'with_head_dropout', 'mc_logits', 'entropy',
+           'mc_uncertainty', 'check_compatible', 'Distiller', 'scaled_head_weights', 'distill_student', 'load_student',
+           'gate_explorer']
 
-# %% ../nbs/07_student.ipynb #c006
+# %% ../nbs/07_student.ipynb #ib-2cf64e44
 def backbone_chain(backbone:nn.Module, prefix:str='backbone'):
     "`(stem, [(name, block), ...], tail)` of a backbone of a known family whose forward is tail(blocks(stem(x))); None otherwise."
     if isinstance(backbone, CifarResNetBackbone):
@@ -47,10 +48,12 @@ def backbone_chain(backbone:nn.Module, prefix:str='backbone'):
         return stem, blocks, lambda h: torch.flatten(b.avgpool(h), 1)
     return None
 
+# %% ../nbs/07_student.ipynb #ib-43a62a8c
 def _has_params(m): return next(m.parameters(), None) is not None
 _CONTAINERS = (nn.Sequential, nn.ModuleList)
 def _is_layer(m): return type(m).__module__.startswith('torch.nn.modules') and not isinstance(m, _CONTAINERS)
 
+# %% ../nbs/07_student.ipynb #ib-71b3f0bb
 def _runs(parent:nn.Module, path:str) -> list[list[tuple[str, nn.Module]]]:
     "Runs of >= 2 consecutive children of one class with parameters (not plain layers); a run of stages of one block class becomes their blocks."
     kids, out, i = [(f'{path}.{n}' if path else n, m) for n, m in parent.named_children()], [], 0
@@ -66,6 +69,7 @@ def _runs(parent:nn.Module, path:str) -> list[list[tuple[str, nn.Module]]]:
         i = j
     return out
 
+# %% ../nbs/07_student.ipynb #ib-2d66d24b
 def discover_blocks(module:nn.Module) -> list[tuple[str, nn.Module]]:
     "The longest run of repeated blocks anywhere in `module` (ties: the one with more parameters), as (path, block) pairs in order."
     best, key = [], (0, 0)
@@ -75,6 +79,7 @@ def discover_blocks(module:nn.Module) -> list[tuple[str, nn.Module]]:
             if k > key: best, key = run, k
     return best
 
+# %% ../nbs/07_student.ipynb #ib-ded8dae5
 def find_blocks(backbone:nn.Module, prefix:str='backbone') -> list[tuple[str, nn.Module]]:
     "The tunable blocks of any backbone, in forward order, named by their path below the classifier (known families first, else `discover_blocks`)."
     ch = backbone_chain(backbone, prefix)
@@ -83,6 +88,7 @@ def find_blocks(backbone:nn.Module, prefix:str='backbone') -> list[tuple[str, nn
     if isinstance(backbone, CLIPBackbone) and hasattr(backbone.clip, 'visual'): root, sub = backbone.clip.visual, 'clip.visual.'   # the image tower, not the text one
     return [(f'{prefix}.{sub}{p}', b) for p, b in discover_blocks(root)]
 
+# %% ../nbs/07_student.ipynb #ib-38b62be4
 def list_blocks(model:Classifier) -> list[str]:
     "Names of the tunable blocks of a classifier's backbone, in forward order."
     return [n for n, _ in find_blocks(model.backbone)]
@@ -154,11 +160,12 @@ class MultiHeadStudent(nn.Module):
                            p_drop=self.p_drop, freeze_bn=freeze_bn, default_head=default_head, clean_path=clean_path, num_classes=self.num_classes)
         self.train(False)
 
-# %% ../nbs/07_student.ipynb #c012
+# %% ../nbs/07_student.ipynb #ib-df6ad190
 def _n_original(x, original) -> int:
     return len(x) if original is True else min(len(x), int(original or 0))
 
-def _run_chain(self, x, original:bool|int=False):
+@patch
+def _run_chain(self:MultiHeadStudent, x, original:bool|int=False):
     "Features of the tuned chain (and of the original chain for all images, or the first `original` ones), sharing the frozen prefix."
     stem, blocks, tail = backbone_chain(self.base.backbone)
     first = self.tuned_idx[0] if self.tuned_idx else len(blocks)
@@ -173,8 +180,7 @@ def _run_chain(self, x, original:bool|int=False):
             with torch.no_grad(): ho = blocks[i][1](ho)
     return tail(hn), (tail(ho) if n else None)
 
-MultiHeadStudent._run_chain = _run_chain
-
+# %% ../nbs/07_student.ipynb #ib-28da533a
 @contextlib.contextmanager
 def _swapped(root:nn.Module, repl:dict):
     "Temporarily put the modules `repl` ({path below root: module}) in place of root's submodules."
@@ -188,42 +194,51 @@ def _swapped(root:nn.Module, repl:dict):
     finally:
         for pm, attr, m in reversed(old): pm._modules[attr] = m
 
-def _swap_features(self, x):
+# %% ../nbs/07_student.ipynb #ib-ac7b8497
+@patch
+def _swap_features(self:MultiHeadStudent, x):
     "Features of a backbone of no known family: its own forward, with the tuned copies swapped in for the originals."
     with _swapped(self.base, {self.block_names[i]: self.tuned[str(i)] for i in self.tuned_idx}): return self.base.features(x)
-MultiHeadStudent._swap_features = _swap_features
 
-def _features(self, x): return self._run_chain(x)[0] if backbone_chain(self.base.backbone) else self._swap_features(x)
-MultiHeadStudent.features = _features
-MultiHeadStudent.features.__doc__ = "Features (N, D) of images in [0, 1] through the tuned backbone."
+# %% ../nbs/07_student.ipynb #ib-6454bd92
+@patch
+def features(self:MultiHeadStudent, x):
+    "Features (N, D) of images in [0, 1] through the tuned backbone."
+    return self._run_chain(x)[0] if backbone_chain(self.base.backbone) else self._swap_features(x)
 
-def _head(self, f, which:str|None=None):
+# %% ../nbs/07_student.ipynb #ib-1a954628
+@patch
+def head(self:MultiHeadStudent, f, which:str|None=None):
     "Logits of head `which` (default: `default_head`) on features `f`."
     return self.heads[check_choice('which', which or self.default_head, HEADS, 'head')](f)
-MultiHeadStudent.head = _head
 
-def _forward(self, x):
+# %% ../nbs/07_student.ipynb #ib-8365fd3d
+@patch
+def forward(self:MultiHeadStudent, x):
     if self.default_head == 'clean' and self.clean_path == 'original': return self.heads['clean'](self.base.features(x))
     return self.head(self.features(x))
-MultiHeadStudent.forward = _forward
 
-def _both_features(self, x, original:bool|int=False):
+# %% ../nbs/07_student.ipynb #ib-fc39b18f
+@patch
+def _both_features(self:MultiHeadStudent, x, original:bool|int=False):
     "Tuned features of all images and original features (of all images, the first `original` ones, or None)."
     if backbone_chain(self.base.backbone): f, fo = self._run_chain(x, original)
     else: f, fo = self._swap_features(x), None
     if original and fo is None:
         with torch.no_grad(): fo = self.base.features(x[:_n_original(x, original)])
     return f, fo
-MultiHeadStudent._both_features = _both_features
 
-def _head_features(self, x) -> dict:
+# %% ../nbs/07_student.ipynb #ib-d3ccb842
+@patch
+def head_features(self:MultiHeadStudent, x) -> dict:
     "The features each head reads: the tuned ones, and for `clean_path='original'` the original model's for the clean head."
     if self.clean_path == 'tuned': f = self.features(x); return {k: f for k in HEADS}
     f, fo = self._both_features(x, True)
     return {'clean': fo, 'robust': f, 'combined': f}
-MultiHeadStudent.head_features = _head_features
 
-def _forward_all(self, x, original:bool|int=False) -> dict:
+# %% ../nbs/07_student.ipynb #ib-215a9561
+@patch
+def forward_all(self:MultiHeadStudent, x, original:bool|int=False) -> dict:
     "Logits of every head (and of the original model if `original`: on all images, or on the first `original` ones): a dict of (N, C) tensors."
     orig_path = self.clean_path == 'original'
     f, fo = self._both_features(x, True if orig_path else original)
@@ -231,21 +246,22 @@ def _forward_all(self, x, original:bool|int=False) -> dict:
     if original:
         with torch.no_grad(): out['original'] = self.base.head(fo[:_n_original(x, original)])
     return out
-MultiHeadStudent.forward_all = _forward_all
 
-def _train(self, mode:bool=True):
+# %% ../nbs/07_student.ipynb #ib-d9e83874
+@patch
+def train(self:MultiHeadStudent, mode:bool=True):
     nn.Module.train(self, mode)
     self.base.eval()
     if self.freeze_bn: self.tuned.eval()
     return self
-MultiHeadStudent.train = _train
 
-# %% ../nbs/07_student.ipynb #c015
-def tuned_fraction(self) -> float:
+# %% ../nbs/07_student.ipynb #ib-e6c9da68
+@patch(as_prop=True)
+def tuned_fraction(self:MultiHeadStudent) -> float:
     "Trainable parameters over the original model's parameters."
     return num_params(self, trainable=True)/num_params(self.base)
-MultiHeadStudent.tuned_fraction = property(tuned_fraction)
 
+# %% ../nbs/07_student.ipynb #ib-8c101798
 def tuned_table(base:Classifier, specs=(0, 1, 2, 3, 6)):
     "A DataFrame: tuned blocks, trainable parameters and tuned fraction for each spec."
     import pandas as pd
@@ -256,7 +272,7 @@ def tuned_table(base:Classifier, specs=(0, 1, 2, 3, 6)):
                          fraction=round(m.tuned_fraction, 4)))
     return pd.DataFrame(rows)
 
-# %% ../nbs/07_student.ipynb #c019
+# %% ../nbs/07_student.ipynb #ib-aa20c3bf
 def _drop(f, p, passes, g):
     if p == 0: return f.expand(passes, *f.shape)
     keep = torch.rand(passes, *f.shape, generator=g, device=f.device) >= p
@@ -265,6 +281,7 @@ def _drop(f, p, passes, g):
 def _is_dropout_head(h):
     return isinstance(h, nn.Sequential) and len(h) == 2 and isinstance(h[0], nn.Dropout) and isinstance(h[1], nn.Linear) and h[0].p > 0
 
+# %% ../nbs/07_student.ipynb #ib-f01d972c
 def with_head_dropout(model:Classifier, p:float=0.1) -> Classifier:
     "Give a classifier without dropout a dropout layer before its linear head (in place; same predictions in eval mode), so MC passes work."
     if not (0 < p < 1): raise ValueError(f"p={p!r} is not accepted; accepted: a dropout probability in (0, 1).")
@@ -273,6 +290,7 @@ def with_head_dropout(model:Classifier, p:float=0.1) -> Classifier:
     model.head = nn.Sequential(nn.Dropout(p), model.head)
     return model
 
+# %% ../nbs/07_student.ipynb #ib-e1557ece
 def _check_passes(passes):
     check_int('passes', passes, 1, '>= 2 for an uncertainty estimate')
 
@@ -311,10 +329,12 @@ def mc_logits(model:nn.Module, x:torch.Tensor, passes:int=8, generator:torch.Gen
             return torch.stack([model(x) for _ in range(passes)])
     finally: model.train(was)
 
+# %% ../nbs/07_student.ipynb #ib-79a64683
 def entropy(p:torch.Tensor, dim:int=-1) -> torch.Tensor:
     "Shannon entropy (nats) of probabilities `p` along `dim`."
     return -(p*p.clamp(min=1e-12).log()).sum(dim)
 
+# %% ../nbs/07_student.ipynb #ib-d3d126c2
 def mc_uncertainty(logits:torch.Tensor, T:float=1.0) -> dict:
     "From (passes, N, C) logits: mean probabilities at temperature T, predictive entropy and mutual information (both over log C)."
     probs = F.softmax(logits.float()/T, -1)
@@ -359,48 +379,61 @@ class Distiller:
         if mc_passes > 1: mc_logits(teacher, torch.rand(1, 3, 32, 32, device=next(teacher.parameters()).device), 2)   # refuses a teacher without dropout now
         self.weights = {**dict(clean=1.0, robust=1.0, combined=1.0), **(weights or {})}     # a given weight replaces the default 1
         self.shift_kw, self.stats, self._seed = {'p_pixmix': check_fraction('p_pixmix', p_pixmix), **(shift_kw or {})}, [], 0
-    def augment(self, x, y, g):
-        from robustify_nb.teacher import heldout_shift
-        self._seed = int(torch.randint(0, 2**62, (1,), generator=g, device=g.device).item())
-        return torch.cat([x, heldout_shift(x, g, **self.shift_kw)]), y
-    def teacher_targets(self, xs):
-        "Teacher probabilities at temperature T and the per-sample weight w of the teacher (vs the label)."
-        g = make_generator(self._seed, xs.device)
-        lt = mc_logits(self.teacher, xs, self.passes, g)
-        pT = F.softmax(lt.float()/self.T, -1).mean(0)
-        if self.passes == 1 or self.gate == 'none': return pT, torch.ones(len(xs), device=xs.device)
-        u = mc_uncertainty(lt)[self.uncertainty]
-        w = (1 - u).clamp(0, 1) if self.gate == 'soft' else (u < self.threshold).float()
-        return pT, w
-    def robust_loss(self, logits, y, pT, w):
-        T = self.T
-        kl = F.kl_div(F.log_softmax(logits.float()/T, -1), pT, reduction='none').sum(-1)*T*T
-        return (w*kl + (1 - w)*F.cross_entropy(logits.float(), y, reduction='none')).mean()
-    def __call__(self, model, x, y):
-        B = len(y); T = self.T
-        pT, w = self.teacher_targets(x[B:])
-        if getattr(model, 'clean_path', 'tuned') == 'original':     # the clean head is the original model; the anchor keeps the tuned
-            f, fo = model._both_features(x, B)                      # features readable by the (frozen) original head on clean images
-            out = {k: model.heads[k](f) for k in ('robust', 'combined')}
-            with torch.no_grad(): anchor = F.softmax(model.base.head(fo).float()/T, -1)
-            l_clean = F.kl_div(F.log_softmax(model.heads['clean'](f[:B]).float()/T, -1), anchor, reduction='batchmean')*T*T
-        else:
-            out = model.forward_all(x, original=B)        # the anchor needs the original model on the clean half only
-            anchor = F.softmax(out['original'][:B].float()/T, -1)
-            l_clean = F.kl_div(F.log_softmax(out['clean'][:B].float()/T, -1), anchor, reduction='batchmean')*T*T
-        l_robust = self.robust_loss(out['robust'][B:], y, pT, w)
-        l_comb = 0.5*(F.cross_entropy(out['combined'][:B].float(), y) + self.robust_loss(out['combined'][B:], y, pT, w))
-        self.stats.append(dict(teacher_weight=w.mean().item(), clean=l_clean.item(), robust=l_robust.item(), combined=l_comb.item()))
-        W = self.weights
-        return W['clean']*l_clean + W['robust']*l_robust + W['combined']*l_comb
 
-# %% ../nbs/07_student.ipynb #sh02
+# %% ../nbs/07_student.ipynb #ib-80751de4
+@patch
+def augment(self:Distiller, x, y, g):
+    from robustify_nb.teacher import heldout_shift
+    self._seed = int(torch.randint(0, 2**62, (1,), generator=g, device=g.device).item())
+    return torch.cat([x, heldout_shift(x, g, **self.shift_kw)]), y
+
+# %% ../nbs/07_student.ipynb #ib-10cf4173
+@patch
+def teacher_targets(self:Distiller, xs):
+    "Teacher probabilities at temperature T and the per-sample weight w of the teacher (vs the label)."
+    g = make_generator(self._seed, xs.device)
+    lt = mc_logits(self.teacher, xs, self.passes, g)
+    pT = F.softmax(lt.float()/self.T, -1).mean(0)
+    if self.passes == 1 or self.gate == 'none': return pT, torch.ones(len(xs), device=xs.device)
+    u = mc_uncertainty(lt)[self.uncertainty]
+    w = (1 - u).clamp(0, 1) if self.gate == 'soft' else (u < self.threshold).float()
+    return pT, w
+
+# %% ../nbs/07_student.ipynb #ib-58e412cb
+@patch
+def robust_loss(self:Distiller, logits, y, pT, w):
+    T = self.T
+    kl = F.kl_div(F.log_softmax(logits.float()/T, -1), pT, reduction='none').sum(-1)*T*T
+    return (w*kl + (1 - w)*F.cross_entropy(logits.float(), y, reduction='none')).mean()
+
+# %% ../nbs/07_student.ipynb #ib-bc8d8647
+@patch
+def __call__(self:Distiller, model, x, y):
+    B = len(y); T = self.T
+    pT, w = self.teacher_targets(x[B:])
+    if getattr(model, 'clean_path', 'tuned') == 'original':     # the clean head is the original model; the anchor keeps the tuned
+        f, fo = model._both_features(x, B)                      # features readable by the (frozen) original head on clean images
+        out = {k: model.heads[k](f) for k in ('robust', 'combined')}
+        with torch.no_grad(): anchor = F.softmax(model.base.head(fo).float()/T, -1)
+        l_clean = F.kl_div(F.log_softmax(model.heads['clean'](f[:B]).float()/T, -1), anchor, reduction='batchmean')*T*T
+    else:
+        out = model.forward_all(x, original=B)        # the anchor needs the original model on the clean half only
+        anchor = F.softmax(out['original'][:B].float()/T, -1)
+        l_clean = F.kl_div(F.log_softmax(out['clean'][:B].float()/T, -1), anchor, reduction='batchmean')*T*T
+    l_robust = self.robust_loss(out['robust'][B:], y, pT, w)
+    l_comb = 0.5*(F.cross_entropy(out['combined'][:B].float(), y) + self.robust_loss(out['combined'][B:], y, pT, w))
+    self.stats.append(dict(teacher_weight=w.mean().item(), clean=l_clean.item(), robust=l_robust.item(), combined=l_comb.item()))
+    W = self.weights
+    return W['clean']*l_clean + W['robust']*l_robust + W['combined']*l_comb
+
+# %% ../nbs/07_student.ipynb #ib-c46ef4fc
 class _Scaled(nn.Module):
     "A parametrization: the stored tensor is W / s; the module uses s · stored."
     def __init__(self, s:float): super().__init__(); self.s = float(s)
     def forward(self, w): return self.s*w
     def right_inverse(self, w): return w/self.s
 
+# %% ../nbs/07_student.ipynb #ib-be8a4b76
 @contextlib.contextmanager
 def scaled_head_weights(student:MultiHeadStudent):
     "Within the block, each trainable head's weight is stored as W/s and used as s·W/s (s: its mean row norm); afterwards plain `nn.Linear` heads again."
@@ -411,7 +444,6 @@ def scaled_head_weights(student:MultiHeadStudent):
     try: yield student
     finally:
         for lin in lins: parametrize.remove_parametrizations(lin, 'weight', leave_parametrized=True)
-
 
 # %% ../nbs/07_student.ipynb #c025
 def distill_student(base:Classifier, teacher:nn.Module, data, tune=STUDENT_DEFAULTS['tune'], p_drop:float=STUDENT_DEFAULTS['p_drop'], freeze_bn:bool=STUDENT_DEFAULTS['freeze_bn'],
