@@ -6,7 +6,7 @@ Docs: https://robustify-nb.github.io/robustify-nb/wiseft.html.md"""
 
 # %% ../nbs/09_wiseft.ipynb #c003
 from __future__ import annotations
-import math, numbers, threading, time
+import copy, math, numbers, shutil, threading, time
 from dataclasses import dataclass, fields, replace, asdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,11 +18,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
+from safetensors.torch import save_file
 
-from .core import check_choice, make_generator, seed_everything, write_json, sha256_file, check_int, config_with, figure_widget
-from .corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS
-from .models import Classifier, load_model, extract_features
-from .data import imagenet_meta
+from .core import check_choice, make_generator, seed_everything, write_json, read_json, sha256_file, check_int, config_with, figure_widget, cell_seed
+from .corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS, corrupt
+from .models import Classifier, Normalize, load_model, load_clip, TINY_CLIP_CONFIGS, num_params, extract_features, read_weights, load_weights
+from .data import imagenet_meta, CLASSES, STYLES, PolyShift, size_word, _STYLE_WORDS
+from .train import Learner, evaluate_styles
 
 # %% auto #0
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'TEMPLATES', 'TEMPLATE_SETS', 'check_alpha', 'check_interpolable', 'interpolate',
@@ -98,14 +100,12 @@ CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.261302
 
 def short_captions(ds) -> list[str]:
     "Captions of a PolyShift dataset cut to style, size and class: 'a cartoon of a small heart'."
-    from robustify_nb.data import CLASSES, size_word, _STYLE_WORDS
     return [f"{_STYLE_WORDS[ds.style]} a {size_word(z)} {CLASSES[l]}" for z, l in zip(ds._attrs['size'].tolist(), ds.labels.tolist())]
 
 # %% ../nbs/09_wiseft.ipynb #i15-044d60bc
 class CaptionedImages(torch.utils.data.Dataset):
     "PolyShift images of several styles with tokenised captions, every `short_every`-th cut to style, size and class (1: all, 0: none): items are (image, tokens)."
     def __init__(self, tokenizer, n_per_style:int=5000, styles:Sequence[str]|None=None, split:str='train', seed:int=0, short_every:int=1):
-        from robustify_nb.data import PolyShift, STYLES
         check_int('n_per_style', n_per_style, 1, 'images per style')
         check_int('short_every', short_every, 0, '1: every caption cut to style, size and class, k: every k-th, 0: none')
         ims, toks, labels = [], [], []
@@ -123,7 +123,6 @@ class ContrastiveCLIP(nn.Module):
     "An open_clip model with pixel-space normalisation whose forward(images, tokens) is the symmetric contrastive loss."
     def __init__(self, clip:nn.Module, mean=CLIP_MEAN, std=CLIP_STD):
         super().__init__()
-        from robustify_nb.models import Normalize
         self.clip, self.normalize = clip, Normalize(mean, std)
     def forward(self, x:torch.Tensor, tokens:torch.Tensor) -> torch.Tensor:
         f = F.normalize(self.clip.encode_image(self.normalize(x)), dim=-1)
@@ -196,7 +195,6 @@ def zeroshot_classifier(name:str='tiny-cnn', # a tiny config or any open_clip ar
                         classnames:Sequence[str]|None=None, # default: PolyShift's classes
                         templates:Sequence[str]=TEMPLATES, device=None) -> Classifier:
     "The zero-shot model θ0: an open_clip image tower with a zero-shot head, as a `Classifier` (its `.classes` set)."
-    from robustify_nb.data import CLASSES
     classnames = check_classnames(list(CLASSES) if classnames is None else classnames); templates = check_templates(templates)
     model = load_model(f'clip:{name}', pretrained, num_classes=len(classnames), device=device)
     model.head = zeroshot_head(model, model.tokenizer, classnames, templates)
@@ -235,7 +233,6 @@ def classnames_for(data, # a dataset with `.classes`
 @torch.no_grad()
 def zeroshot_accuracy(model:Classifier, n:int=2000, seed:int=0, split:str='test', styles=None) -> dict[str, float]:
     "Accuracy of a (zero-shot) classifier on `n` PolyShift images of each style: {style: accuracy}."
-    from robustify_nb.train import evaluate_styles
     return {r.style: round(r.accuracy, 4) for r in evaluate_styles(model, n=n, seed=seed, split=split, styles=styles).itertuples()}
 
 def pretrain_clip(out_dir:str|Path, # the weights folder (the package's robustify_nb/weights by default in the CLI)
@@ -243,10 +240,6 @@ def pretrain_clip(out_dir:str|Path, # the weights folder (the package's robustif
                   short_every:int=1, # every k-th caption cut to style, size and class (1: all; see the caption ablation above)
                   batch_size:int=256, tag:str='polyshift', progress:bool=True) -> dict:
     "Pretrain tiny CLIP `name` contrastively on PolyShift captions in every style; save it and its manifest entry; return the entry."
-    from robustify_nb.models import load_clip, TINY_CLIP_CONFIGS, num_params
-    from robustify_nb.train import Learner
-    from robustify_nb.core import read_json
-    from safetensors.torch import save_file
     check_choice('name', name, list(TINY_CLIP_CONFIGS), 'tiny CLIP configuration')
     seed_everything(seed)
     out_dir = Path(out_dir)
@@ -273,7 +266,7 @@ def pretrain_clip(out_dir:str|Path, # the weights folder (the package's robustif
     man = read_json(out_dir/'manifest.json') if (out_dir/'manifest.json').exists() else {}
     man[f'{name}-{tag}'] = entry
     write_json(out_dir/'manifest.json', man)
-    import shutil; shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
     return entry
 
 # %% ../nbs/09_wiseft.ipynb #c026
@@ -291,8 +284,6 @@ def finetune_e2e(zeroshot:Classifier, # θ0; it is copied, not changed
                  epochs:int=5, lr:float=5e-3, batch_size:int=128, weight_decay:float=0.1, seed:int=0,
                  valid=None, progress:bool=True) -> Classifier:
     "End-to-end fine-tuning of a copy of `zeroshot` (image tower and head) with the project's `Learner`."
-    from robustify_nb.train import Learner
-    import copy
     model = copy.deepcopy(_check_classifier(zeroshot, 'zeroshot'))
     clip = getattr(model.backbone, 'clip', None)
     for p in model.parameters(): p.requires_grad_(False)
@@ -309,8 +300,6 @@ def finetune_e2e(zeroshot:Classifier, # θ0; it is copied, not changed
 def finetune_lc(zeroshot:Classifier, data, epochs:int=10, lr:float=1e-2, batch_size:int=256, weight_decay:float=0.0,
                 seed:int=0, features=None, progress:bool=True) -> Classifier:
     "Linear-classifier fine-tuning: a copy of `zeroshot` whose head alone is trained (from the zero-shot head) on cached features."
-    from robustify_nb.train import Learner
-    import copy
     zeroshot = _check_classifier(zeroshot, 'zeroshot')
     feats, labels = features if features is not None else extract_features(zeroshot, data)
     head = copy.deepcopy(zeroshot.head)
@@ -325,7 +314,6 @@ def finetune_lc(zeroshot:Classifier, data, epochs:int=10, lr:float=1e-2, batch_s
 class WiseEnsemble:
     "θ0 (zero-shot) and θ1 (fine-tuned) held once; `set_alpha` writes θα into one working model in place (one thread at a time)."
     def __init__(self, zeroshot:Classifier, finetuned:Classifier, extrapolate:bool=False):
-        import copy
         _check_classifier(zeroshot, 'zeroshot'); _check_classifier(finetuned, 'finetuned')
         s0, s1 = zeroshot.state_dict(), finetuned.state_dict()
         check_interpolable(s0, s1, ('zeroshot', 'finetuned'))
@@ -394,8 +382,6 @@ def make_domains(n:int=1000, # images per evaluation set
                  heldout:int|None=None, # held-out reference images (valid split); default n
                 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     "Evaluation sets {name: (x, y)}: 'heldout', each style, and 'c:<corruption>' (reference test images, corrupted)."
-    from robustify_nb.data import PolyShift, STYLES
-    from robustify_nb.corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS
     severity = WiseftConfig.severity if severity is None else severity    # the default is written once, in the config (below)
     styles = list(STYLES if styles is None else styles)
     for s in styles: check_choice('styles', s, STYLES, 'style')
@@ -412,8 +398,6 @@ def corrupted_domains(x:torch.Tensor, y:torch.Tensor, # the in-distribution test
                       preset:str|None=None, # None: by image size (`default_preset`)
                       project=None) -> dict: # a set's `project_logits`, kept with each corrupted copy
     "Evaluation sets {'c:<corruption>': (x corrupted, y)}, one per corruption, each seeded by its cell (`cell_seed`): your own data's corruption shifts."
-    from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
-    from robustify_nb.core import cell_seed
     for c in corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
     extra = (project,) if project is not None else ()
     return {f'c:{c}': (corrupt(x, c, severity, make_generator(cell_seed(seed, c, severity, 0)), preset), y, *extra) for c in corruptions}
@@ -427,7 +411,7 @@ def sweep(ens:WiseEnsemble, domains:dict, alphas:Sequence[float]|None=None, # No
     rows = []
     it = alphas
     if progress:
-        from tqdm.auto import tqdm; it = tqdm(alphas, desc='alpha', leave=False)
+        from tqdm.auto import tqdm; it = tqdm(alphas, desc='alpha', leave=False)   # local: tqdm.auto probes for IPython/ipywidgets, only when a bar is asked for
     for a in it:
         for k, (x, y, *proj) in domains.items():                  # (x, y) or (x, y, project_logits) for a subset of the classes
             p = proj[0] if proj and proj[0] is not None else (lambda z: z)
@@ -488,7 +472,7 @@ _COLOURS = {'E2E': '#1f77b4', 'LC': '#d62728'}
 
 def plot_id_ood(sweeps:Mapping[str, pd.DataFrame], title:str='WiSE-FT on PolyShift: the curve traced by α'):
     "Reference (ID) vs avg OOD accuracy (%) as α goes 0→1, per variant; zero-shot, fine-tuned, held-out α and best-OOD α marked."
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go   # local, like every plotly/ipywidgets import in the package: `import robustify_nb` loads no UI library
     fig = go.Figure()
     for i, (variant, df) in enumerate(sweeps.items()):
         col = _COLOURS.get(variant, ['#2ca02c', '#9467bd', '#8c564b'][i % 3])
@@ -515,7 +499,7 @@ def plot_id_ood(sweeps:Mapping[str, pd.DataFrame], title:str='WiSE-FT on PolyShi
 # %% ../nbs/09_wiseft.ipynb #i15-af6dfa47
 def plot_alpha_slider(sweep_df:pd.DataFrame, variant:str='E2E'):
     "A plotly figure with a built-in α slider (frames): accuracy per evaluation column at α, and the current point on the ID-OOD curve."
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go   # local: as in plot_id_ood
     from plotly.subplots import make_subplots
     s = summarize_sweep(sweep_df)*100
     cols = [c for c in s.columns if c != 'heldout']
@@ -541,11 +525,8 @@ def wiseft_explorer(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 
                 precompute:bool=False): # score before display every set one control change away (each style; each corruption at
                                         # the first severity; each severity of the first corruption): those changes only draw
     "ipywidgets: α slider + style / corruption / severity selectors -> accuracy per set and the current point on the ID-OOD curve, live."
-    import ipywidgets as W, plotly.graph_objects as go
+    import ipywidgets as W, plotly.graph_objects as go   # local: as in plot_id_ood
     from plotly.subplots import make_subplots
-    from robustify_nb.data import PolyShift, STYLES
-    from robustify_nb.corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
-    from robustify_nb.core import cell_seed
     alphas = [round(float(a), 6) for a in np.arange(0, 1 + step/2, step)]
     alpha = W.FloatSlider(0.5, min=0, max=1, step=step, description='α', continuous_update=True)
     style = W.Dropdown(options=[s for s in STYLES if s != 'reference'], description='style')
@@ -646,8 +627,6 @@ def wiseft_explorer(ens:WiseEnsemble, n:int=334, # images per evaluation set (3 
 # %% ../nbs/09_wiseft.ipynb #c042
 def load_finetuned(zeroshot:Classifier, path:str|Path) -> Classifier:
     "A copy of `zeroshot` holding the fine-tuned weights saved at `path` (by `save_checkpoint`)."
-    import copy
-    from robustify_nb.models import read_weights, load_weights
     model = copy.deepcopy(_check_classifier(zeroshot, 'zeroshot'))
     return load_weights(model, read_weights(path), source=f'fine-tuned checkpoint {str(path)!r}').eval()
 
@@ -715,7 +694,6 @@ def wiseft_experiment(zeroshot:Classifier|None=None, # θ0; default: the embedde
                       **settings, # fields of `WiseftConfig` replacing the config's, e.g. `n_train=2000`
                      ) -> dict:
     "Zero-shot θ0, E2E and LC fine-tuning on the reference style, α sweeps over every evaluation set, and Table 1."
-    from robustify_nb.data import PolyShift
     t0 = time.perf_counter()
     c = config_with(config if config is not None else WiseftConfig, settings, 'wiseft_experiment')
     zs = zeroshot if zeroshot is not None else zeroshot_classifier()

@@ -1,6 +1,6 @@
 """How many places write each default of the WiSE-FT and transfer configs and of the student (07/12), in the library's source (robustify_nb/*.py)
 of this checkout or of a git revision. A place is a keyword default (`name=value` or `name:type=value`, in a signature,
-a dataclass field or a dict) or a command-line flag's default (`'--name', ... default=value`), the value written as in
+a dataclass field or a dict; not one quoted in backticks in a docstring or message, nor in a comment) or a command-line flag's default (`'--name', ... default=value`), the value written as in
 the config (or as the code before it wrote it). Evidence for issue 15's "each default written once".
 
     python tests/count_defaults.py [GIT_REV]
@@ -21,7 +21,7 @@ FIELDS = {
                    steps=(['steps'], ['2']), source_lr=(['source_lr', 'lr'], ['0.1']), source_batch_size=(['source_batch_size', 'batch_size'], ['64']),
                    n_task=(['n_task'], ['2000']), n_test=(['n_test'], ['1000']), probe_epochs=(['probe_epochs'], ['30']), ft_epochs=(['ft_epochs'], ['4'])),
   'student': dict(tune=(['tune'], [r"\(0, 1, -1\)"]), p_drop=(['p_drop'], ['0.2']), freeze_bn=(['freeze_bn'], ['True']), clean_path=(['clean_path'], ["'original'"]),
-                  T=(['T'], ['2.0']), mc_passes=(['mc_passes'], ['8']), gate=(['gate'], ["'soft'"]), threshold=(['threshold'], ['0.5']),
+                  T=(['T'], ['2.0']), mc_passes=(['mc_passes', 'passes'], ['8']), gate=(['gate'], ["'soft'"]), threshold=(['threshold'], ['0.5']),
                   uncertainty=(['uncertainty'], ["'entropy'"]), p_pixmix=(['p_pixmix'], ['0.6']), epochs=(['epochs', 'student_epochs'], ['1']),
                   lr=(['lr', 'student_lr'], ['0.01'])),
 }
@@ -30,7 +30,7 @@ SPECIAL = '([\\'      # a value written as a regular expression
 OTHER = {('transfer', 'source_epochs', 'cli.py', "sp.add_argument('--epochs', type=int, default=5)"): "`robustify train`'s own epochs",
          ('transfer', 'source_lr', 'cli.py', "lr=0.1, batch_size=min(128, n), warmup=5"): "check-gpu's mixed-precision epoch",
          ('transfer', 'source_batch_size', 'transfer.py', "def finetune(model:nn.Module"): "the downstream fine-tuning's batch size (no field)"}
-FILES = {'wiseft': ['wiseft.py', 'cli.py'], 'transfer': ['transfer.py', 'cli.py'], 'student': ['student.py', 'robustify.py', 'cli.py']}
+FILES = {'wiseft': ['wiseft.py', 'cli.py'], 'transfer': ['transfer.py', 'cli.py'], 'student': ['student.py', 'router.py', 'robustify.py', 'cli.py']}
 
 def source(rev, name):
     if rev is None: return (ROOT/'robustify_nb'/name).read_text()
@@ -40,13 +40,14 @@ def places(text, names, values):
     "Lines writing one of `names` with one of `values` as its default."
     hits = []
     for i, line in enumerate(text.splitlines(), 1):
+        code = re.sub(r'\s#\s.*$', '', line)      # a comment (docments included) mentions a setting, it writes no default
         for n in names:
             for v in values:
                 pat = v if any(c in v for c in SPECIAL) else re.escape(v)
                 flag_name = '--' + n.replace('_', '-')
-                kw = rf"(?<![\w.'\"-]){n}\s*(:\s*[^=,()]+(\[[^\]]*\])?)?\s*=\s*{pat}(?![\w.])"
+                kw = rf"(?<![\w.'\"`-]){n}\s*(:\s*[^=,()]+(\[[^\]]*\])?)?\s*=\s*{pat}(?![\w.])"
                 flag = rf"'{flag_name}'[^)]*?default\s*=\s*{pat}(?![\w.])"
-                hits += [(i, line.strip()[:110]) for m in re.finditer(kw, line)] + [(i, line.strip()[:110]) for m in re.finditer(flag, line)]
+                hits += [(i, line.strip()[:110]) for m in re.finditer(kw, code)] + [(i, line.strip()[:110]) for m in re.finditer(flag, code)]
     return sorted(set(hits))
 
 if __name__ == '__main__':
