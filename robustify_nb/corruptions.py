@@ -1214,7 +1214,10 @@ def _elastic_apply(x, c, u_disp, u_aff=None, disp_scale=1.0, disp_offset=0.0):
     k = (alpha * disp_scale) * sc.to(d.dtype)  # rows of the smoothing matrices sum to 1, so the offset passes through
     # written into a contiguous grid: with d's strides (a view) the product is laid out like d, 2.5x slower
     grid = torch.empty(N, H, W, 2, dtype=d.dtype, device=dev)
-    torch.addcmul(_base_grid(H, W, False, dev).to(d.dtype) + (alpha * disp_offset) * sc.to(d.dtype), d, k, out=grid)
+    # the identity grid plus the offset's constant shift, made once per size and constants (not per block)
+    g0 = _cached(('elastic_grid0', H, W, alpha * disp_offset, dev, d.dtype),
+                 lambda: _base_grid(H, W, False, dev).to(d.dtype) + (alpha * disp_offset) * sc.to(d.dtype))
+    torch.addcmul(g0, d, k, out=grid)
     return _grid_sample(x, grid.float(), False).clamp_(0, 1)
 
 def elastic_transform(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
