@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .core import check_choice, check_images, make_generator, figure_widget
+from .core import check_choice, check_images, check_int, make_generator, figure_widget
 import warnings
 # zoom_blur folds its zooms into one sparse CSR matrix; torch labels that API beta on every use
 warnings.filterwarnings('ignore', message='Sparse (CSR tensor support|invariant checks)')
@@ -392,7 +392,7 @@ def _glass_pass(N, H, W, d, v, device):
     """
     HW = H * W
     it = torch.int32 if N * HW < 2 ** 31 else torch.int64
-    gid = _cached(('glass_gid', N * HW, device, it), lambda: torch.arange(N * HW, device=device, dtype=it)).view(N, H, W)   # read only
+    gid = torch.arange(N * HW, device=device, dtype=it).view(N, H, W)
     Hr, Wr = H - 2 * d, W - 2 * d
     if Hr <= 0 or Wr <= 0:
         return gid.view(-1)
@@ -417,11 +417,9 @@ def _glass_pass(N, H, W, d, v, device):
     ptr = gid.clone()
     ptr[reg] += off * active.to(it)
     ptr = ptr.view(-1)
-    for i in range(max(1, math.ceil(math.log2(HW))) + 1):
+    for _ in range(max(1, math.ceil(math.log2(HW))) + 1):
         nxt = ptr.index_select(0, ptr)
-        # a converged ptr is a fixed point of the doubling, so the first 3 doublings (chains up to 8: a block of images
-        # has longer ones) go unchecked: each check costs half a doubling
-        if i >= 2 and torch.equal(nxt, ptr):
+        if torch.equal(nxt, ptr):
             break
         ptr = nxt
     # a terminal visited pixel took its source's start-of-pass value; an unvisited pixel keeps its own
@@ -1214,7 +1212,10 @@ def _elastic_apply(x, c, u_disp, u_aff=None, disp_scale=1.0, disp_offset=0.0):
     k = (alpha * disp_scale) * sc.to(d.dtype)  # rows of the smoothing matrices sum to 1, so the offset passes through
     # written into a contiguous grid: with d's strides (a view) the product is laid out like d, 2.5x slower
     grid = torch.empty(N, H, W, 2, dtype=d.dtype, device=dev)
-    torch.addcmul(_base_grid(H, W, False, dev).to(d.dtype) + (alpha * disp_offset) * sc.to(d.dtype), d, k, out=grid)
+    # the identity grid plus the offset's constant shift, made once per size and constants (not per block)
+    g0 = _cached(('elastic_grid0', H, W, alpha * disp_offset, dev, d.dtype),
+                 lambda: _base_grid(H, W, False, dev).to(d.dtype) + (alpha * disp_offset) * sc.to(d.dtype))
+    torch.addcmul(g0, d, k, out=grid)
     return _grid_sample(x, grid.float(), False).clamp_(0, 1)
 
 def elastic_transform(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
@@ -1391,7 +1392,7 @@ def fidelity(x:torch.Tensor, # float images (N, 3, H, W) in [0, 1]
     from robustify_nb.models import accuracy
     if model is not None and (y is None or len(y) != len(x)):
         raise ValueError(f"y has {None if y is None else len(y)} labels for {len(x)} images; accepted: one label per image when a model is given.")
-    if not isinstance(draws, int) or draws < 1: raise ValueError(f"draws={draws!r} is not accepted; accepted: an int >= 1.")
+    draws = check_int('draws', draws, 1)
     rows = []
     for name in names:
         check_choice('names', name, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
@@ -1423,8 +1424,7 @@ def throughput(x:torch.Tensor, # the batch, on the device to time ours on
     On a shared machine wall-clock rates follow whatever else runs; `clock='cpu'` (CPU only) counts the CPU time this
     process spends, which other processes do not inflate, so both sides are measured by the work they do."""
     import time, pandas as pd
-    for arg, v in (('repeats', repeats), ('ref_images', ref_images)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{arg}={v!r} is not accepted; accepted: an int >= 1.")
+    repeats, ref_images = check_int('repeats', repeats, 1), check_int('ref_images', ref_images, 1)
     check_choice('clock', clock, ('wall', 'cpu'), 'clock')
     if clock == 'cpu' and x.device.type != 'cpu': raise ValueError(f"clock='cpu' with x on {x.device}; accepted: clock='wall' for a GPU (its work is not this process's CPU time).")
     check_images(x, 'x', min_size=MIN_SIZE)
