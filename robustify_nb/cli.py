@@ -603,7 +603,7 @@ def _wiseft(sp):
         zs = zeroshot_classifier(name, tag or None, classnames=names, templates=templates)
         for f in args.finetuned:
             if f.lower() not in ('e2e', 'lc'): fts[Path(f).stem] = load_finetuned(zs, f)
-        given = dict(zero_shot=args.zero_shot, finetuned=[f if f.lower() in ('e2e', 'lc') else data_record(f) for f in args.finetuned],
+        given = dict(zero_shot=args.zero_shot, finetuned=[v.lower() for v in config.variants] + [data_record(f) for f in args.finetuned if f.lower() not in ('e2e', 'lc')],   # e2e / lc in the config's order
                      train=data_record(args.train_dataset, config.seed), eval=[data_record(e) for e in _split_list(args.eval_datasets)],
                      data_location=args.data_location, template=args.template, classnames=args.classnames, size=args.size)
         out = Path(args.out); check_same_run(out, asdict(config) | dict(data=given))   # a rerun with other settings or data is refused before any training

@@ -664,6 +664,9 @@ class WiseftConfig:
     def __post_init__(self):
         for k in ('alphas', 'corruptions', 'variants'):    # lists (JSON, the shell) become tuples: configs compare, hash and round-trip
             if isinstance(getattr(self, k), list): object.__setattr__(self, k, tuple(getattr(self, k)))
+        order = WiseftConfig.variants                     # the same variants in another order are the same experiment: the default's order, always
+        if isinstance(self.variants, tuple) and all(v in order for v in self.variants):
+            object.__setattr__(self, 'variants', tuple(sorted(self.variants, key=order.index)))
         self.check()
 
 # %% ../nbs/09_wiseft.ipynb #i15-a36632d0

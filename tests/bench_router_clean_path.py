@@ -45,16 +45,18 @@ def _pass_cpu(fn, x, repeats=3):
 
 def variants(st, valid, seed=0, log=print):
     "Issue 16: the four (prediction, signal_source) routers on `st`, measured on `valid` under the training shifts only."
-    from robustify_nb.router import PREDICTIONS, SIGNAL_SOURCES, router_stats, signal_auroc, fit_router, paired_difference
+    from robustify_nb.router import PREDICTIONS, SIGNAL_SOURCES, ROUTER_DEFAULTS, router_stats, signal_auroc, fit_router, paired_difference
     from robustify_nb.student import HEADS
     from robustify_nb.teacher import heldout_shift
-    ref = fit_router(st, valid, 8, seed, 'gate')[0]
+    ref, ref_fitted = fit_router(st, valid, 8, seed, 'gate')           # the defaults' router, fitted once: the reference and one of the four
     rs = router_stats(ref, valid, shift=heldout_shift, seed=seed); ref_ch = ref.choose(rs)
     out = {}
     for pr in PREDICTIONS:
         for ss in SIGNAL_SOURCES:
-            router, fitted = fit_router(st, valid, 8, seed, 'gate', prediction=pr, signal_source=ss)
-            vs = router_stats(router, valid, shift=heldout_shift, seed=seed)
+            if (pr, ss) == (ROUTER_DEFAULTS['prediction'], ROUTER_DEFAULTS['signal_source']): router, fitted, vs = ref, ref_fitted, rs
+            else:
+                router, fitted = fit_router(st, valid, 8, seed, 'gate', prediction=pr, signal_source=ss)
+                vs = router_stats(router, valid, shift=heldout_shift, seed=seed)
             right = vs['probs'].argmax(-1) == vs['y'][:, None]; sh = vs['condition'] != 'clean'
             # the gate's validation routing against the defaults' (same images: rows of clean and shifted images)
             both = dict(vs, probs=torch.stack([vs['probs'][torch.arange(len(right)), router.choose(vs)], rs['probs'][torch.arange(len(right)), ref_ch]], 1))

@@ -127,6 +127,15 @@ def test_wiseft_rerun_with_other_settings_is_refused_naming_each(tmp_path):
     assert 'embedded PolyShift' not in r.stderr                       # the entries that differ, not the whole data records
     assert json.loads((tmp_path/'w'/'config.json').read_text()) == saved   # the refused run wrote nothing
 
+def test_wiseft_finetuned_in_either_order_is_the_same_run(tmp_path):
+    "`--finetuned e2e lc` then `--finetuned lc e2e` into the same --out: the second is the same run (not refused), recorded alike."
+    cmd = ['wiseft', '--out', tmp_path/'w', '--n-train', '128', '--n-eval', '16', '--e2e-epochs', '1', '--lc-epochs', '1', '--alphas', '0:1:1', '--corruptions', 'fog']
+    r = run(*cmd, '--finetuned', 'e2e', 'lc'); assert r.returncode == 0, r.stderr[-2000:]
+    saved = json.loads((tmp_path/'w'/'config.json').read_text())
+    assert saved['variants'] == ['LC', 'E2E'] and saved['data']['finetuned'] == ['lc', 'e2e']   # the config's order, not the order typed
+    r = run(*cmd, '--finetuned', 'lc', 'e2e'); assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((tmp_path/'w'/'config.json').read_text()) == saved
+
 def test_transfer_rerun_with_other_settings_is_refused_naming_each(tmp_path):
     def cmd(eps=('0',), probe='1'):
         return ['transfer', '--norm', 'l2', '--eps', *eps, '--tasks', 'family', '--modes', 'fixed', '--n-source', '300', '--source-epochs', '1',

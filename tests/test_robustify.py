@@ -120,3 +120,17 @@ def test_student_defaults_are_written_once():
     for k, v in STUDENT_DEFAULTS.items():
         assert sig[k] == v, (k, sig[k], v)
         if k not in ('p_drop', 'threshold', 'uncertainty'): assert cfg[cfg_name.get(k, k)] == v, (k, cfg[cfg_name.get(k, k)], v)
+
+def test_fit_router_does_not_read_the_global_rng(base):
+    "fit_router's MC dropout draws come from the router's seed and the training shifts from router_stats' seed: the same router whatever the global RNG state."
+    import random, numpy as np
+    from robustify_nb.router import fit_router, router_stats
+    st, valid = MultiHeadStudent(base).eval(), PolyShift(32, split='valid')
+    def fit(state):
+        torch.manual_seed(state); np.random.seed(state); random.seed(state)
+        router, fitted = fit_router(st, valid, passes=4, seed=0)
+        torch.manual_seed(state + 1)
+        return fitted, router.gate, router_stats(router, valid, shift=heldout_shift)
+    (f1, g1, s1), (f2, g2, s2) = fit(1), fit(12345)
+    assert f1 == f2 and g1.keys() == g2.keys() and all(torch.equal(torch.as_tensor(g1[k]), torch.as_tensor(g2[k])) for k in g1)
+    for k in ('probs', 'entropy', 'mi', 'kl'): assert torch.equal(s1[k], s2[k]), k
