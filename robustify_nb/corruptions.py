@@ -160,13 +160,11 @@ def _poisson8(x, c, u):
     inc = u > cdf.index_select(0, k)
     k += inc
     rest = torch.nonzero(inc).squeeze(1)
-    if rest.numel():   # rare (~3% of values): several CDF steps inside one bucket, stepped on a compacted copy of them
-        ur, kr = u.index_select(0, rest), k.index_select(0, rest)
-        while True:    # a value that has arrived stays (its step is 0): the same k as stepping each value alone
-            more = ur > cdf.index_select(0, kr)
-            if not more.any(): break
-            kr += more
-        k.index_copy_(0, rest, kr)   # (compacting again each step instead: 3x the time, in its many small calls)
+    while rest.numel():                                       # rare: several CDF steps inside one bucket
+        kr = k.index_select(0, rest)
+        more = u.index_select(0, rest) > cdf.index_select(0, kr)
+        k.index_copy_(0, rest, kr + more)
+        rest = rest[more]
     return tb['value'].index_select(0, k).view(x.shape)
 
 def shot_noise(x, c, g):
