@@ -457,7 +457,7 @@ def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None, views=None, g
     indexing of a 3-D view) and one multiply-add (no per-pixel index tensor): the whole batch at once, as a GPU wants
     it. The CPU skips the copy (`_motion_taps_cpu`: a strided view per image and tap, in chunks that stay in cache).
     Only the top-left out_hw = (h, w) of the result is computed (the reference crops it afterwards). views: True / False
-    forces the one or the other way (None: the views on the CPU for planes above 64 x 64 px). group: the planes come in
+    forces the one or the other way (None: the views on the CPU for planes above `_MOTION_VIEWS_MIN`). group: the planes come in
     groups of this many consecutive planes with one angle each (the channels of an image), angle (N // group,): the
     taps are computed once per group, and on the CPU each group is one strided view per tap."""
     N, S0, S1 = x.shape
