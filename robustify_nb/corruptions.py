@@ -160,13 +160,11 @@ def _poisson8(x, c, u):
     inc = u > cdf.index_select(0, k)
     k += inc
     rest = torch.nonzero(inc).squeeze(1)
-    if rest.numel():   # rare (~3% of values): several CDF steps inside one bucket, stepped on a compacted copy of them
-        ur, kr = u.index_select(0, rest), k.index_select(0, rest)
-        while True:    # a value that has arrived stays (its step is 0): the same k as stepping each value alone
-            more = ur > cdf.index_select(0, kr)
-            if not more.any(): break
-            kr += more
-        k.index_copy_(0, rest, kr)   # (compacting again each step instead: 3x the time, in its many small calls)
+    while rest.numel():                                       # rare: several CDF steps inside one bucket
+        kr = k.index_select(0, rest)
+        more = u.index_select(0, rest) > cdf.index_select(0, kr)
+        k.index_copy_(0, rest, kr + more)
+        rest = rest[more]
     return tb['value'].index_select(0, k).view(x.shape)
 
 def shot_noise(x, c, g):
@@ -459,7 +457,7 @@ def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None, views=None, g
     indexing of a 3-D view) and one multiply-add (no per-pixel index tensor): the whole batch at once, as a GPU wants
     it. The CPU skips the copy (`_motion_taps_cpu`: a strided view per image and tap, in chunks that stay in cache).
     Only the top-left out_hw = (h, w) of the result is computed (the reference crops it afterwards). views: True / False
-    forces the one or the other way (None: the views on the CPU for planes above 64 x 64 px). group: the planes come in
+    forces the one or the other way (None: the views on the CPU for planes above `_MOTION_VIEWS_MIN`). group: the planes come in
     groups of this many consecutive planes with one angle each (the channels of an image), angle (N // group,): the
     taps are computed once per group, and on the CPU each group is one strided view per tap."""
     N, S0, S1 = x.shape
