@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .core import check_choice, make_generator, default_device, check_images, write_json, read_json, check_int, cell_seed
+from .core import check_choice, make_generator, default_device, check_images, write_json, read_json, check_int, check_severities, cell_seed
 from .corruptions import corrupt, jpeg_compression, default_preset, CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
 from .models import accuracy, iter_batches
 
@@ -55,10 +55,8 @@ def _batches_from(data, batch_size:int, start:int):
 # %% ../nbs/05_benchmark.ipynb #i15-784fd02a
 def _check_grid(corruptions, severities, batch_size, quantize) -> tuple[list[str], list[int]]:
     "The grid's arguments checked, each refusal naming its argument; the corruptions and severities as lists (an iterator is read once)."
-    corruptions, severities = list(corruptions), list(severities)
+    corruptions, severities = list(corruptions), check_severities(severities)
     for c in corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
-    for s in severities:
-        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5: raise ValueError(f"severities contains {s!r}; accepted: ints from 1 to 5.")
     check_int('batch_size', batch_size, 1)
     if quantize is not None: check_choice('quantize', quantize, QUANTIZE[1:], 'storage format (or None)')
     return corruptions, severities

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_fraction, check_images, make_generator, figure_widget
+from .core import check_choice, check_fraction, check_images, check_int, make_generator, figure_widget
 from .corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
 
 # %% auto #0
@@ -134,7 +134,7 @@ def augmix(x:torch.Tensor, # images (N, 3, H, W) in [0, 1]
           ) -> torch.Tensor:
     "An AugMix view of each image: a convex mix of `width` random operation chains, interpolated with the image."
     _refuse_severity(old, 'augmix'); check_images(x, 'x')
-    if not (isinstance(width, int) and width >= 1): raise ValueError(f"width={width!r} is not accepted; accepted: an int >= 1.")
+    width = check_int('width', width, 1)
     if not (0 < magnitude <= 10): raise ValueError(f"magnitude={magnitude!r} is not accepted; accepted: a number in (0, 10].")
     if not alpha > 0: raise ValueError(f"alpha={alpha!r} is not accepted; accepted: a number > 0.")
     names = list(ops or AUGMIX_OPS)
@@ -206,7 +206,7 @@ def pixmix(x:torch.Tensor, generator:torch.Generator|None=None, k:int=4, beta:fl
            **old) -> torch.Tensor: # `severity`, the old name of `magnitude`: refused, saying so
     "A PixMix-style view: up to `k` rounds of additive or multiplicative mixing with AugMix views or spectral pictures."
     _refuse_severity(old, 'pixmix'); check_images(x, 'x')
-    if not (isinstance(k, int) and k >= 0): raise ValueError(f"k={k!r} is not accepted; accepted: an int >= 0.")
+    k = check_int('k', k, 0)
     if not beta > 0: raise ValueError(f"beta={beta!r} is not accepted; accepted: a number > 0.")
     g = _check_generator(generator, x); rng = _np_rng(g)
     N, dev = len(x), x.device
