@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .core import check_choice, make_generator, default_device, check_images, write_json, read_json, check_int, check_severities, cell_seed
+from .core import check_choice, make_generator, default_device, check_images, write_json, read_json, check_int, check_severities, cell_seed, to_float_images
 from .corruptions import corrupt, jpeg_compression, default_preset, CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
 from .models import accuracy, iter_batches
 
@@ -185,7 +185,6 @@ def evaluate_datasets(model:nn.Module, datasets:Mapping[str, object], batch_size
 
 # %% ../nbs/05_benchmark.ipynb #ac7a4356
 def _npy_batches(x, y, sl, batch_size):
-    from robustify_nb.core import to_float_images
     for i in range(sl.start, sl.stop, batch_size):
         j = min(i + batch_size, sl.stop)
         yield to_float_images(np.array(x[i:j])), torch.as_tensor(np.array(y[i:j])).long()     # copies of one batch only
@@ -195,8 +194,7 @@ def _npy_batches(x, y, sl, batch_size):
 def evaluate_cifar10c(model:nn.Module, root, corruptions:Sequence[str]=CORRUPTIONS, severities:Sequence[int]=(1, 2, 3, 4, 5),
                       clean=None, batch_size:int=500) -> pd.DataFrame:
     "The corruption grid of `model` on the official CIFAR-10-C files in `root` (same table as `evaluate_corruptions`)."
-    from pathlib import Path
-    from robustify_nb.data import _need
+    from robustify_nb.data import _need        # local: robustify_nb.data would add ~20 ms to importing benchmark
     root = Path(root); how = 'Get CIFAR-10-C from https://zenodo.org/record/2535967 and pass the folder holding its .npy files.'
     y = np.load(_need(root/'labels.npy', 'CIFAR-10-C labels', how), allow_pickle=False)
     dev = next(model.parameters()).device
