@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .core import check_choice, make_generator, default_device, check_images, write_json, read_json, check_int, cell_seed
+from .core import check_choice, make_generator, default_device, check_images, write_json, read_json, check_int, check_severities, cell_seed, to_float_images
 from .corruptions import corrupt, jpeg_compression, default_preset, CORRUPTIONS, EXTRA_CORRUPTIONS, CATEGORIES
 from .models import accuracy, iter_batches
 
@@ -55,10 +55,8 @@ def _batches_from(data, batch_size:int, start:int):
 # %% ../nbs/05_benchmark.ipynb #i15-784fd02a
 def _check_grid(corruptions, severities, batch_size, quantize) -> tuple[list[str], list[int]]:
     "The grid's arguments checked, each refusal naming its argument; the corruptions and severities as lists (an iterator is read once)."
-    corruptions, severities = list(corruptions), list(severities)
+    corruptions, severities = list(corruptions), check_severities(severities)
     for c in corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
-    for s in severities:
-        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5: raise ValueError(f"severities contains {s!r}; accepted: ints from 1 to 5.")
     check_int('batch_size', batch_size, 1)
     if quantize is not None: check_choice('quantize', quantize, QUANTIZE[1:], 'storage format (or None)')
     return corruptions, severities
@@ -187,7 +185,6 @@ def evaluate_datasets(model:nn.Module, datasets:Mapping[str, object], batch_size
 
 # %% ../nbs/05_benchmark.ipynb #ac7a4356
 def _npy_batches(x, y, sl, batch_size):
-    from robustify_nb.core import to_float_images
     for i in range(sl.start, sl.stop, batch_size):
         j = min(i + batch_size, sl.stop)
         yield to_float_images(np.array(x[i:j])), torch.as_tensor(np.array(y[i:j])).long()     # copies of one batch only
@@ -197,8 +194,7 @@ def _npy_batches(x, y, sl, batch_size):
 def evaluate_cifar10c(model:nn.Module, root, corruptions:Sequence[str]=CORRUPTIONS, severities:Sequence[int]=(1, 2, 3, 4, 5),
                       clean=None, batch_size:int=500) -> pd.DataFrame:
     "The corruption grid of `model` on the official CIFAR-10-C files in `root` (same table as `evaluate_corruptions`)."
-    from pathlib import Path
-    from robustify_nb.data import _need
+    from robustify_nb.data import _need        # local: robustify_nb.data would add ~20 ms to importing benchmark
     root = Path(root); how = 'Get CIFAR-10-C from https://zenodo.org/record/2535967 and pass the folder holding its .npy files.'
     y = np.load(_need(root/'labels.npy', 'CIFAR-10-C labels', how), allow_pickle=False)
     dev = next(model.parameters()).device

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['close_matches', 'check_choice', 'check_fraction', 'check_int', 'config_with', 'default_device', 'make_generator',
-           'seed_everything', 'cell_seed', 'set_threads', 'cache_dir', 'shared_data', 'full_size', 'check_answer',
-           'atomic_write', 'write_json', 'read_json', 'sha256_file', 'record_diff', 'check_same_run', 'check_images',
-           'to_float_images', 'use_plotly_mimetype', 'figures_to_html', 'figure_widget']
+__all__ = ['close_matches', 'check_choice', 'check_fraction', 'check_int', 'check_severities', 'config_with', 'default_device',
+           'make_generator', 'seed_everything', 'cell_seed', 'set_threads', 'cache_dir', 'shared_data', 'full_size',
+           'check_answer', 'atomic_write', 'write_json', 'read_json', 'sha256_file', 'record_diff', 'check_same_run',
+           'check_images', 'to_float_images', 'use_plotly_mimetype', 'figures_to_html', 'figure_widget']
 
 # %% ../nbs/00_core.ipynb #c006
 def close_matches(value, options:Iterable[str], n:int=3) -> list[str]:
@@ -49,14 +49,28 @@ def check_fraction(arg:str, value, low_open:bool=False, what:str='a probability'
     return float(value)
 
 # %% ../nbs/00_core.ipynb #9f1f4370
+def _is_int(value, low:int, high:int|None=None) -> bool:
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer)) and value >= low and (high is None or value <= high)
+
 def check_int(arg:str, # the argument's name, as the caller wrote it
               value, # what the caller passed
               low:int=0, # the smallest accepted value
-              why:str=''): # why the bound, for the message
-    "Return `value` as an int if it is an integer (Python or NumPy, not a bool) >= `low`, else raise a `ValueError` naming the argument and the value."
-    ok = not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer)) and value >= low
-    if not ok: raise ValueError(f"{arg}={value!r} is not accepted; accepted: an int >= {low}{f' ({why})' if why else ''}.")
+              why:str='', # why the bound, for the message
+              high:int|None=None): # the largest accepted value (None: no limit)
+    "Return `value` as an int if it is an integer (Python or NumPy, not a bool) >= `low` (and <= `high`), else raise a `ValueError` naming the argument and the value."
+    if not _is_int(value, low, high):
+        bound = f'>= {low}' if high is None else f'from {low} to {high}'
+        raise ValueError(f"{arg}={value!r} is not accepted; accepted: an int {bound}{f' ({why})' if why else ''}.")
     return int(value)
+
+# %% ../nbs/00_core.ipynb #ic-0a1c5e02
+def check_severities(severities, # an iterable of corruption severities
+                     arg:str='severities') -> list[int]: # the argument's name, for the message
+    "`severities` as a list of ints, each from 1 to 5; else a `ValueError` naming the argument and the first value refused."
+    out = list(severities)
+    for s in out:
+        if not _is_int(s, 1, 5): raise ValueError(f"{arg} contains {s!r}; accepted: ints from 1 to 5.")
+    return [int(s) for s in out]
 
 # %% ../nbs/00_core.ipynb #i15-8a102f0c
 def config_with(config, # a dataclass instance (an experiment's config), or the dataclass itself

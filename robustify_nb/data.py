@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from fastcore.basics import patch
 
-from .core import check_choice, to_float_images, cache_dir, check_int, sha256_file, figure_widget
+from .core import check_choice, to_float_images, cache_dir, check_int, check_severities, sha256_file, figure_widget
 
 # %% auto #0
 __all__ = ['CLASSES', 'STYLES', 'COLOURS', 'TEXTURES', 'BACKGROUNDS', 'SPLITS', 'IMAGE_SIZE', 'CIFAR10_CLASSES',
@@ -385,8 +385,7 @@ def load_npz(path:str|Path, classes:Sequence[str]=CIFAR10_CLASSES, name:str|None
 def load_cifar10c(root:str|Path, corruption:str, severity:int, classes:Sequence[str]=CIFAR10_CLASSES) -> ImageDataset:
     "One corruption at one severity (1-5) from the official CIFAR-10-C folder (`<corruption>.npy` + `labels.npy`)."
     root = Path(root)
-    if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or not 1 <= severity <= 5:
-        raise ValueError(f"severity={severity!r} is not accepted; accepted: an int from 1 to 5.")
+    check_int('severity', severity, 1, high=5)
     how = 'Get CIFAR-10-C from https://zenodo.org/record/2535967 and pass the folder holding its .npy files.'
     if not (root/f'{corruption}.npy').exists() and root.is_dir():
         have = sorted(p.stem for p in root.glob('*.npy') if p.stem != 'labels')
@@ -788,8 +787,7 @@ def write_imagenet_c(data:FolderDataset, # an image folder (all images of one si
     if not isinstance(data, FolderDataset): raise TypeError(f"data has type {type(data).__name__}; accepted: a FolderDataset (image_folder / load_dataset of a folder).")
     names = list(CORRUPTIONS if corruptions is None else corruptions)
     for c in names: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
-    for s in severities:
-        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5: raise ValueError(f"severities contains {s!r}; accepted: ints from 1 to 5.")
+    severities = check_severities(severities)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     settings = dict(source=str(data.root), image_size=data.image_size, seed=seed, batch_size=batch_size, preset=preset, quality=quality)
     if (out/'corrupt.json').exists():

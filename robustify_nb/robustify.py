@@ -386,9 +386,10 @@ def ablate(factors:dict|None=None, # factor -> values, each a field of `Robustif
     base = base if base is not None else load_model('resnet20', weights='polyshift')
     train, valid, test = _datasets(train, valid, test, c)
     teacher0, teachers = _with_mc_dropout(teacher if teacher is not None else _default_teacher()), dict(teachers or {})
+    shape = "{epochs (int): (teacher, cost)}, e.g. {12: (res['models']['teacher'], res['teacher_cost'])}"
     for e, v in teachers.items():
-        if isinstance(e, bool) or not isinstance(e, int) or not (isinstance(v, tuple) and len(v) == 2):
-            raise ValueError(f"teachers has the entry {e!r}: {type(v).__name__}; accepted: {{epochs (int): (teacher, cost)}}, e.g. {{12: (res['models']['teacher'], res['teacher_cost'])}}.")
+        check_int('teachers key', e, 0, f'teacher epochs: {shape}')
+        if not (isinstance(v, tuple) and len(v) == 2): raise ValueError(f"teachers has the entry {e!r}: {type(v).__name__}; accepted: {shape}.")
     for _, _, s in runs: s.check(base, teacher0, len(train))            # every setting refused before any training
     def teacher_for(epochs):
         if epochs not in teachers:

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_fraction, check_images, make_generator, figure_widget
+from .core import check_choice, check_fraction, check_images, check_int, make_generator, figure_widget, seed_everything
 from .corruptions import corrupt, CORRUPTIONS, EXTRA_CORRUPTIONS
 
 # %% auto #0
@@ -134,7 +134,7 @@ def augmix(x:torch.Tensor, # images (N, 3, H, W) in [0, 1]
           ) -> torch.Tensor:
     "An AugMix view of each image: a convex mix of `width` random operation chains, interpolated with the image."
     _refuse_severity(old, 'augmix'); check_images(x, 'x')
-    if not (isinstance(width, int) and width >= 1): raise ValueError(f"width={width!r} is not accepted; accepted: an int >= 1.")
+    width = check_int('width', width, 1)
     if not (0 < magnitude <= 10): raise ValueError(f"magnitude={magnitude!r} is not accepted; accepted: a number in (0, 10].")
     if not alpha > 0: raise ValueError(f"alpha={alpha!r} is not accepted; accepted: a number > 0.")
     names = list(ops or AUGMIX_OPS)
@@ -206,7 +206,7 @@ def pixmix(x:torch.Tensor, generator:torch.Generator|None=None, k:int=4, beta:fl
            **old) -> torch.Tensor: # `severity`, the old name of `magnitude`: refused, saying so
     "A PixMix-style view: up to `k` rounds of additive or multiplicative mixing with AugMix views or spectral pictures."
     _refuse_severity(old, 'pixmix'); check_images(x, 'x')
-    if not (isinstance(k, int) and k >= 0): raise ValueError(f"k={k!r} is not accepted; accepted: an int >= 0.")
+    k = check_int('k', k, 0)
     if not beta > 0: raise ValueError(f"beta={beta!r} is not accepted; accepted: a number > 0.")
     g = _check_generator(generator, x); rng = _np_rng(g)
     N, dev = len(x), x.device
@@ -303,8 +303,8 @@ def train_teacher(data, # training data (an ImageDataset)
                   recipe:str='augmix', epochs:int=3, lr:float=0.1, batch_size:int=128, seed:int=0, valid=None, warmup:int=20, # warmup steps of the learning rate
                   ckpt_dir:str|Path|None=None, ckpt_every:int|None=None, progress:bool=True, recipe_kw:dict|None=None, **learner_kw):
     "Train a teacher with `recipe`; return `(model, cost)` where cost records seconds, images, steps and parameters."
-    from robustify_nb.train import Learner
-    from robustify_nb.models import load_model, num_params
+    from robustify_nb.train import Learner                  # local: train, models, benchmark (and pandas) would add ~2 s to importing teacher,
+    from robustify_nb.models import load_model, num_params  # which needs only core and corruptions
     check_choice('recipe', recipe, RECIPES, 'teacher recipe')
     if isinstance(model, str): model = load_model(model, num_classes=len(data.classes) if hasattr(data, 'classes') else None)
     augment, loss = make_recipe(recipe, **(recipe_kw or {}))
@@ -320,13 +320,12 @@ def compare_recipes(data, test, recipes:Sequence[str]=BUILTIN_RECIPES, model:str
                     corruptions:Sequence[str]=CORRUPTIONS, severities:Sequence[int]=(1, 2, 3, 4, 5), progress:bool=False,
                     batch_size:int=128):
     "Train `model` with each recipe and summarise clean / mean corruption accuracy and training seconds: a DataFrame."
-    import pandas as pd
+    import pandas as pd                                     # local: as in train_teacher
     from robustify_nb.benchmark import evaluate_corruptions, summarize
-    from robustify_nb.core import seed_everything
+    from robustify_nb.models import load_model
     rows = []
     for r in recipes:
         seed_everything(seed)
-        from robustify_nb.models import load_model
         m, cost = train_teacher(data, load_model(model, weights), r, epochs=epochs, lr=0.02 if weights else 0.1, seed=seed,
                                 progress=progress, batch_size=batch_size)
         s = summarize(evaluate_corruptions(m, test, corruptions, severities, seed=seed), baseline=None)

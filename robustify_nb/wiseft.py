@@ -681,8 +681,7 @@ def check(self:WiseftConfig):
     for a in self.alphas: check_alpha(a, arg='alphas', hint=_SWEEP_HINT)
     if not isinstance(self.corruptions, tuple): raise TypeError(f"corruptions={self.corruptions!r} is not accepted; accepted: a tuple of names of CORRUPTIONS.")
     for c in self.corruptions: check_choice('corruptions', c, CORRUPTIONS + EXTRA_CORRUPTIONS, 'corruption')
-    check_int('severity', self.severity, 1)
-    if self.severity > 5: raise ValueError(f"severity={self.severity!r} is not accepted; accepted: an int from 1 to 5.")
+    check_int('severity', self.severity, 1, high=5)
     if not isinstance(self.variants, tuple): raise TypeError(f"variants={self.variants!r} is not accepted; accepted: a tuple of 'LC' and/or 'E2E'.")
     for v in self.variants: check_choice('variants', v, ['LC', 'E2E'], 'fine-tuning variant')
     return self
