@@ -67,7 +67,10 @@ def check_int(arg:str, # the argument's name, as the caller wrote it
 def check_severities(severities, # an iterable of corruption severities
                      arg:str='severities') -> list[int]: # the argument's name, for the message
     "`severities` as a list of ints, each from 1 to 5; else a `ValueError` naming the argument and the first value refused."
+    if isinstance(severities, (str, bytes)) or not isinstance(severities, Iterable):
+        raise ValueError(f"{arg}={severities!r} is not accepted; accepted: one or more ints from 1 to 5, e.g. [1, 3, 5].")
     out = list(severities)
+    if not out: raise ValueError(f"{arg} is empty; accepted: one or more ints from 1 to 5, e.g. [1, 3, 5].")
     for s in out:
         if not _is_int(s, 1, 5): raise ValueError(f"{arg} contains {s!r}; accepted: ints from 1 to 5.")
     return [int(s) for s in out]

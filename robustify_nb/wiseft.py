@@ -684,6 +684,7 @@ def check(self:WiseftConfig):
     check_int('severity', self.severity, 1, high=5)
     if not isinstance(self.variants, tuple): raise TypeError(f"variants={self.variants!r} is not accepted; accepted: a tuple of 'LC' and/or 'E2E'.")
     for v in self.variants: check_choice('variants', v, ['LC', 'E2E'], 'fine-tuning variant')
+    if len(set(self.variants)) < len(self.variants): raise ValueError(f"variants={self.variants!r} is not accepted; accepted: each of 'LC' and 'E2E' at most once.")
     return self
 
 # %% ../nbs/09_wiseft.ipynb #c045
