@@ -34,7 +34,7 @@ __all__ = ['REUSED', 'ABLATION_FACTORS', 'ABLATION_CONFIG', 'RobustifyConfig', '
 # %% ../nbs/12_robustify.ipynb #x006
 @dataclass(frozen=True)
 class RobustifyConfig:
-    "Every setting of one robustify experiment, each default written once: here, or (the student's) in `STUDENT_DEFAULTS`; `replace(config, T=4.0)` is another experiment, `asdict(config)` its record."
+    "Every setting of one robustify experiment, each default written once: here, or (the student's and the router's) in `STUDENT_DEFAULTS` and `ROUTER_DEFAULTS`; `replace(config, T=4.0)` is another experiment, `asdict(config)` its record."
     n_train:int=3000 # training images (PolyShift's reference style, when no training data is given)
     n_valid:int=500 # validation images: the router's thresholds are fitted on them, under the training shifts
     n_test:int=500 # test images, each under every corruption × severity

@@ -21,7 +21,7 @@ from .corruptions import corrupt, CORRUPTIONS
 from .models import iter_batches
 from .core import cell_seed
 from .teacher import heldout_shift
-from .student import MultiHeadStudent, HEADS, mc_logits, entropy
+from .student import MultiHeadStudent, HEADS, STUDENT_DEFAULTS, mc_logits, entropy
 
 # %% auto #0
 __all__ = ['RULES', 'PREDICTIONS', 'SIGNAL_SOURCES', 'ROUTER_DEFAULTS', 'GATE_FEATURES', 'SIGNALS', 'UncertaintyRouter',
@@ -37,10 +37,10 @@ ROUTER_DEFAULTS = dict(prediction='deterministic', signal_source='mc')    # meas
 
 class UncertaintyRouter(nn.Module):
     "Routes each image to the clean, robust or combined head of a `MultiHeadStudent` by MC-dropout uncertainty and head disagreement."
-    def __init__(self, student:MultiHeadStudent, passes:int=8, # Monte Carlo passes (>= 2)
+    def __init__(self, student:MultiHeadStudent, passes:int=STUDENT_DEFAULTS['mc_passes'], # Monte Carlo passes (>= 2)
                  kl_threshold:float=0.1, # clean and robust heads "agree" below this KL (nats)
                  unc_threshold:float=1.0, # ...and the clean head's normalised entropy is at most this (1: no limit)
-                 uncertainty:str='entropy', # 'entropy' or 'mi' to pick between robust and combined
+                 uncertainty:str=STUDENT_DEFAULTS['uncertainty'], # 'entropy' or 'mi' to pick between robust and combined
                  seed:int=0,
                  rule:str='thresholds', # 'thresholds' (the KL / uncertainty rule) or 'gate' (the fitted logistic gate, `fit_gate`)
                  gate:dict|None=None, # the gate's parameters (`fit_gate` sets them): mean, std, w, b
@@ -209,7 +209,7 @@ def fit_gate(router:UncertaintyRouter, stats:dict, l2:float=1e-2, # L2 penalty o
 
 
 # %% ../nbs/08_router.ipynb #7ea62a98
-def fit_router(student:MultiHeadStudent, valid, passes:int=8, seed:int=0,
+def fit_router(student:MultiHeadStudent, valid, passes:int=STUDENT_DEFAULTS['mc_passes'], seed:int=0,
                rule:str='thresholds', # the rule the router uses; both are fitted
                **kw) -> tuple[UncertaintyRouter, dict]: # more `UncertaintyRouter` settings: prediction, signal_source
     "A router on `student`, its thresholds and gate fitted on `valid` under the held-out training shifts (never the test corruptions); `(router, fitted)`."

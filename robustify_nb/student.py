@@ -97,7 +97,7 @@ def list_blocks(model:Classifier) -> list[str]:
 HEADS = ('clean', 'robust', 'combined')
 CLEAN_PATHS = ('tuned', 'original')
 STUDENT_DEFAULTS = dict(tune=(0, 1, -1), p_drop=0.2, freeze_bn=True, clean_path='original', T=2.0, mc_passes=8, gate='soft', threshold=0.5,
-                        uncertainty='entropy', p_pixmix=0.6, epochs=1, lr=0.01, scaled_heads=False)   # each default of the student written once: MultiHeadStudent, Distiller, distill_student and the robustify chapter's RobustifyConfig read them here
+                        uncertainty='entropy', p_pixmix=0.6, epochs=1, lr=0.01, scaled_heads=False)   # each default of the student written once: mc_logits, MultiHeadStudent, Distiller, distill_student, the router (08) and RobustifyConfig (12) read them here
 
 def resolve_tune(model:Classifier, tune) -> list[int]:
     "The indices of the blocks of `model` that `tune` names (the last k for an int; names or indices, negative from the end); a clear error for anything else."
@@ -295,7 +295,7 @@ def _check_passes(passes):
     check_int('passes', passes, 1, '>= 2 for an uncertainty estimate')
 
 @torch.no_grad()
-def mc_logits(model:nn.Module, x:torch.Tensor, passes:int=8, generator:torch.Generator|None=None, which:Sequence[str]|None=None,
+def mc_logits(model:nn.Module, x:torch.Tensor, passes:int=STUDENT_DEFAULTS['mc_passes'], generator:torch.Generator|None=None, which:Sequence[str]|None=None,
               features:dict|None=None): # a student's `head_features(x)`, when already computed (the router reuses them)
     "Logits of `passes` Monte Carlo dropout passes: (passes, N, C), or a dict of them per head for a `MultiHeadStudent`."
     _check_passes(passes)
@@ -504,7 +504,7 @@ def gate_explorer(teacher:nn.Module, x:torch.Tensor, y:torch.Tensor, seed:int=0)
     info = W.HTML()
     # the threshold's range follows the measure (entropy spans about 0-0.8 here, MI about 0-0.25): on a fixed 0-1 range
     # every MI threshold trusted every image and the slider changed nothing. Same logits as Distiller (same generator).
-    us = mc_uncertainty(mc_logits(teacher, xs, 8, make_generator(seed)))
+    us = mc_uncertainty(mc_logits(teacher, xs, STUDENT_DEFAULTS['mc_passes'], make_generator(seed)))
     def grid(m):
         top = us[m].max().item(); step = 0.05 if top > 0.5 else 0.01
         return step, step*int(-(-top//step)) + step          # at the top value every image is trusted (u < top)
@@ -522,7 +522,7 @@ def gate_explorer(teacher:nn.Module, x:torch.Tensor, y:torch.Tensor, seed:int=0)
     def update(*_):
         if switching: return
         thr.disabled = gate.value == 'soft'          # the soft gate uses no threshold: w = 1 - uncertainty
-        d = Distiller(teacher, T.value, 8, gate.value, thr.value, unc.value); d._seed = seed
+        d = Distiller(teacher, T.value, STUDENT_DEFAULTS['mc_passes'], gate.value, thr.value, unc.value); d._seed = seed
         pT, w = d.teacher_targets(xs)
         right = (pT.argmax(1) == y).float()
         with fig.batch_update(): fig.data[0].x, fig.data[1].x = w.numpy(), pT.max(1).values.numpy()

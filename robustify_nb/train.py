@@ -217,8 +217,10 @@ class Learner:
         self.train_seconds = self.cpu_seconds = 0.0     # wall-clock and CPU seconds of the training steps (evaluation excluded)
         self._epoch_clock = None                         # (wall, CPU) at the start of the epoch being trained
 
-    def _cb(self, event):
-        for c in self.callbacks: getattr(c, event)(self)
+# %% ../nbs/04_train.ipynb #ib15-cb
+@patch
+def _cb(self:Learner, event):
+    for c in self.callbacks: getattr(c, event)(self)
 
 # %% ../nbs/04_train.ipynb #9d147004
 def _dist_failure(e:Exception) -> bool:

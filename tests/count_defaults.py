@@ -1,7 +1,8 @@
 """How many places write each default of the WiSE-FT and transfer configs and of the student (07/12), in the library's source (robustify_nb/*.py)
 of this checkout or of a git revision. A place is a keyword default (`name=value` or `name:type=value`, in a signature,
 a dataclass field or a dict; not one quoted in backticks in a docstring or message, nor in a comment) or a command-line flag's default (`'--name', ... default=value`), the value written as in
-the config (or as the code before it wrote it). Evidence for issue 15's "each default written once".
+the config (or as the code before it wrote it). A default that refers to the constant holding it (`passes:int=STUDENT_DEFAULTS['mc_passes']`)
+writes no value, so it is no new place: only the constant's own `mc_passes=8` counts. Evidence for issue 15's "each default written once".
 
     python tests/count_defaults.py [GIT_REV]
 """
@@ -50,15 +51,23 @@ def places(text, names, values):
                 hits += [(i, line.strip()[:110]) for m in re.finditer(kw, code)] + [(i, line.strip()[:110]) for m in re.finditer(flag, code)]
     return sorted(set(hits))
 
+def counts(rev=None, read=source) -> dict:
+    "{experiment: {field: (places, hits of another setting)}}, each hit (file, line number, line); `read(rev, file)` gives a file's text."
+    out = {}
+    for exp, fields in FIELDS.items():
+        out[exp] = {}
+        for f, (names, values) in fields.items():
+            hits = [(name, i, l) for name in FILES[exp] for i, l in places(read(rev, name), names, values)]
+            why = lambda n, l: next((w for (e, g, fn, t), w in OTHER.items() if (e, g, fn) == (exp, f, n) and t in l), None)
+            out[exp][f] = ([h for h in hits if not why(h[0], h[2])], [(*h, why(h[0], h[2])) for h in hits if why(h[0], h[2])])
+    return out
+
 if __name__ == '__main__':
     args = [a for a in sys.argv[1:] if a != '-v']; rev = args[0] if args else None
-    for exp, fields in FIELDS.items():
+    for exp, fields in counts(rev).items():
         print(f"== {exp} ({rev or 'working tree'})")
-        for f, (names, values) in fields.items():
-            hits = [(name, i, l) for name in FILES[exp] for i, l in places(source(rev, name), names, values)]
-            why = lambda n, l: next((w for (e, g, fn, t), w in OTHER.items() if (e, g, fn) == (exp, f, n) and t in l), None)
-            found, other = [h for h in hits if not why(h[0], h[2])], [h for h in hits if why(h[0], h[2])]
+        for f, (found, other) in fields.items():
             print(f"  {f:18} {len(found)}  " + ' | '.join(f"{n}:{i}" for n, i, _ in found))
             if '-v' in sys.argv:
                 for n, i, l in found: print(f"        {n}:{i}: {l}")
-                for n, i, l in other: print(f"        not counted, {why(n, l)}: {n}:{i}: {l}")
+                for n, i, l, w in other: print(f"        not counted, {w}: {n}:{i}: {l}")

@@ -120,6 +120,36 @@ def test_student_defaults_are_written_once():
     for k, v in STUDENT_DEFAULTS.items():
         assert sig[k] == v, (k, sig[k], v)
         if k not in ('p_drop', 'threshold', 'uncertainty'): assert cfg[cfg_name.get(k, k)] == v, (k, cfg[cfg_name.get(k, k)], v)
+    from robustify_nb.router import fit_router
+    lower = {'mc_logits passes': (mc_logits, 'passes', 'mc_passes'), 'UncertaintyRouter passes': (UncertaintyRouter.__init__, 'passes', 'mc_passes'),
+             'UncertaintyRouter uncertainty': (UncertaintyRouter.__init__, 'uncertainty', 'uncertainty'), 'fit_router passes': (fit_router, 'passes', 'mc_passes')}
+    for what, (f, arg, k) in lower.items():
+        d = inspect.signature(f).parameters[arg].default
+        assert d == STUDENT_DEFAULTS[k], (what, d, STUDENT_DEFAULTS[k])
+
+def _count_defaults():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('count_defaults', ROOT/'tests'/'count_defaults.py')
+    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); return m
+
+def test_each_default_is_written_once():
+    "tests/count_defaults.py finds every default of the WiSE-FT, transfer and student settings in one place; a reference to STUDENT_DEFAULTS is no place."
+    cd = _count_defaults()
+    many = {(e, f): [f'{n}:{i}' for n, i, _ in found] for e, fs in cd.counts().items() for f, (found, _) in fs.items() if len(found) != 1}
+    assert not many, many
+
+def test_count_defaults_sees_a_literal_written_back():
+    "The count can fail: fit_router's passes written back as a literal 8 (or the router's uncertainty as 'entropy') is a second place."
+    cd = _count_defaults()
+    for old, new, field in (("passes:int=STUDENT_DEFAULTS['mc_passes'], seed", "passes:int=8, seed", 'mc_passes'),
+                            ("uncertainty:str=STUDENT_DEFAULTS['uncertainty'],", "uncertainty:str='entropy',", 'uncertainty')):
+        def read(rev, name):
+            text = cd.source(rev, name)
+            if name != 'router.py': return text
+            assert text.count(old) == 1, (old, text.count(old))
+            return text.replace(old, new)
+        found = cd.counts(read=read)['student'][field][0]
+        assert [n for n, _, _ in found] == ['student.py', 'router.py'], (field, found)
 
 def test_fit_router_does_not_read_the_global_rng(base):
     "fit_router's MC dropout draws come from the router's seed and the training shifts from router_stats' seed: the same router whatever the global RNG state."
