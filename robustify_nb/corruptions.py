@@ -35,6 +35,7 @@ CORRUPTIONS = tuple(n for names in CATEGORIES.values() for n in names)   # the 1
 EXTRA_CORRUPTIONS = ('speckle_noise', 'gaussian_blur', 'spatter', 'saturate')
 PRESETS = ('imagenet', 'cifar')
 
+# %% ../nbs/02_corruptions.ipynb #jb-6eeda852
 def default_preset(x:torch.Tensor) -> str:
     "The preset for a batch: 'cifar' for images of at most 64 px on their shorter side, 'imagenet' above."
     return 'cifar' if min(x.shape[-2:]) <= 64 else 'imagenet'
@@ -66,6 +67,7 @@ def _cached(key, make):
         _CACHE[key] = make()
     return _CACHE[key]
 
+# %% ../nbs/02_corruptions.ipynb #jb-76f04dc4
 _BLOCK_BYTES = 2 << 20   # CPU: a corruption goes through the batch in blocks of about this many bytes of images
 
 def _blockwise(f, x, *args, scale:float=1):
@@ -81,6 +83,7 @@ def _blockwise(f, x, *args, scale:float=1):
     for s in range(0, len(x), n): out[s:s + n] = f(x[s:s + n], *(a[s:s + n] for a in args))
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-37fceda0
 _NP_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.int64: np.int64, torch.int32: np.int32,
               torch.int16: np.int16, torch.uint8: np.uint8}
 
@@ -93,6 +96,7 @@ def _empty(shape, dtype, device):
         return torch.empty(shape, dtype=dtype, device=device)
     return torch.from_numpy(np.empty(shape, _NP_DTYPES[dtype]))
 
+# %% ../nbs/02_corruptions.ipynb #jb-34197237
 def _draw(x, g, kind):
     """Random numbers for a block of images x (any shape (N, ...)), drawn image by image in one call, so that any cut of
     a batch into blocks gives the same numbers (torch's CPU draws are sequential). kind 'normal': N(0, 1) values like
@@ -110,18 +114,19 @@ def _draw(x, g, kind):
     else: raise ValueError(f"kind={kind!r}; accepted: 'normal', 'bits16', 'bits64'")
     return (r if Q == P else r[:, :P]).reshape(x.shape)
 
+# %% ../nbs/02_corruptions.ipynb #jb-ccd4c571
 def _blocked(f):
     "Decorator for a deterministic corruption f(x, c, g, **kwargs): it runs by `_blockwise` (its values do not depend on the blocks)."
     @functools.wraps(f)
     def run(x, c, g=None, **kwargs): return _blockwise(lambda x: f(x, c, g, **kwargs), x)
     return run
 
-
 # %% ../nbs/02_corruptions.ipynb #c013
 def _zoom_list(start, stop, step):
     # the reference's np.arange(...) zoom factors (float round-off included, e.g. 1.11 may appear)
     return [float(v) for v in np.arange(start, stop, step)]
 
+# %% ../nbs/02_corruptions.ipynb #jb-c7d7b9c2
 def gaussian_noise(x, c, g):
     "x + N(0, c), clipped (reference: np.random.normal(scale=c))."
     # drawn block by block (`_draw`): the same numbers as one draw for the batch when an image is whole groups of 16
@@ -200,6 +205,7 @@ def _gauss_kernel1d(sigma, truncate=4.0):
     k = np.exp(-0.5 / float(sigma) ** 2 * t * t)
     return k / k.sum()
 
+# %% ../nbs/02_corruptions.ipynb #jb-43e81efa
 def _border_index(i, n, mode):
     """Map (possibly out-of-range) integer positions i to [0, n) like scipy 'nearest' (edge replicate), scipy 'reflect'
     (half-sample symmetric: d c b a | a b c d | d c b a) or cv2 BORDER_REFLECT_101 ('reflect101': c b | a b c d | c b)."""
@@ -214,6 +220,7 @@ def _border_index(i, n, mode):
     i = np.mod(i, period)
     return np.where(i < n, i, period - i)
 
+# %% ../nbs/02_corruptions.ipynb #jb-ab034301
 def _conv_matrix(n, k, mode):
     "(n, n) float64 matrix M with (M @ v)[o] = sum_t k[t] v[border(o + t - r)]: 1-D correlation + border."
     r = (len(k) - 1) // 2
@@ -223,11 +230,13 @@ def _conv_matrix(n, k, mode):
     np.add.at(M, (np.broadcast_to(o, src.shape), src), np.broadcast_to(np.asarray(k, np.float64), src.shape))
     return M
 
+# %% ../nbs/02_corruptions.ipynb #jb-b09dff4a
 def _blur_matrix(n, sigma, device, dtype, mode='nearest', truncate=4.0):
     "(n, n) matrix M (cached) with M @ v = scipy.ndimage.gaussian_filter1d(v, sigma, mode=mode, truncate=truncate)."
     return _cached(('blur', n, float(sigma), mode, float(truncate), str(torch.device(device)), dtype),
                    lambda: torch.as_tensor(_conv_matrix(n, _gauss_kernel1d(sigma, truncate), mode), dtype=dtype, device=device))
 
+# %% ../nbs/02_corruptions.ipynb #jb-42be3fc2
 _BAND = 16   # output rows per product in `_bands_mm`
 
 def _row_bands(M, rows=_BAND):
@@ -248,6 +257,7 @@ def _bands_mm(bands, t):
     for a, b, lo, hi, M in bands: torch.mm(M, t[lo:hi], out=out[a:b])
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-d50ba80f
 def _sep_apply(x, Mh, Mw):
     "Mh @ X @ Mw^T for every (n, c) plane: two dense matmuls (BLAS), much faster than conv2d here."
     N, C, H, W = x.shape
@@ -255,6 +265,7 @@ def _sep_apply(x, Mh, Mw):
     y = torch.matmul(Mh, y.view(N * C, H, W))
     return y.view(N, C, H, W)
 
+# %% ../nbs/02_corruptions.ipynb #jb-2984583d
 def _fft_size(n):
     "The smallest m >= n with no prime factor above 5 (a fast FFT length)."
     m = n
@@ -265,6 +276,7 @@ def _fft_size(n):
         if k == 1: return m
         m += 1
 
+# %% ../nbs/02_corruptions.ipynb #jb-515f2a84
 # Size crossovers between a filter's two ways: planes with more pixels than a constant take the large way (dense (n, n)
 # products grow as n^3). They differ, so each way has its own constant, with its measurement: ms per image of s x s px
 # (3 channels) on a 2 MB block, 1 thread, CPU clock, best of 7, load 1.0-1.3 (`OMP_NUM_THREADS=1 python
@@ -274,6 +286,7 @@ _SHIFT_MIN = 64 * 64   # a Gaussian of <= _SHIFT_TAPS taps: shifted adds, else d
 _GAUSS_FFT_MIN = 200 * 200   # a longer Gaussian: FFT, else dense products (sigma 3, 25 taps: 128 px dense 0.30
                              # vs FFT 0.46; 160 px 0.56 vs 0.68; 224 px 1.54 vs 1.44)
 
+# %% ../nbs/02_corruptions.ipynb #jb-f874feaf
 def _fft_filter2d(x, K, mode):
     """Correlation of every (H, W) plane of x (N, C, H, W) with the 2-D numpy kernel K (odd sides), as cv2.filter2D
     computes it, the border padded by `mode` ('reflect': cv2's BORDER_REFLECT_101; 'replicate': scipy's 'nearest'):
@@ -288,6 +301,7 @@ def _fft_filter2d(x, K, mode):
     y = torch.fft.irfft2(torch.fft.rfft2(xp, s=s).mul_(Kf), s=s)
     return y[:, 2 * R0:2 * R0 + H, 2 * R1:2 * R1 + W].reshape(N, C, H, W)
 
+# %% ../nbs/02_corruptions.ipynb #jb-45a84dc9
 def _shift_adds(x, k):
     """Separable correlation of every (H, W) plane of x with the 1-D kernel k (odd length) along both axes, the border
     replicated (scipy 'nearest'): one multiply-add of a shifted view per tap and axis. For the short kernels of glass
@@ -301,6 +315,7 @@ def _shift_adds(x, k):
     for i in range(1, len(k)): out.add_(rows[:, i:i + H], alpha=float(k[i]))
     return out.view(N, C, H, W)
 
+# %% ../nbs/02_corruptions.ipynb #jb-b8fd74f5
 _SHIFT_TAPS = 15   # large images: kernels up to this many taps by shifted adds, longer ones by FFT (or dense products)
 
 def _sk_gaussian(x, sigma):
@@ -314,6 +329,7 @@ def _sk_gaussian(x, sigma):
     if len(k) > _SHIFT_TAPS and H * W > _GAUSS_FFT_MIN: return _fft_filter2d(x, np.outer(k, k), 'replicate')
     return _sep_apply(x, _blur_matrix(H, sigma, x.device, x.dtype), _blur_matrix(W, sigma, x.device, x.dtype))
 
+# %% ../nbs/02_corruptions.ipynb #jb-0c07f8a3
 def _cv2_gaussian_kernel(ksize, sigma):
     "cv2.getGaussianKernel(ksize, sigma) for sigma > 0."
     t = np.arange(ksize, dtype=np.float64) - (ksize - 1) / 2
@@ -335,6 +351,7 @@ def _disk(radius, alias_blur):
         return (M @ d.astype(np.float64) @ M.T).astype(np.float32)
     return _cached(('disk', float(radius), float(alias_blur)), make)
 
+# %% ../nbs/02_corruptions.ipynb #jb-8dbe8f09
 @_blocked
 def gaussian_blur(x, c, g=None):
     "skimage gaussian (sigma=c px, edge-replicate border, truncate 4), clipped. Deterministic."
@@ -355,6 +372,7 @@ def _defocus_mats(c, H, W, device, dtype):
     Ucat = np.stack(Us, axis=2).reshape(H, H * r)                         # Ucat[h, h'*r + j] = U_j[h, h']
     return (torch.as_tensor(Ucat, dtype=dtype, device=device), torch.as_tensor(Vcat, dtype=dtype, device=device), r)
 
+# %% ../nbs/02_corruptions.ipynb #jb-8c053e01
 _DEFOCUS_FFT_MIN = 44 * 44   # defocus: FFT, else the SVD's dense products (radius 6: 40 px SVD 0.076 vs FFT 0.102;
                              # 44 px 0.148 vs 0.121; 48 px 0.092 vs 0.060; 64 px 0.207 vs 0.112; see `_SHIFT_MIN`)
 
@@ -489,6 +507,7 @@ def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None, views=None, g
     out[:] = acc.view(N, h, Wp)[:, :, :w]
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-65f83ab8
 def _motion_taps_cpu(x, out, off, wt, P0, P1, group=1):
     """The CPU's taps of `_motion_blur`: each group of `group` consecutive planes (the channels of an image: the same
     shifts and weights) reads its shifted windows as one strided view of the edge-padded copy (no copy, no index),
@@ -510,6 +529,7 @@ def _motion_taps_cpu(x, out, off, wt, P0, P1, group=1):
                 else: o.add_(v, alpha=wgt)
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-3f7d8a5a
 def motion_blur(x, c, g):
     """The reference's `_motion_blur` (its numpy version of ImageMagick's motion blur) with a random angle
     ~ U(-45, 45) degrees per image, the same for the three channels. `_motion_blur` also draws snow's streaks."""
@@ -517,7 +537,6 @@ def motion_blur(x, c, g):
     angle = torch.rand(N, generator=g, device=x.device, dtype=torch.float64) * 90 - 45
     f = lambda x, a: _motion_blur(x.reshape(-1, H, W), int(c[0]), float(c[1]), a, group=C).view(x.shape).clamp_(0, 1)
     return _blockwise(f, x, angle)
-
 
 # %% ../nbs/02_corruptions.ipynb #c021
 def _zoom_size(H, W, z: float):
@@ -610,12 +629,14 @@ def zoom_blur(x, c, g=None):
 # %% ../nbs/02_corruptions.ipynb #c023
 def _next_pow2(n: int) -> int: return 1 if n == 0 else 2 ** (n - 1).bit_length()
 
+# %% ../nbs/02_corruptions.ipynb #jb-c401f268
 def _gauss_blur_nearest(x, sigma: float):
     """skimage.filters.gaussian(x, sigma) (mode 'nearest', truncate 4) on x (..., H, W), as two small matmuls with
     banded matrices (much faster than a 33-tap conv2d on CPU at these sizes)."""
     H, W = x.shape[-2:]
     return _blur_matrix(H, sigma, x.device, x.dtype) @ x @ _blur_matrix(W, sigma, x.device, x.dtype).T
 
+# %% ../nbs/02_corruptions.ipynb #jb-910e2e98
 def plasma_fractal(n: int, mapsize: int = 256, wibbledecay: float = 3, g: torch.Generator | None = None,
                    device=None, uniform=None) -> torch.Tensor:
     """n independent diamond-square heightmaps (n, mapsize, mapsize) in [0, 1], batched (one fractal per image).
@@ -659,6 +680,7 @@ def _fog_apply(x, c, frac):
     out = torch.add(x, frac[:, None, :H, :W], alpha=c[0])
     return out.mul_(max_val / (max_val + c[0])).clamp_(0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-0b7d1186
 def fog(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     "Fog: adds c[0] x a plasma fractal (wibble decay c[1]), then rescales by max/(max + c[0])."
     H, W = x.shape[-2:]
@@ -679,6 +701,7 @@ def _frost_pictures(device):
                              mode=ImageReadMode.RGB).to(device) for f in _FROST_FILES]
     return _cached(('frost', str(torch.device(device))), read)
 
+# %% ../nbs/02_corruptions.ipynb #jb-04496356
 def _frost_scale(fh: int, fw: int, H: int, W: int) -> tuple[int, int]:
     "The reference's resize rule -> (new_h, new_w) (python float64 arithmetic, as numpy's)."
     if fh >= H and fw >= W: s = 1
@@ -688,6 +711,7 @@ def _frost_scale(fh: int, fw: int, H: int, W: int) -> tuple[int, int]:
     s *= 1.1
     return int(math.ceil(fh * s)), int(math.ceil(fw * s))
 
+# %% ../nbs/02_corruptions.ipynb #jb-74d8c4bb
 def _frost_stack(device, H, W, scale=None):
     """The frost pictures as one padded uint8 stack and their sizes. scale=None: the reference's rescaling to cover the
     image (ImageNet-C); scale=1/k, k odd: CIFAR-10-C's cv2.resize(fx=fy=scale) (INTER_LINEAR), which then samples pixel
@@ -714,6 +738,7 @@ def _frost_stack_make(device, H, W, scale):
     for i, p in enumerate(pics): stack[i, :, :p.shape[1], :p.shape[2]] = p
     return stack, torch.tensor(sizes, dtype=torch.long, device=device)
 
+# %% ../nbs/02_corruptions.ipynb #jb-0a87c0e5
 def _frost_apply(x, c, idx, xs, ys, scale=None):
     """idx (N,) picture index, xs/ys (N,) top/left of the crop in the rescaled picture. The crop is one gather of whole
     rows: row r of a view of the flat stack (no copy) is the W bytes from flat position r, so each of the crop's N 3 H
@@ -728,6 +753,7 @@ def _frost_apply(x, c, idx, xs, ys, scale=None):
     fr = win.index_select(0, start.view(-1)).view(N, 3, H, W)
     return torch.add(x * c[0], fr, alpha=c[1] / 255.).clamp_(0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-d6f93e9f
 def frost(x: torch.Tensor, c, g: torch.Generator, scale=None, pictures: int = 6) -> torch.Tensor:
     """Frost: c[0] x image + c[1] x a random crop of one of the reference's frost pictures. ImageNet-C: any of the 6,
     rescaled to cover the image; CIFAR-10-C (preset 'cifar'): one of the first 5, shrunk to scale=0.2 of its size."""
@@ -758,6 +784,7 @@ def _snow_apply(x, c, noise, angle, cifar=False):
     out = torch.maximum(x, gray.mul_(1.5).add_(0.5)).mul_(1 - c[6]).add_(x, alpha=c[6])
     return out.add_(s).clamp_(0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-b79ee428
 def snow(x: torch.Tensor, c, g: torch.Generator, cifar: bool = False) -> torch.Tensor:
     "Snow: zoomed, thresholded, motion-blurred gaussian snow layer (+ its 180 deg rotation) over a greyed image."
     N, _, H, W = x.shape
@@ -800,6 +827,7 @@ def _canny(u8, low: float = 50, high: float = 150, max_iter: int = 1000):
         edge = grown
     return edge
 
+# %% ../nbs/02_corruptions.ipynb #jb-2c96389e
 _DT_A, _DT_B, _DT_C = 1.0, 1.4, 2.1969
 
 def _distance_transform(edge, trunc: float = 20.):
@@ -831,6 +859,7 @@ def _distance_transform(edge, trunc: float = 20.):
             D[:, Y, 2:W + 2] = td.float().clamp_(max=T)
     return D[:, 2:H + 2, 2:W + 2].clone()
 
+# %% ../nbs/02_corruptions.ipynb #jb-df7543c9
 def _box3(x):
     """cv2.blur(x, (3, 3)) with BORDER_REFLECT_101 on (N, H, W). OpenCV sums float32 input in float64 (exact for 9
     float32 values of similar size), multiplies by the double 1/9 and rounds to float32: done the same way here, so
@@ -839,6 +868,7 @@ def _box3(x):
     r = p[:, :, :-2] + p[:, :, 1:-1] + p[:, :, 2:]
     return (r[:, :-2] + r[:, 1:-1] + r[:, 2:]).mul_(1. / 9).float()
 
+# %% ../nbs/02_corruptions.ipynb #jb-71e17848
 def _equalize_hist(u8):
     "cv2.equalizeHist on (N, H, W) integer-valued float tensors in 0..255, per image."
     N = u8.shape[0]
@@ -854,6 +884,7 @@ def _equalize_hist(u8):
     lut = torch.where(const, torch.arange(256., device=u8.device)[None].expand(N, -1), lut)
     return lut.gather(1, v).view_as(u8)
 
+# %% ../nbs/02_corruptions.ipynb #jb-c199d335
 _EMBOSS = ((-2., -1., 0.), (-1., 1., 1.), (0., 1., 2.))
 
 def _emboss(x):
@@ -866,6 +897,7 @@ def _emboss(x):
             if _EMBOSS[i][j]: out.add_(p[:, i:i + H, j:j + W], alpha=_EMBOSS[i][j])
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-11ee2d9f
 def _spatter_apply(x, c, noise):
     "noise (N, H, W) ~ N(c[0], c[1]); the liquid layer is computed in noise's dtype (float64 replays the reference)."
     N, _, H, W = x.shape
@@ -892,6 +924,7 @@ def _spatter_apply(x, c, noise):
         color = torch.tensor([63 / 255., 42 / 255., 20 / 255.], device=x.device).view(1, 3, 1, 1)
         return (x * (1 - m) + color * m).clamp(0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-c789d838
 def spatter(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     "Spatter: water drops (c[5] == 0) or mud (c[5] == 1) from a blurred, thresholded gaussian liquid layer."
     N, _, H, W = x.shape
@@ -1443,6 +1476,7 @@ def throughput(x:torch.Tensor, # the batch, on the device to time ours on
         rows.append(row)
     return pd.DataFrame(rows)
 
+# %% ../nbs/02_corruptions.ipynb #jb-848b76de
 def suite_throughput(df, names=CORRUPTIONS) -> dict:
     "Images/s at which every corruption in `names` is applied to each image (harmonic: total time per image), and the ratio."
     missing = [n for n in names if n not in set(df.corruption)]
