@@ -152,6 +152,7 @@ def _poisson8_tables(c, device):
     return dict(K=K, M=M, cdf=cdf.float().reshape(-1).to(device), guide=guide.reshape(-1).to(device, torch.int32),
                 value=value.float().reshape(-1).to(device))
 
+# %% ../nbs/02_corruptions.ipynb #jb-93ff92ef
 def _poisson8(x, c, u):
     """min(Poisson(c round(255 x) / 255) / c, 1) for x (any shape) in [0, 1], by inversion of one float32 uniform u (like x)
     per value: a guide-table start, one comparison with the CDF, and further steps only for the rare values whose bucket
@@ -172,12 +173,12 @@ def _poisson8(x, c, u):
         rest = rest[more]
     return tb['value'].index_select(0, k).view(x.shape)
 
+# %% ../nbs/02_corruptions.ipynb #jb-e7b511b9
 def shot_noise(x, c, g):
     """Poisson(x * c) / c, clipped, for the 8-bit image round(255 x) that the reference is given (uint8 pictures): exact
     Poisson draws (`_poisson8`) from one uniform per value, drawn block by block, image by image (the same numbers
     whatever the blocks)."""
     return _blockwise(lambda x: _poisson8(x, c, torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype)), x)
-
 
 # %% ../nbs/02_corruptions.ipynb #c015
 def impulse_noise(x, c, g):
@@ -394,6 +395,7 @@ def _glass_offsets(N, H, W, d, g, device):
     # int32 and `_empty`'s memory: the same numbers as randint's int64 (torch draws 32 bits for a range below 2^32)
     return _empty((N, H - 2 * d, W - 2 * d), torch.int32, device).random_(0, 4 * d * d, generator=g)
 
+# %% ../nbs/02_corruptions.ipynb #jb-090b7440
 def _glass_pass(N, H, W, d, v, device):
     """One pass of the reference's pixel 'swap' loop, resolved in parallel.
 
@@ -441,6 +443,7 @@ def _glass_pass(N, H, W, d, v, device):
     # a terminal visited pixel took its source's start-of-pass value; an unvisited pixel keeps its own
     return src.view(-1).index_select(0, ptr)
 
+# %% ../nbs/02_corruptions.ipynb #jb-e024356f
 def glass_blur(x, c, g):
     """gaussian(sigma) -> uint8 truncation -> `iterations` passes of local pixel copying within
     max_delta (exact semantics of the reference's sequential loop, torch RNG) -> gaussian(sigma), clipped."""
@@ -543,6 +546,7 @@ def _zoom_size(H, W, z: float):
     "The size (round(ceil(H/z) z), round(ceil(W/z) z)) that `_clipped_zoom` zooms its crop to (at least H x W)."
     return int(round(int(math.ceil(H / float(z))) * z)), int(round(int(math.ceil(W / float(z))) * z))
 
+# %% ../nbs/02_corruptions.ipynb #jb-58d438b3
 def _clipped_zoom(x, z: float, out=None):
     """The reference's clipped_zoom on (N, C, H, W): centre crop of ceil(H/z), scipy zoom order 1 (align corners).
     out: a tensor of `_zoom_size` to write the zoom into (F.interpolate's bilinear kernel, its out= variant)."""
@@ -555,6 +559,7 @@ def _clipped_zoom(x, z: float, out=None):
     if out is None: return F.interpolate(crop, size=size, mode='bilinear', align_corners=True)
     return torch.ops.aten.upsample_bilinear2d.out(crop, size, True, None, None, out=out)
 
+# %% ../nbs/02_corruptions.ipynb #jb-231c1759
 def _zoom_axis(n, z):
     """_clipped_zoom along one axis of length n, read off the zoom itself (applied in float64 to the n unit vectors):
     numpy (i0, i1, frac) with out[o] = (1 - frac) in[i0] + frac in[i1] for the first n outputs."""
@@ -563,6 +568,7 @@ def _zoom_axis(n, z):
     i1 = np.minimum(i0 + 1, n - 1)
     return i0, i1, R[np.arange(n), i1] * (i1 > i0)
 
+# %% ../nbs/02_corruptions.ipynb #jb-4e7d6a45
 def _zoom_operator(H, W, zs, device, dtype):
     """(x + sum_z clipped_zoom(x, z)) / (len(zs)+1) as one sparse (HW, HW) CSR matrix: each zoom is
     bilinear (4 taps per output pixel), and the taps of all zooms fall on few distinct pixels."""
@@ -587,6 +593,7 @@ def _zoom_operator(H, W, zs, device, dtype):
                                 size=(H * W, H * W))
     return M.to(device)
 
+# %% ../nbs/02_corruptions.ipynb #jb-67c857bd
 def zoom_blur(x, c, g=None):
     """(x + sum_z clipped_zoom(x, z)) / (len(c) + 1), clipped. Deterministic.  clipped_zoom is replicated
     exactly (crop, scipy order-1 zoom with grid_mode=False, keep the top-left HxW).  Small images: one
@@ -1019,6 +1026,7 @@ def _jpeg_cpu(x, quality):
         for o, d in zip(out[s:s + k], dec): o.copy_(d).div_(255)
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-7ae72e96
 def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
     """PIL's JPEG round trip at quality c (libjpeg defaults: 4:2:0 chroma, the standard tables scaled by quality) through
     torchvision's codec: libjpeg-turbo on the CPU, as PIL; on a GPU nvJPEG encodes and decodes on the device, and only
@@ -1029,7 +1037,6 @@ def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> to
         enc = encode_jpeg(list(u8.unbind(0)), quality=int(c))
         return torch.stack(decode_jpeg([e.cpu() for e in enc], device=x.device)).float().div_(255)
     return _jpeg_cpu(x.cpu().float(), c).to(x.device)
-
 
 # %% ../nbs/02_corruptions.ipynb #c035
 def _pil_box_matrix(n_in: int, n_out: int) -> torch.Tensor:
@@ -1050,6 +1057,7 @@ def _pil_box_matrix_make(n_in, n_out):
         if tot: A[i, xmin:xmax] = torch.tensor(w, dtype=torch.float64) / tot
     return A
 
+# %% ../nbs/02_corruptions.ipynb #jb-ff658a62
 def _pil_nearest_index(n_in: int, n_out: int) -> torch.Tensor:
     "Source index of PIL's NEAREST resize (ImagingScaleAffine: xo = a/2, then xo += a; int(xo)), cached."
     def make():
@@ -1061,6 +1069,7 @@ def _pil_nearest_index(n_in: int, n_out: int) -> torch.Tensor:
         return torch.tensor(out, dtype=torch.long)
     return _cached(('pil_nearest', n_in, n_out), make)
 
+# %% ../nbs/02_corruptions.ipynb #jb-614d3c3e
 def _resize_mats(H, W, h, w, up, device, dtype):
     "(down_h, down_w, up_h, up_w) PIL matrices; NEAREST upsampling as 0/1 selection matrices."
     return _cached(('pil_resize', H, W, h, w, up, str(device), dtype), lambda: _resize_mats_make(H, W, h, w, up, device, dtype))
@@ -1076,9 +1085,11 @@ def _resize_mats_make(H, W, h, w, up, device, dtype):
         raise ValueError(f"up={up!r}; accepted: 'nearest' (imagecorruptions), 'box' (Hendrycks' CIFAR generator)")
     return tuple(m.to(device, dtype) for m in (dh, dw.T.contiguous(), uh, uw.T.contiguous()))
 
+# %% ../nbs/02_corruptions.ipynb #jb-4f48e447
 def _r8(t):  # PIL's 8-bit storage after a pass (values in 0..255 units): round half up (convex weights: no clipping)
     return t.add_(0.5).floor_()
 
+# %% ../nbs/02_corruptions.ipynb #jb-84350c08
 def _pil_box_ranges(n_in: int, n_out: int):
     "PIL's BOX weights along one axis are a plain mean over input [start, start + count): (start, count) per output."
     def make():
@@ -1089,6 +1100,7 @@ def _pil_box_ranges(n_in: int, n_out: int):
         return start, cnt
     return _cached(('pil_box_ranges', n_in, n_out), make)
 
+# %% ../nbs/02_corruptions.ipynb #jb-a572a6df
 def _pil_box_bands(n_in: int, n_out: int, device, dtype):
     "The 0/1 matrix of PIL's BOX boxes along one axis (n_out, n_in) as `_row_bands`, and each box's count (n_out, 1), cached."
     def make():
@@ -1096,6 +1108,7 @@ def _pil_box_bands(n_in: int, n_out: int, device, dtype):
         return _row_bands((_pil_box_matrix(n_in, n_out) > 0).to(device, dtype)), cnt.to(device, dtype).view(-1, 1)
     return _cached(('pil_box_bands', n_in, n_out, str(torch.device(device)), dtype), make)
 
+# %% ../nbs/02_corruptions.ipynb #jb-ceedc848
 def _box_pass(t, n_out, round8):
     """PIL BOX resampling along the rows of t (n_in, m) to (n_out, m): the boxes' sums as banded products with the 0/1
     matrix (exact in float32 for integer values; t may be a transposed view, which BLAS reads in place), then / count;
@@ -1105,6 +1118,7 @@ def _box_pass(t, n_out, round8):
     s = _bands_mm(bands, t)
     return s.add_(cnt / 2).div_(cnt).floor_() if round8 else s.div_(cnt)
 
+# %% ../nbs/02_corruptions.ipynb #jb-9478bd5e
 def _pixelate_nearest(x, h, w, pil_rounding, out):
     """ImageNet-C's pixelate of a block x (N, C, H, W) into `out`: PIL BOX down to (h, w), horizontal pass first (each
     pass stored as 8 bits), then NEAREST up. Each BOX pass is a banded product with the 0/1 box matrix (`_box_pass`),
@@ -1125,6 +1139,7 @@ def _pixelate_nearest(x, h, w, pil_rounding, out):
     torch.index_select(y, 0, rows(h, _pil_nearest_index(h, H)), out=out.view(B * H, W))
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-30a2cd7e
 def pixelate(x: torch.Tensor, c, g: torch.Generator | None = None, up: str = 'nearest',
              pil_rounding: bool = True) -> torch.Tensor:
     N, C, H, W = x.shape
@@ -1136,6 +1151,7 @@ def pixelate(x: torch.Tensor, c, g: torch.Generator | None = None, up: str = 'ne
         return out
     return _blockwise(lambda x: _pixelate_box(x, h, w, up, pil_rounding), x)
 
+# %% ../nbs/02_corruptions.ipynb #jb-87722929
 def _pixelate_box(x, h, w, up, pil_rounding):
     "CIFAR-10-C's pixelate of a block: PIL BOX down to (h, w) and BOX up again, every pass a matmul."
     N, C, H, W = x.shape
@@ -1165,6 +1181,7 @@ def _band_mm(t, sigma, truncate):
     "M @ t for the (n, n) reflect-border smoothing matrix M of a short kernel and t (n, m): one product per block of rows."
     return _bands_mm(_band_blocks(t.shape[0], sigma, truncate, t.device, t.dtype), t)
 
+# %% ../nbs/02_corruptions.ipynb #jb-1dbf37be
 _REFLECT_BANDED_MIN = 32 * 32   # `_gaussian_reflect`: banded products, else dense (elastic's sigma 0.01 s: 32 px dense
     # 0.0039 vs banded 0.0035, about even: dense kept there, where the chapters' results are; 40 px 0.0093 vs 0.0080;
     # 224 px 1.23 vs 0.43; see `_SHIFT_MIN`)
@@ -1188,6 +1205,7 @@ def _gaussian_reflect(u, sigma_hw, truncate=3.0):
     if sh > 1e-15: t = _band_mm(t, sh, truncate)
     return t.view(H, W, B).permute(2, 0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-e97679e2
 def _pix_to_grid(H, W, align_corners, device):
     "(scale, offset) per (x, y) such that grid = pixel_coordinate * scale + offset (F.grid_sample's normalisation)."
     if align_corners:
@@ -1196,6 +1214,7 @@ def _pix_to_grid(H, W, align_corners, device):
     sc = torch.tensor([2.0 / W, 2.0 / H], device=device)
     return sc, sc / 2 - 1
 
+# %% ../nbs/02_corruptions.ipynb #jb-c5398144
 def _base_grid(H, W, align_corners, device):
     "(H, W, 2) grid of the identity map (x, y) in grid_sample units."
     sc, off = _pix_to_grid(H, W, align_corners, device)
@@ -1203,16 +1222,19 @@ def _base_grid(H, W, align_corners, device):
                             torch.arange(W, device=device, dtype=torch.float32), indexing='ij')
     return torch.stack((xx, yy), -1) * sc + off
 
+# %% ../nbs/02_corruptions.ipynb #jb-fcb8774d
 def _grid_sample(x, grid, align_corners):
     # bilinear with reflected borders: align_corners=False reflects about the pixel edges (-0.5, n-0.5), i.e. scipy
     # 'reflect' / half-sample symmetric; True reflects about the pixel centres, i.e. cv2 BORDER_REFLECT_101
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='reflection', align_corners=align_corners)
 
+# %% ../nbs/02_corruptions.ipynb #jb-6c4bb03d
 def _affine_pts1(H, W):
     cs0, cs1 = float(H // 2), float(W // 2)
     sq = min(H, W) // 3
     return torch.tensor([[cs0 + sq, cs1 + sq], [cs0 + sq, cs1 - sq], [cs0 - sq, cs1 - sq]], dtype=torch.float64)
 
+# %% ../nbs/02_corruptions.ipynb #jb-1e17a4bb
 def _elastic_apply(x, c, u_disp, u_aff=None, disp_scale=1.0, disp_offset=0.0):
     """Deterministic part. The displacement noise is u_disp * disp_scale + disp_offset, u_disp (N, 2, H, W) = (noise of
     dx, noise of dy); the reference's U(-m, m) is u * 2m - m. u_aff: (N, 3, 2) affine point jitter in px (CIFAR
@@ -1249,6 +1271,7 @@ def _elastic_apply(x, c, u_disp, u_aff=None, disp_scale=1.0, disp_offset=0.0):
     torch.addcmul(g0, d, k, out=grid)
     return _grid_sample(x, grid.float(), False).clamp_(0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-92408358
 def elastic_transform(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     """c = alpha (imagecorruptions / preset 'imagenet') or (alpha, sigma, affine) in px (Hendrycks' CIFAR generator).
     One independent field (and affine) per image, all drawn from g."""
