@@ -35,6 +35,7 @@ CORRUPTIONS = tuple(n for names in CATEGORIES.values() for n in names)   # the 1
 EXTRA_CORRUPTIONS = ('speckle_noise', 'gaussian_blur', 'spatter', 'saturate')
 PRESETS = ('imagenet', 'cifar')
 
+# %% ../nbs/02_corruptions.ipynb #jb-6eeda852
 def default_preset(x:torch.Tensor) -> str:
     "The preset for a batch: 'cifar' for images of at most 64 px on their shorter side, 'imagenet' above."
     return 'cifar' if min(x.shape[-2:]) <= 64 else 'imagenet'
@@ -66,6 +67,7 @@ def _cached(key, make):
         _CACHE[key] = make()
     return _CACHE[key]
 
+# %% ../nbs/02_corruptions.ipynb #jb-76f04dc4
 _BLOCK_BYTES = 2 << 20   # CPU: a corruption goes through the batch in blocks of about this many bytes of images
 
 def _blockwise(f, x, *args, scale:float=1):
@@ -81,6 +83,7 @@ def _blockwise(f, x, *args, scale:float=1):
     for s in range(0, len(x), n): out[s:s + n] = f(x[s:s + n], *(a[s:s + n] for a in args))
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-37fceda0
 _NP_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.int64: np.int64, torch.int32: np.int32,
               torch.int16: np.int16, torch.uint8: np.uint8}
 
@@ -93,6 +96,7 @@ def _empty(shape, dtype, device):
         return torch.empty(shape, dtype=dtype, device=device)
     return torch.from_numpy(np.empty(shape, _NP_DTYPES[dtype]))
 
+# %% ../nbs/02_corruptions.ipynb #jb-34197237
 def _draw(x, g, kind):
     """Random numbers for a block of images x (any shape (N, ...)), drawn image by image in one call, so that any cut of
     a batch into blocks gives the same numbers (torch's CPU draws are sequential). kind 'normal': N(0, 1) values like
@@ -110,18 +114,19 @@ def _draw(x, g, kind):
     else: raise ValueError(f"kind={kind!r}; accepted: 'normal', 'bits16', 'bits64'")
     return (r if Q == P else r[:, :P]).reshape(x.shape)
 
+# %% ../nbs/02_corruptions.ipynb #jb-ccd4c571
 def _blocked(f):
     "Decorator for a deterministic corruption f(x, c, g, **kwargs): it runs by `_blockwise` (its values do not depend on the blocks)."
     @functools.wraps(f)
     def run(x, c, g=None, **kwargs): return _blockwise(lambda x: f(x, c, g, **kwargs), x)
     return run
 
-
 # %% ../nbs/02_corruptions.ipynb #c013
 def _zoom_list(start, stop, step):
     # the reference's np.arange(...) zoom factors (float round-off included, e.g. 1.11 may appear)
     return [float(v) for v in np.arange(start, stop, step)]
 
+# %% ../nbs/02_corruptions.ipynb #jb-c7d7b9c2
 def gaussian_noise(x, c, g):
     "x + N(0, c), clipped (reference: np.random.normal(scale=c))."
     # drawn block by block (`_draw`): the same numbers as one draw for the batch when an image is whole groups of 16
@@ -147,6 +152,7 @@ def _poisson8_tables(c, device):
     return dict(K=K, M=M, cdf=cdf.float().reshape(-1).to(device), guide=guide.reshape(-1).to(device, torch.int32),
                 value=value.float().reshape(-1).to(device))
 
+# %% ../nbs/02_corruptions.ipynb #jb-93ff92ef
 def _poisson8(x, c, u):
     """min(Poisson(c round(255 x) / 255) / c, 1) for x (any shape) in [0, 1], by inversion of one float32 uniform u (like x)
     per value: a guide-table start, one comparison with the CDF, and further steps only for the rare values whose bucket
@@ -167,12 +173,12 @@ def _poisson8(x, c, u):
         rest = rest[more]
     return tb['value'].index_select(0, k).view(x.shape)
 
+# %% ../nbs/02_corruptions.ipynb #jb-e7b511b9
 def shot_noise(x, c, g):
     """Poisson(x * c) / c, clipped, for the 8-bit image round(255 x) that the reference is given (uint8 pictures): exact
     Poisson draws (`_poisson8`) from one uniform per value, drawn block by block, image by image (the same numbers
     whatever the blocks)."""
     return _blockwise(lambda x: _poisson8(x, c, torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype)), x)
-
 
 # %% ../nbs/02_corruptions.ipynb #c015
 def impulse_noise(x, c, g):
@@ -200,6 +206,7 @@ def _gauss_kernel1d(sigma, truncate=4.0):
     k = np.exp(-0.5 / float(sigma) ** 2 * t * t)
     return k / k.sum()
 
+# %% ../nbs/02_corruptions.ipynb #jb-43e81efa
 def _border_index(i, n, mode):
     """Map (possibly out-of-range) integer positions i to [0, n) like scipy 'nearest' (edge replicate), scipy 'reflect'
     (half-sample symmetric: d c b a | a b c d | d c b a) or cv2 BORDER_REFLECT_101 ('reflect101': c b | a b c d | c b)."""
@@ -214,6 +221,7 @@ def _border_index(i, n, mode):
     i = np.mod(i, period)
     return np.where(i < n, i, period - i)
 
+# %% ../nbs/02_corruptions.ipynb #jb-ab034301
 def _conv_matrix(n, k, mode):
     "(n, n) float64 matrix M with (M @ v)[o] = sum_t k[t] v[border(o + t - r)]: 1-D correlation + border."
     r = (len(k) - 1) // 2
@@ -223,11 +231,13 @@ def _conv_matrix(n, k, mode):
     np.add.at(M, (np.broadcast_to(o, src.shape), src), np.broadcast_to(np.asarray(k, np.float64), src.shape))
     return M
 
+# %% ../nbs/02_corruptions.ipynb #jb-b09dff4a
 def _blur_matrix(n, sigma, device, dtype, mode='nearest', truncate=4.0):
     "(n, n) matrix M (cached) with M @ v = scipy.ndimage.gaussian_filter1d(v, sigma, mode=mode, truncate=truncate)."
     return _cached(('blur', n, float(sigma), mode, float(truncate), str(torch.device(device)), dtype),
                    lambda: torch.as_tensor(_conv_matrix(n, _gauss_kernel1d(sigma, truncate), mode), dtype=dtype, device=device))
 
+# %% ../nbs/02_corruptions.ipynb #jb-42be3fc2
 _BAND = 16   # output rows per product in `_bands_mm`
 
 def _row_bands(M, rows=_BAND):
@@ -248,6 +258,7 @@ def _bands_mm(bands, t):
     for a, b, lo, hi, M in bands: torch.mm(M, t[lo:hi], out=out[a:b])
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-d50ba80f
 def _sep_apply(x, Mh, Mw):
     "Mh @ X @ Mw^T for every (n, c) plane: two dense matmuls (BLAS), much faster than conv2d here."
     N, C, H, W = x.shape
@@ -255,6 +266,7 @@ def _sep_apply(x, Mh, Mw):
     y = torch.matmul(Mh, y.view(N * C, H, W))
     return y.view(N, C, H, W)
 
+# %% ../nbs/02_corruptions.ipynb #jb-2984583d
 def _fft_size(n):
     "The smallest m >= n with no prime factor above 5 (a fast FFT length)."
     m = n
@@ -265,6 +277,7 @@ def _fft_size(n):
         if k == 1: return m
         m += 1
 
+# %% ../nbs/02_corruptions.ipynb #jb-515f2a84
 # Size crossovers between a filter's two ways: planes with more pixels than a constant take the large way (dense (n, n)
 # products grow as n^3). They differ, so each way has its own constant, with its measurement: ms per image of s x s px
 # (3 channels) on a 2 MB block, 1 thread, CPU clock, best of 7, load 1.0-1.3 (`OMP_NUM_THREADS=1 python
@@ -274,6 +287,7 @@ _SHIFT_MIN = 64 * 64   # a Gaussian of <= _SHIFT_TAPS taps: shifted adds, else d
 _GAUSS_FFT_MIN = 200 * 200   # a longer Gaussian: FFT, else dense products (sigma 3, 25 taps: 128 px dense 0.30
                              # vs FFT 0.46; 160 px 0.56 vs 0.68; 224 px 1.54 vs 1.44)
 
+# %% ../nbs/02_corruptions.ipynb #jb-f874feaf
 def _fft_filter2d(x, K, mode):
     """Correlation of every (H, W) plane of x (N, C, H, W) with the 2-D numpy kernel K (odd sides), as cv2.filter2D
     computes it, the border padded by `mode` ('reflect': cv2's BORDER_REFLECT_101; 'replicate': scipy's 'nearest'):
@@ -288,6 +302,7 @@ def _fft_filter2d(x, K, mode):
     y = torch.fft.irfft2(torch.fft.rfft2(xp, s=s).mul_(Kf), s=s)
     return y[:, 2 * R0:2 * R0 + H, 2 * R1:2 * R1 + W].reshape(N, C, H, W)
 
+# %% ../nbs/02_corruptions.ipynb #jb-45a84dc9
 def _shift_adds(x, k):
     """Separable correlation of every (H, W) plane of x with the 1-D kernel k (odd length) along both axes, the border
     replicated (scipy 'nearest'): one multiply-add of a shifted view per tap and axis. For the short kernels of glass
@@ -301,6 +316,7 @@ def _shift_adds(x, k):
     for i in range(1, len(k)): out.add_(rows[:, i:i + H], alpha=float(k[i]))
     return out.view(N, C, H, W)
 
+# %% ../nbs/02_corruptions.ipynb #jb-b8fd74f5
 _SHIFT_TAPS = 15   # large images: kernels up to this many taps by shifted adds, longer ones by FFT (or dense products)
 
 def _sk_gaussian(x, sigma):
@@ -314,6 +330,7 @@ def _sk_gaussian(x, sigma):
     if len(k) > _SHIFT_TAPS and H * W > _GAUSS_FFT_MIN: return _fft_filter2d(x, np.outer(k, k), 'replicate')
     return _sep_apply(x, _blur_matrix(H, sigma, x.device, x.dtype), _blur_matrix(W, sigma, x.device, x.dtype))
 
+# %% ../nbs/02_corruptions.ipynb #jb-0c07f8a3
 def _cv2_gaussian_kernel(ksize, sigma):
     "cv2.getGaussianKernel(ksize, sigma) for sigma > 0."
     t = np.arange(ksize, dtype=np.float64) - (ksize - 1) / 2
@@ -335,6 +352,7 @@ def _disk(radius, alias_blur):
         return (M @ d.astype(np.float64) @ M.T).astype(np.float32)
     return _cached(('disk', float(radius), float(alias_blur)), make)
 
+# %% ../nbs/02_corruptions.ipynb #jb-8dbe8f09
 @_blocked
 def gaussian_blur(x, c, g=None):
     "skimage gaussian (sigma=c px, edge-replicate border, truncate 4), clipped. Deterministic."
@@ -355,6 +373,7 @@ def _defocus_mats(c, H, W, device, dtype):
     Ucat = np.stack(Us, axis=2).reshape(H, H * r)                         # Ucat[h, h'*r + j] = U_j[h, h']
     return (torch.as_tensor(Ucat, dtype=dtype, device=device), torch.as_tensor(Vcat, dtype=dtype, device=device), r)
 
+# %% ../nbs/02_corruptions.ipynb #jb-8c053e01
 _DEFOCUS_FFT_MIN = 44 * 44   # defocus: FFT, else the SVD's dense products (radius 6: 40 px SVD 0.076 vs FFT 0.102;
                              # 44 px 0.148 vs 0.121; 48 px 0.092 vs 0.060; 64 px 0.207 vs 0.112; see `_SHIFT_MIN`)
 
@@ -376,6 +395,7 @@ def _glass_offsets(N, H, W, d, g, device):
     # int32 and `_empty`'s memory: the same numbers as randint's int64 (torch draws 32 bits for a range below 2^32)
     return _empty((N, H - 2 * d, W - 2 * d), torch.int32, device).random_(0, 4 * d * d, generator=g)
 
+# %% ../nbs/02_corruptions.ipynb #jb-090b7440
 def _glass_pass(N, H, W, d, v, device):
     """One pass of the reference's pixel 'swap' loop, resolved in parallel.
 
@@ -423,6 +443,7 @@ def _glass_pass(N, H, W, d, v, device):
     # a terminal visited pixel took its source's start-of-pass value; an unvisited pixel keeps its own
     return src.view(-1).index_select(0, ptr)
 
+# %% ../nbs/02_corruptions.ipynb #jb-e024356f
 def glass_blur(x, c, g):
     """gaussian(sigma) -> uint8 truncation -> `iterations` passes of local pixel copying within
     max_delta (exact semantics of the reference's sequential loop, torch RNG) -> gaussian(sigma), clipped."""
@@ -489,6 +510,7 @@ def _motion_blur(x, radius: int, sigma: float, angle, out_hw=None, views=None, g
     out[:] = acc.view(N, h, Wp)[:, :, :w]
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-65f83ab8
 def _motion_taps_cpu(x, out, off, wt, P0, P1, group=1):
     """The CPU's taps of `_motion_blur`: each group of `group` consecutive planes (the channels of an image: the same
     shifts and weights) reads its shifted windows as one strided view of the edge-padded copy (no copy, no index),
@@ -510,6 +532,7 @@ def _motion_taps_cpu(x, out, off, wt, P0, P1, group=1):
                 else: o.add_(v, alpha=wgt)
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-3f7d8a5a
 def motion_blur(x, c, g):
     """The reference's `_motion_blur` (its numpy version of ImageMagick's motion blur) with a random angle
     ~ U(-45, 45) degrees per image, the same for the three channels. `_motion_blur` also draws snow's streaks."""
@@ -518,12 +541,12 @@ def motion_blur(x, c, g):
     f = lambda x, a: _motion_blur(x.reshape(-1, H, W), int(c[0]), float(c[1]), a, group=C).view(x.shape).clamp_(0, 1)
     return _blockwise(f, x, angle)
 
-
 # %% ../nbs/02_corruptions.ipynb #c021
 def _zoom_size(H, W, z: float):
     "The size (round(ceil(H/z) z), round(ceil(W/z) z)) that `_clipped_zoom` zooms its crop to (at least H x W)."
     return int(round(int(math.ceil(H / float(z))) * z)), int(round(int(math.ceil(W / float(z))) * z))
 
+# %% ../nbs/02_corruptions.ipynb #jb-58d438b3
 def _clipped_zoom(x, z: float, out=None):
     """The reference's clipped_zoom on (N, C, H, W): centre crop of ceil(H/z), scipy zoom order 1 (align corners).
     out: a tensor of `_zoom_size` to write the zoom into (F.interpolate's bilinear kernel, its out= variant)."""
@@ -536,6 +559,7 @@ def _clipped_zoom(x, z: float, out=None):
     if out is None: return F.interpolate(crop, size=size, mode='bilinear', align_corners=True)
     return torch.ops.aten.upsample_bilinear2d.out(crop, size, True, None, None, out=out)
 
+# %% ../nbs/02_corruptions.ipynb #jb-231c1759
 def _zoom_axis(n, z):
     """_clipped_zoom along one axis of length n, read off the zoom itself (applied in float64 to the n unit vectors):
     numpy (i0, i1, frac) with out[o] = (1 - frac) in[i0] + frac in[i1] for the first n outputs."""
@@ -544,6 +568,7 @@ def _zoom_axis(n, z):
     i1 = np.minimum(i0 + 1, n - 1)
     return i0, i1, R[np.arange(n), i1] * (i1 > i0)
 
+# %% ../nbs/02_corruptions.ipynb #jb-4e7d6a45
 def _zoom_operator(H, W, zs, device, dtype):
     """(x + sum_z clipped_zoom(x, z)) / (len(zs)+1) as one sparse (HW, HW) CSR matrix: each zoom is
     bilinear (4 taps per output pixel), and the taps of all zooms fall on few distinct pixels."""
@@ -568,6 +593,7 @@ def _zoom_operator(H, W, zs, device, dtype):
                                 size=(H * W, H * W))
     return M.to(device)
 
+# %% ../nbs/02_corruptions.ipynb #jb-67c857bd
 def zoom_blur(x, c, g=None):
     """(x + sum_z clipped_zoom(x, z)) / (len(c) + 1), clipped. Deterministic.  clipped_zoom is replicated
     exactly (crop, scipy order-1 zoom with grid_mode=False, keep the top-left HxW).  Small images: one
@@ -610,12 +636,14 @@ def zoom_blur(x, c, g=None):
 # %% ../nbs/02_corruptions.ipynb #c023
 def _next_pow2(n: int) -> int: return 1 if n == 0 else 2 ** (n - 1).bit_length()
 
+# %% ../nbs/02_corruptions.ipynb #jb-c401f268
 def _gauss_blur_nearest(x, sigma: float):
     """skimage.filters.gaussian(x, sigma) (mode 'nearest', truncate 4) on x (..., H, W), as two small matmuls with
     banded matrices (much faster than a 33-tap conv2d on CPU at these sizes)."""
     H, W = x.shape[-2:]
     return _blur_matrix(H, sigma, x.device, x.dtype) @ x @ _blur_matrix(W, sigma, x.device, x.dtype).T
 
+# %% ../nbs/02_corruptions.ipynb #jb-910e2e98
 def plasma_fractal(n: int, mapsize: int = 256, wibbledecay: float = 3, g: torch.Generator | None = None,
                    device=None, uniform=None) -> torch.Tensor:
     """n independent diamond-square heightmaps (n, mapsize, mapsize) in [0, 1], batched (one fractal per image).
@@ -659,6 +687,7 @@ def _fog_apply(x, c, frac):
     out = torch.add(x, frac[:, None, :H, :W], alpha=c[0])
     return out.mul_(max_val / (max_val + c[0])).clamp_(0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-0b7d1186
 def fog(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     "Fog: adds c[0] x a plasma fractal (wibble decay c[1]), then rescales by max/(max + c[0])."
     H, W = x.shape[-2:]
@@ -679,6 +708,7 @@ def _frost_pictures(device):
                              mode=ImageReadMode.RGB).to(device) for f in _FROST_FILES]
     return _cached(('frost', str(torch.device(device))), read)
 
+# %% ../nbs/02_corruptions.ipynb #jb-04496356
 def _frost_scale(fh: int, fw: int, H: int, W: int) -> tuple[int, int]:
     "The reference's resize rule -> (new_h, new_w) (python float64 arithmetic, as numpy's)."
     if fh >= H and fw >= W: s = 1
@@ -688,6 +718,7 @@ def _frost_scale(fh: int, fw: int, H: int, W: int) -> tuple[int, int]:
     s *= 1.1
     return int(math.ceil(fh * s)), int(math.ceil(fw * s))
 
+# %% ../nbs/02_corruptions.ipynb #jb-74d8c4bb
 def _frost_stack(device, H, W, scale=None):
     """The frost pictures as one padded uint8 stack and their sizes. scale=None: the reference's rescaling to cover the
     image (ImageNet-C); scale=1/k, k odd: CIFAR-10-C's cv2.resize(fx=fy=scale) (INTER_LINEAR), which then samples pixel
@@ -714,6 +745,7 @@ def _frost_stack_make(device, H, W, scale):
     for i, p in enumerate(pics): stack[i, :, :p.shape[1], :p.shape[2]] = p
     return stack, torch.tensor(sizes, dtype=torch.long, device=device)
 
+# %% ../nbs/02_corruptions.ipynb #jb-0a87c0e5
 def _frost_apply(x, c, idx, xs, ys, scale=None):
     """idx (N,) picture index, xs/ys (N,) top/left of the crop in the rescaled picture. The crop is one gather of whole
     rows: row r of a view of the flat stack (no copy) is the W bytes from flat position r, so each of the crop's N 3 H
@@ -728,6 +760,7 @@ def _frost_apply(x, c, idx, xs, ys, scale=None):
     fr = win.index_select(0, start.view(-1)).view(N, 3, H, W)
     return torch.add(x * c[0], fr, alpha=c[1] / 255.).clamp_(0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-d6f93e9f
 def frost(x: torch.Tensor, c, g: torch.Generator, scale=None, pictures: int = 6) -> torch.Tensor:
     """Frost: c[0] x image + c[1] x a random crop of one of the reference's frost pictures. ImageNet-C: any of the 6,
     rescaled to cover the image; CIFAR-10-C (preset 'cifar'): one of the first 5, shrunk to scale=0.2 of its size."""
@@ -758,6 +791,7 @@ def _snow_apply(x, c, noise, angle, cifar=False):
     out = torch.maximum(x, gray.mul_(1.5).add_(0.5)).mul_(1 - c[6]).add_(x, alpha=c[6])
     return out.add_(s).clamp_(0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-b79ee428
 def snow(x: torch.Tensor, c, g: torch.Generator, cifar: bool = False) -> torch.Tensor:
     "Snow: zoomed, thresholded, motion-blurred gaussian snow layer (+ its 180 deg rotation) over a greyed image."
     N, _, H, W = x.shape
@@ -800,6 +834,7 @@ def _canny(u8, low: float = 50, high: float = 150, max_iter: int = 1000):
         edge = grown
     return edge
 
+# %% ../nbs/02_corruptions.ipynb #jb-2c96389e
 _DT_A, _DT_B, _DT_C = 1.0, 1.4, 2.1969
 
 def _distance_transform(edge, trunc: float = 20.):
@@ -831,6 +866,7 @@ def _distance_transform(edge, trunc: float = 20.):
             D[:, Y, 2:W + 2] = td.float().clamp_(max=T)
     return D[:, 2:H + 2, 2:W + 2].clone()
 
+# %% ../nbs/02_corruptions.ipynb #jb-df7543c9
 def _box3(x):
     """cv2.blur(x, (3, 3)) with BORDER_REFLECT_101 on (N, H, W). OpenCV sums float32 input in float64 (exact for 9
     float32 values of similar size), multiplies by the double 1/9 and rounds to float32: done the same way here, so
@@ -839,6 +875,7 @@ def _box3(x):
     r = p[:, :, :-2] + p[:, :, 1:-1] + p[:, :, 2:]
     return (r[:, :-2] + r[:, 1:-1] + r[:, 2:]).mul_(1. / 9).float()
 
+# %% ../nbs/02_corruptions.ipynb #jb-71e17848
 def _equalize_hist(u8):
     "cv2.equalizeHist on (N, H, W) integer-valued float tensors in 0..255, per image."
     N = u8.shape[0]
@@ -854,6 +891,7 @@ def _equalize_hist(u8):
     lut = torch.where(const, torch.arange(256., device=u8.device)[None].expand(N, -1), lut)
     return lut.gather(1, v).view_as(u8)
 
+# %% ../nbs/02_corruptions.ipynb #jb-c199d335
 _EMBOSS = ((-2., -1., 0.), (-1., 1., 1.), (0., 1., 2.))
 
 def _emboss(x):
@@ -866,6 +904,7 @@ def _emboss(x):
             if _EMBOSS[i][j]: out.add_(p[:, i:i + H, j:j + W], alpha=_EMBOSS[i][j])
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-11ee2d9f
 def _spatter_apply(x, c, noise):
     "noise (N, H, W) ~ N(c[0], c[1]); the liquid layer is computed in noise's dtype (float64 replays the reference)."
     N, _, H, W = x.shape
@@ -892,6 +931,7 @@ def _spatter_apply(x, c, noise):
         color = torch.tensor([63 / 255., 42 / 255., 20 / 255.], device=x.device).view(1, 3, 1, 1)
         return (x * (1 - m) + color * m).clamp(0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-c789d838
 def spatter(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     "Spatter: water drops (c[5] == 0) or mud (c[5] == 1) from a blurred, thresholded gaussian liquid layer."
     N, _, H, W = x.shape
@@ -986,6 +1026,7 @@ def _jpeg_cpu(x, quality):
         for o, d in zip(out[s:s + k], dec): o.copy_(d).div_(255)
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-7ae72e96
 def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> torch.Tensor:
     """PIL's JPEG round trip at quality c (libjpeg defaults: 4:2:0 chroma, the standard tables scaled by quality) through
     torchvision's codec: libjpeg-turbo on the CPU, as PIL; on a GPU nvJPEG encodes and decodes on the device, and only
@@ -996,7 +1037,6 @@ def jpeg_compression(x: torch.Tensor, c, g: torch.Generator | None = None) -> to
         enc = encode_jpeg(list(u8.unbind(0)), quality=int(c))
         return torch.stack(decode_jpeg([e.cpu() for e in enc], device=x.device)).float().div_(255)
     return _jpeg_cpu(x.cpu().float(), c).to(x.device)
-
 
 # %% ../nbs/02_corruptions.ipynb #c035
 def _pil_box_matrix(n_in: int, n_out: int) -> torch.Tensor:
@@ -1017,6 +1057,7 @@ def _pil_box_matrix_make(n_in, n_out):
         if tot: A[i, xmin:xmax] = torch.tensor(w, dtype=torch.float64) / tot
     return A
 
+# %% ../nbs/02_corruptions.ipynb #jb-ff658a62
 def _pil_nearest_index(n_in: int, n_out: int) -> torch.Tensor:
     "Source index of PIL's NEAREST resize (ImagingScaleAffine: xo = a/2, then xo += a; int(xo)), cached."
     def make():
@@ -1028,6 +1069,7 @@ def _pil_nearest_index(n_in: int, n_out: int) -> torch.Tensor:
         return torch.tensor(out, dtype=torch.long)
     return _cached(('pil_nearest', n_in, n_out), make)
 
+# %% ../nbs/02_corruptions.ipynb #jb-614d3c3e
 def _resize_mats(H, W, h, w, up, device, dtype):
     "(down_h, down_w, up_h, up_w) PIL matrices; NEAREST upsampling as 0/1 selection matrices."
     return _cached(('pil_resize', H, W, h, w, up, str(device), dtype), lambda: _resize_mats_make(H, W, h, w, up, device, dtype))
@@ -1043,9 +1085,11 @@ def _resize_mats_make(H, W, h, w, up, device, dtype):
         raise ValueError(f"up={up!r}; accepted: 'nearest' (imagecorruptions), 'box' (Hendrycks' CIFAR generator)")
     return tuple(m.to(device, dtype) for m in (dh, dw.T.contiguous(), uh, uw.T.contiguous()))
 
+# %% ../nbs/02_corruptions.ipynb #jb-4f48e447
 def _r8(t):  # PIL's 8-bit storage after a pass (values in 0..255 units): round half up (convex weights: no clipping)
     return t.add_(0.5).floor_()
 
+# %% ../nbs/02_corruptions.ipynb #jb-84350c08
 def _pil_box_ranges(n_in: int, n_out: int):
     "PIL's BOX weights along one axis are a plain mean over input [start, start + count): (start, count) per output."
     def make():
@@ -1056,6 +1100,7 @@ def _pil_box_ranges(n_in: int, n_out: int):
         return start, cnt
     return _cached(('pil_box_ranges', n_in, n_out), make)
 
+# %% ../nbs/02_corruptions.ipynb #jb-a572a6df
 def _pil_box_bands(n_in: int, n_out: int, device, dtype):
     "The 0/1 matrix of PIL's BOX boxes along one axis (n_out, n_in) as `_row_bands`, and each box's count (n_out, 1), cached."
     def make():
@@ -1063,6 +1108,7 @@ def _pil_box_bands(n_in: int, n_out: int, device, dtype):
         return _row_bands((_pil_box_matrix(n_in, n_out) > 0).to(device, dtype)), cnt.to(device, dtype).view(-1, 1)
     return _cached(('pil_box_bands', n_in, n_out, str(torch.device(device)), dtype), make)
 
+# %% ../nbs/02_corruptions.ipynb #jb-ceedc848
 def _box_pass(t, n_out, round8):
     """PIL BOX resampling along the rows of t (n_in, m) to (n_out, m): the boxes' sums as banded products with the 0/1
     matrix (exact in float32 for integer values; t may be a transposed view, which BLAS reads in place), then / count;
@@ -1072,6 +1118,7 @@ def _box_pass(t, n_out, round8):
     s = _bands_mm(bands, t)
     return s.add_(cnt / 2).div_(cnt).floor_() if round8 else s.div_(cnt)
 
+# %% ../nbs/02_corruptions.ipynb #jb-9478bd5e
 def _pixelate_nearest(x, h, w, pil_rounding, out):
     """ImageNet-C's pixelate of a block x (N, C, H, W) into `out`: PIL BOX down to (h, w), horizontal pass first (each
     pass stored as 8 bits), then NEAREST up. Each BOX pass is a banded product with the 0/1 box matrix (`_box_pass`),
@@ -1092,6 +1139,7 @@ def _pixelate_nearest(x, h, w, pil_rounding, out):
     torch.index_select(y, 0, rows(h, _pil_nearest_index(h, H)), out=out.view(B * H, W))
     return out
 
+# %% ../nbs/02_corruptions.ipynb #jb-30a2cd7e
 def pixelate(x: torch.Tensor, c, g: torch.Generator | None = None, up: str = 'nearest',
              pil_rounding: bool = True) -> torch.Tensor:
     N, C, H, W = x.shape
@@ -1103,6 +1151,7 @@ def pixelate(x: torch.Tensor, c, g: torch.Generator | None = None, up: str = 'ne
         return out
     return _blockwise(lambda x: _pixelate_box(x, h, w, up, pil_rounding), x)
 
+# %% ../nbs/02_corruptions.ipynb #jb-87722929
 def _pixelate_box(x, h, w, up, pil_rounding):
     "CIFAR-10-C's pixelate of a block: PIL BOX down to (h, w) and BOX up again, every pass a matmul."
     N, C, H, W = x.shape
@@ -1132,6 +1181,7 @@ def _band_mm(t, sigma, truncate):
     "M @ t for the (n, n) reflect-border smoothing matrix M of a short kernel and t (n, m): one product per block of rows."
     return _bands_mm(_band_blocks(t.shape[0], sigma, truncate, t.device, t.dtype), t)
 
+# %% ../nbs/02_corruptions.ipynb #jb-1dbf37be
 _REFLECT_BANDED_MIN = 32 * 32   # `_gaussian_reflect`: banded products, else dense (elastic's sigma 0.01 s: 32 px dense
     # 0.0039 vs banded 0.0035, about even: dense kept there, where the chapters' results are; 40 px 0.0093 vs 0.0080;
     # 224 px 1.23 vs 0.43; see `_SHIFT_MIN`)
@@ -1155,6 +1205,7 @@ def _gaussian_reflect(u, sigma_hw, truncate=3.0):
     if sh > 1e-15: t = _band_mm(t, sh, truncate)
     return t.view(H, W, B).permute(2, 0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-e97679e2
 def _pix_to_grid(H, W, align_corners, device):
     "(scale, offset) per (x, y) such that grid = pixel_coordinate * scale + offset (F.grid_sample's normalisation)."
     if align_corners:
@@ -1163,6 +1214,7 @@ def _pix_to_grid(H, W, align_corners, device):
     sc = torch.tensor([2.0 / W, 2.0 / H], device=device)
     return sc, sc / 2 - 1
 
+# %% ../nbs/02_corruptions.ipynb #jb-c5398144
 def _base_grid(H, W, align_corners, device):
     "(H, W, 2) grid of the identity map (x, y) in grid_sample units."
     sc, off = _pix_to_grid(H, W, align_corners, device)
@@ -1170,16 +1222,19 @@ def _base_grid(H, W, align_corners, device):
                             torch.arange(W, device=device, dtype=torch.float32), indexing='ij')
     return torch.stack((xx, yy), -1) * sc + off
 
+# %% ../nbs/02_corruptions.ipynb #jb-fcb8774d
 def _grid_sample(x, grid, align_corners):
     # bilinear with reflected borders: align_corners=False reflects about the pixel edges (-0.5, n-0.5), i.e. scipy
     # 'reflect' / half-sample symmetric; True reflects about the pixel centres, i.e. cv2 BORDER_REFLECT_101
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='reflection', align_corners=align_corners)
 
+# %% ../nbs/02_corruptions.ipynb #jb-6c4bb03d
 def _affine_pts1(H, W):
     cs0, cs1 = float(H // 2), float(W // 2)
     sq = min(H, W) // 3
     return torch.tensor([[cs0 + sq, cs1 + sq], [cs0 + sq, cs1 - sq], [cs0 - sq, cs1 - sq]], dtype=torch.float64)
 
+# %% ../nbs/02_corruptions.ipynb #jb-1e17a4bb
 def _elastic_apply(x, c, u_disp, u_aff=None, disp_scale=1.0, disp_offset=0.0):
     """Deterministic part. The displacement noise is u_disp * disp_scale + disp_offset, u_disp (N, 2, H, W) = (noise of
     dx, noise of dy); the reference's U(-m, m) is u * 2m - m. u_aff: (N, 3, 2) affine point jitter in px (CIFAR
@@ -1216,6 +1271,7 @@ def _elastic_apply(x, c, u_disp, u_aff=None, disp_scale=1.0, disp_offset=0.0):
     torch.addcmul(g0, d, k, out=grid)
     return _grid_sample(x, grid.float(), False).clamp_(0, 1)
 
+# %% ../nbs/02_corruptions.ipynb #jb-92408358
 def elastic_transform(x: torch.Tensor, c, g: torch.Generator) -> torch.Tensor:
     """c = alpha (imagecorruptions / preset 'imagenet') or (alpha, sigma, affine) in px (Hendrycks' CIFAR generator).
     One independent field (and affine) per image, all drawn from g."""
@@ -1443,6 +1499,7 @@ def throughput(x:torch.Tensor, # the batch, on the device to time ours on
         rows.append(row)
     return pd.DataFrame(rows)
 
+# %% ../nbs/02_corruptions.ipynb #jb-848b76de
 def suite_throughput(df, names=CORRUPTIONS) -> dict:
     "Images/s at which every corruption in `names` is applied to each image (harmonic: total time per image), and the ratio."
     missing = [n for n in names if n not in set(df.corruption)]
