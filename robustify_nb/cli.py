@@ -6,11 +6,21 @@ Docs: https://robustify-nb.github.io/robustify-nb/cli.html.md"""
 
 # %% ../nbs/20_cli.ipynb #c003
 from __future__ import annotations
-import argparse, json, sys, time, os
+import argparse, json, sys, time, os, contextlib, copy, html, statistics, subprocess
+from dataclasses import fields, asdict
+from datetime import datetime
 from pathlib import Path
 from collections.abc import Sequence
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+import plotly.graph_objects as go        # ~2 ms: plotly loads its figure classes when first used
+
+import robustify_nb
+from .core import (
+    default_device, cache_dir, shared_data, atomic_write, seed_everything, make_generator, cell_seed, set_threads, write_json,
+    figures_to_html, check_same_run)
 
 # %% auto #0
 __all__ = ['COMMANDS', 'DATA_HELP', 'CLASSES_HELP', 'GPU_CHECK_NOTEBOOKS', 'register_command', 'build_parser', 'main',
@@ -43,7 +53,6 @@ def main(argv=None) -> int:
     p = build_parser(next((a for a in argv if not a.startswith('-')), ''))     # a command's arguments may import its chapter: only the one asked for
     args = p.parse_args(argv)
     if not getattr(args, '_run', None): p.print_help(); return 0
-    import contextlib
     quiet = int(os.environ.get('RANK') or 0) > 0           # launched as several processes (torchrun, accelerate): only the main one prints
     try:
         with contextlib.redirect_stdout(open(os.devnull, 'w')) if quiet else contextlib.nullcontext(): return args._run(args) or 0
@@ -54,9 +63,7 @@ def main(argv=None) -> int:
 @register_command('info', 'show versions, the compute device, the cache directory, embedded weights and development data')
 def _info(sp):
     def run(args):
-        import robustify_nb
-        from robustify_nb.core import default_device, cache_dir, shared_data
-        from robustify_nb.models import embedded_manifest
+        from robustify_nb.models import embedded_manifest      # local: ~2 s on `robustify --help`
         print(f"robustify-nb {robustify_nb.__version__}  torch {torch.__version__}  device {default_device()}")
         print(f"cache: {cache_dir()}")
         for k, e in embedded_manifest().items(): print(f"embedded weights: {k} ({e['params']:,} parameters) {e['metrics']}")
@@ -66,16 +73,14 @@ def _info(sp):
 # %% ../nbs/20_cli.ipynb #c011
 @register_command('render', 'write a PolyShift split in one style as an .npz file (x uint8 NHWC, y, masks, captions)')
 def _render(sp):
-    from robustify_nb.data import STYLES, SPLITS
+    from robustify_nb.data import STYLES, SPLITS      # local: ~0.2 s (data, pandas) on `robustify --help`; `render --help` pays it
     sp.add_argument('out', help='output .npz file')
     sp.add_argument('--n', type=int, default=10_000, help='number of images (default 10000)')
     sp.add_argument('--style', default='reference', help=f"one of {', '.join(STYLES)}")
     sp.add_argument('--split', default='test', help=f"one of {', '.join(SPLITS)}")
     sp.add_argument('--seed', type=int, default=0)
     def run(args):
-        import numpy as np
-        from robustify_nb.data import PolyShift
-        from robustify_nb.core import atomic_write
+        from robustify_nb.data import PolyShift      # local: ~0.2 s (data, pandas) on `robustify --help`
         t0 = time.perf_counter()
         ds = PolyShift(args.n, args.style, args.split, args.seed)
         with atomic_write(args.out, 'wb') as f:
@@ -91,7 +96,7 @@ DATA_HELP = ("'polyshift[:style]', an .npz (x, y), an image folder (native size)
 
 def _load_any(data:str, n:int, size:int|None=None, what:str='--data', **kw):
     "A dataset of any layout, through `robustify_nb.data.load_dataset` (`--data` of every job); its errors name the flag `what`."
-    from robustify_nb.data import load_dataset
+    from robustify_nb.data import load_dataset      # local: ~0.2 s (data, pandas) on `robustify --help`
     try: return load_dataset(data, image_size=size, n=n, **kw)
     except (ValueError, TypeError, FileNotFoundError) as e: raise type(e)(f"{what} {data!r}: {e}") from None
 
@@ -100,7 +105,7 @@ CLASSES_HELP = "the model's class names in its output order, matched to image-fo
 
 def _model_classes(spec:str|None, weights:str|None=None) -> list[str]|None:
     "A model's class names in output order (--classes): polyshift, cifar10, imagenet (wnids), a file (one per line) or a comma list; default: PolyShift's for the embedded 'polyshift' weights."
-    from robustify_nb.data import CLASSES, CIFAR10_CLASSES, imagenet_meta
+    from robustify_nb.data import CLASSES, CIFAR10_CLASSES, imagenet_meta      # local: ~0.2 s (data, pandas) on `robustify --help`
     if spec is None: return list(CLASSES) if weights == 'polyshift' else None
     named = {'polyshift': CLASSES, 'cifar10': CIFAR10_CLASSES, 'imagenet': imagenet_meta()['wnids']}
     if spec in named: return list(named[spec])
@@ -110,14 +115,14 @@ def _model_classes(spec:str|None, weights:str|None=None) -> list[str]|None:
 # %% ../nbs/20_cli.ipynb #i15-44c26321
 def _aligned(data, classes):
     "`data` with plain image folders pointed at the model's class order (a corrupted tree: each cell, when opened)."
-    from robustify_nb.data import align_classes, CorruptionSets
+    from robustify_nb.data import align_classes, CorruptionSets      # local: ~0.2 s (data, pandas) on `robustify --help`
     if isinstance(data, CorruptionSets): data.model_classes = classes; return data
     return align_classes(data, classes)
 
 # %% ../nbs/20_cli.ipynb #i15-069052c8
 def _in_memory(ds, n:int|None, what:str, seed:int=0):
     "Training or evaluation images in memory: an `ImageDataset` as it is, `n` images of a folder drawn at random (seeded) and decoded."
-    from robustify_nb.data import FolderDataset, ImageDataset
+    from robustify_nb.data import FolderDataset, ImageDataset      # local: ~0.2 s (data, pandas) on `robustify --help`
     if isinstance(ds, FolderDataset): return ds.load(n, seed)
     if isinstance(ds, ImageDataset): return ds
     raise ValueError(f"{what} is a {type(ds).__name__}; accepted here: an .npz, an image folder or 'polyshift' (a corrupted benchmark is for bench).")
@@ -133,7 +138,7 @@ def _eval(sp):
     sp.add_argument('--n', type=int, default=2000, help='PolyShift images per style (default 2000)')
     sp.add_argument('--json', action='store_true', help='print the result as JSON')
     def run(args):
-        from robustify_nb.models import load_model, accuracy
+        from robustify_nb.models import load_model, accuracy      # local: ~2 s on `robustify --help`
         from robustify_nb.train import evaluate_styles
         model = load_model(args.model, args.weights)
         if args.data == 'polyshift': res = {r.style: round(r.accuracy, 4) for r in evaluate_styles(model, args.n).itertuples()}
@@ -152,9 +157,8 @@ def _train(sp):
     sp.add_argument('--mixed-precision', default='auto', help="auto (bf16 on CUDA, else none), no, bf16 (CUDA or CPU), fp16 (CUDA only)")
     def run(args):
         from robustify_nb.data import PolyShift
-        from robustify_nb.models import load_model, save_checkpoint
+        from robustify_nb.models import load_model, save_checkpoint      # local: ~2 s on `robustify --help`
         from robustify_nb.train import Learner, evaluate_styles
-        from robustify_nb.core import seed_everything
         seed_everything(args.seed)
         learn = Learner(load_model(args.model), PolyShift(args.n_train, 'reference', 'train', args.seed),
                         valid=PolyShift(1000, 'reference', 'valid', args.seed), lr=args.lr, batch_size=args.batch_size,
@@ -181,7 +185,7 @@ def _pretrain(sp):
     sp.add_argument('--short-every', type=int, default=1, help='clip only: every k-th caption cut to style, size and class (1: all, 0: none)')
     sp.add_argument('--seed', type=int, default=0)
     def run(args):
-        from robustify_nb.models import WEIGHTS_DIR
+        from robustify_nb.models import WEIGHTS_DIR      # local: ~2 s on `robustify --help` (each chapter below too)
         if args.what == 'sources':
             from robustify_nb.transfer import pretrain_sources, SHIPPED_SOURCES
             e = pretrain_sources(args.out or SHIPPED_SOURCES, seed=args.seed, progress=True)
@@ -210,14 +214,13 @@ def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
 
 def _images(n:int, size:int, style:str='reference', seed:int=0) -> tuple[torch.Tensor, torch.Tensor]:
-    from robustify_nb.data import PolyShift
+    from robustify_nb.data import PolyShift      # local: ~0.2 s (data, pandas) on `robustify --help`
     x, y = PolyShift(n, style, 'test', seed).tensors()
     return torch.nn.functional.interpolate(x, size=size, mode='bicubic').clamp(0, 1), y
 
 # %% ../nbs/20_cli.ipynb #i15-b7e32f69
 def _run_notebook(path:Path, timeout:int):
     "Execute the non-`slow` cells of a chapter in a fresh process (as nbdev-test does); return (cells run, '')."
-    import subprocess
     code = "import sys; from nbdev.test import test_nb; ok, t = test_nb(sys.argv[1], skip_flags=['slow'], showerr=True); sys.exit(0 if ok else 1)"
     r = subprocess.run([sys.executable, '-c', code, str(path)], cwd=path.parent, capture_output=True, text=True, timeout=timeout)
     if r.returncode: raise RuntimeError(f"{path.name} failed: {(r.stderr or r.stdout).strip()[-300:]}")
@@ -225,8 +228,7 @@ def _run_notebook(path:Path, timeout:int):
 
 # %% ../nbs/20_cli.ipynb #g002
 def _mixed_precision_epoch(dev, n:int):
-    import torch.nn.functional as F
-    from robustify_nb.data import PolyShift
+    from robustify_nb.data import PolyShift      # local: ~2 s on `robustify --help` (data, models, train)
     from robustify_nb.models import load_model
     from robustify_nb.train import Learner
     mp = 'bf16' if dev.type != 'cuda' or torch.cuda.is_bf16_supported() else 'fp16'
@@ -240,15 +242,14 @@ def _mixed_precision_epoch(dev, n:int):
 
 # %% ../nbs/20_cli.ipynb #i15-ec12be92
 def _corruption_throughput(dev, n:int, names, ref_images:int, repeats:int):
-    from robustify_nb.corruptions import throughput, suite_throughput
+    from robustify_nb.corruptions import throughput, suite_throughput      # local: ~40 ms on `robustify --help`
     x = _images(n, 224)[0].to(dev)
     s = suite_throughput(throughput(x, names, reference=True, ref_images=ref_images, repeats=repeats), names)
     return s['ratio'], 'x', f"224 px, {len(names)} corruptions: ours on {dev} {s['ours']:.1f} img/s ({n} images), reference on the CPU {s['reference']:.2f} img/s ({ref_images} images)"
 
 # %% ../nbs/20_cli.ipynb #i15-c0baa879
 def _alpha_latency(dev, n:int, repeats:int, arch:str='ViT-B-32', size:int=224):
-    import copy, statistics
-    from robustify_nb.wiseft import zeroshot_classifier, WiseEnsemble
+    from robustify_nb.wiseft import zeroshot_classifier, WiseEnsemble      # local: ~2 s on `robustify --help`
     zs = zeroshot_classifier(arch, pretrained=None, device=dev)             # the real architecture, random weights (no download)
     ft = copy.deepcopy(zs); g = torch.Generator().manual_seed(0)
     with torch.no_grad():
@@ -270,9 +271,8 @@ def gpu_check(device:str|None=None, # None: the CUDA GPU if there is one; withou
               out:str|Path|None='gpu_check.json', # where the table is written as JSON (None: not written)
              ) -> 'pd.DataFrame|None':
     "Run the GPU checks on `device` and return their table (None, after one line, when there is no CUDA GPU and not `force`)."
-    import pandas as pd
-    from robustify_nb.core import default_device, write_json
-    from robustify_nb.corruptions import CORRUPTIONS
+    import pandas as pd      # local: ~0.25 s (pandas) on `robustify --help`
+    from robustify_nb.corruptions import CORRUPTIONS      # local: ~40 ms on `robustify --help`
     if device is None and not torch.cuda.is_available():
         if not force:
             print(f"check-gpu: no CUDA GPU on this machine (torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'}): nothing to check; "
@@ -283,7 +283,6 @@ def gpu_check(device:str|None=None, # None: the CUDA GPU if there is one; withou
     if dev.type == 'cuda' and dev.index is not None: torch.cuda.set_device(dev)     # the Learner (Accelerate) trains on the current GPU
     paths = []
     if notebooks:
-        from robustify_nb.cli import find_notebooks
         avail = find_notebooks(nbs)
         for nb in notebooks:
             hit = [p for p in avail if nb in p.stem]
@@ -323,10 +322,8 @@ def _check_gpu(sp):
 # %% ../nbs/20_cli.ipynb #c018
 def _write_cifar_c(ds, out:Path, names:Sequence[str], seed:int, batch_size:int, preset:str|None) -> int:
     "Write `ds` corrupted in the CIFAR-10-C layout into `out`: `<corruption>.npy` (severities 1-5 one after the other, uint8 NHWC) and `labels.npy`; return the images per severity."
-    import numpy as np
-    from robustify_nb.corruptions import corrupt
-    from robustify_nb.core import make_generator, cell_seed
-    from robustify_nb.models import iter_batches
+    from robustify_nb.corruptions import corrupt      # local: ~40 ms on `robustify --help`
+    from robustify_nb.models import iter_batches      # local: ~2 s on `robustify --help`
     out.mkdir(parents=True, exist_ok=True)
     first = ds[0][0]; N, (H, W) = len(ds), first.shape[-2:]
     for name in names:
@@ -355,8 +352,8 @@ def _corrupt(sp):
     sp.add_argument('--size', type=int, default=None, help='image size for image folders (default: native; 224 for the ImageNet family)')
     sp.add_argument('--severities', type=int, nargs='*', default=[1, 2, 3, 4, 5], help='image folders: severities to write (default 1-5)')
     def run(args):
-        from robustify_nb.corruptions import CORRUPTIONS
-        from robustify_nb.data import FolderDataset, ImageDataset, write_imagenet_c
+        from robustify_nb.corruptions import CORRUPTIONS      # local: ~40 ms on `robustify --help`
+        from robustify_nb.data import FolderDataset, ImageDataset, write_imagenet_c      # local: ~0.2 s (data, pandas) on `robustify --help`
         ds = _load_any(args.data, args.n, args.size, 'data')
         names = args.corruptions or list(CORRUPTIONS)
         if isinstance(ds, FolderDataset):
@@ -372,7 +369,7 @@ def _corrupt(sp):
 # %% ../nbs/20_cli.ipynb #i15-92cfefa2
 def _bench_models(args) -> tuple[dict, list[str]|None]:
     "`robustify bench`'s models by name (a --baseline-model last, as 'baseline: NAME') and the class order of the first."
-    from robustify_nb.models import load_model
+    from robustify_nb.models import load_model      # local: ~2 s on `robustify --help`
     weights = args.weights or [None]*len(args.model)
     if len(weights) != len(args.model):
         raise ValueError(f"--weights has {len(weights)} entries for {len(args.model)} models; accepted: one per --model, or none.")
@@ -386,7 +383,7 @@ def _bench_grids(args, models:dict, classes:list[str]|None, out:Path) -> tuple[d
     "The corruption grid of each model (`robustify bench`) and the preset it was scored with (None: as stored on disk)."
     from robustify_nb.corruptions import CORRUPTIONS
     from robustify_nb.data import CorruptionSets, ProjectedModel
-    from robustify_nb.benchmark import evaluate_corruptions, evaluate_corruption_sets
+    from robustify_nb.benchmark import evaluate_corruptions, evaluate_corruption_sets      # local: ~2 s on `robustify --help` (corruptions, data, benchmark)
     names = args.corruptions or list(CORRUPTIONS)
     data = _aligned(_load_any(args.data, args.n, args.size), classes)
     c10c = isinstance(data, CorruptionSets)
@@ -415,8 +412,7 @@ def _bench_write(args, grids:dict, summs:dict, models:dict, out:Path, how:str):
     "`robustify bench`'s files in `out`: grid.csv and summary.csv (one model, or a column per model), styles.csv on PolyShift, report.html."
     import pandas as pd
     from robustify_nb.benchmark import plot_grid, plot_categories
-    from robustify_nb.core import figures_to_html
-    from robustify_nb.train import evaluate_styles, plot_accuracies
+    from robustify_nb.train import evaluate_styles, plot_accuracies      # local: ~2 s on `robustify --help` (pandas, benchmark, train)
     if len(grids) == 1:
         (name, grid), summ = next(iter(grids.items())), next(iter(summs.values()))
         grid.to_csv(out/'grid.csv', index=False); summ.to_csv(out/'summary.csv', header=['value'])
@@ -451,8 +447,7 @@ def _bench(sp):
     sp.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: chosen by set_threads)')
     def run(args):
         import pandas as pd
-        from robustify_nb.benchmark import summarize
-        from robustify_nb.core import set_threads, write_json
+        from robustify_nb.benchmark import summarize      # local: ~2 s on `robustify --help` (pandas, benchmark)
         print(f"torch threads: {set_threads(args.threads)}", flush=True)
         out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
         models, classes = _bench_models(args)
@@ -477,8 +472,7 @@ def config_arguments(sp:argparse.ArgumentParser,
                      exclude:Sequence[str]=(), # fields the command sets itself: no flag
                      extra:dict|None=None): # field -> more keywords of `add_argument` (required, choices)
     "Add a flag per field of the dataclass `cls` to `sp`: name, type, default and help come from the field and its docments comment."
-    from dataclasses import fields
-    from fastcore.docments import docments
+    from fastcore.docments import docments      # local: ~17 ms (17 modules) on `robustify --help`; only the config commands' flags need it
     docs = docments(cls)
     for f in fields(cls):
         if f.name in exclude: continue
@@ -495,8 +489,7 @@ def config_arguments(sp:argparse.ArgumentParser,
 # %% ../nbs/20_cli.ipynb #c019t
 @register_command('transfer', 'ε sweep: adversarially train source models, transfer them (fixed features, full fine-tuning); CSV tables + HTML figures')
 def _transfer(sp):
-    from dataclasses import fields, asdict
-    from robustify_nb.transfer import TransferConfig
+    from robustify_nb.transfer import TransferConfig      # local: ~2 s on `robustify --help`; `transfer --help` pays it
     sp.add_argument('--out', default='transfer_out', help='output folder (default transfer_out): config.json, sweep.csv, best_eps.csv, report.html')
     config_arguments(sp, TransferConfig, defaults=dict(source_epochs=TransferConfig.source_epochs//2),   # the shell's choice: half the chapter's
                      extra=dict(norm=dict(required=True, choices=['l2', 'linf'])))
@@ -505,8 +498,7 @@ def _transfer(sp):
     sp.add_argument('--size', type=int, default=None, help='image size for image folders of --task-data (default: native; 224 for the ImageNet family)')
     def run(args):
         from robustify_nb.transfer import transfer_sweep, best_eps, plot_transfer, plot_resolution
-        from robustify_nb.core import figures_to_html, check_same_run
-        from robustify_nb.data import data_record
+        from robustify_nb.data import data_record      # local: ~2 s on `robustify --help` (transfer, data)
         t0 = time.perf_counter()
         own, data = {}, dict(size=args.size)
         for spec in args.task_data:
@@ -535,7 +527,7 @@ def _split_list(items): return [s for it in (items or []) for s in str(it).split
 def _wiseft_data(args):
     "(train, evaluation sets, class names) of `robustify wiseft`'s own-data flags; (None, None, names) for PolyShift."
     from robustify_nb.wiseft import classnames_for, corrupted_domains
-    from robustify_nb.data import imagenet_meta
+    from robustify_nb.data import imagenet_meta      # local: ~2 s on `robustify --help` (wiseft, data)
     cn = args.classnames
     if cn == 'openai': cn = imagenet_meta()['classnames_distinct']
     elif cn and Path(cn).is_file(): cn = [l.strip() for l in Path(cn).read_text().splitlines() if l.strip()]
@@ -571,7 +563,7 @@ def _wiseft_data(args):
 @register_command('wiseft', 'WiSE-FT: sweep alpha between a zero-shot CLIP and its fine-tuned copy; write Table 1 and the ID-OOD figure')
 def _wiseft(sp):
     sp.add_argument('--zero-shot', default='tiny-cnn:polyshift', help="open_clip NAME[:PRETRAINED] (default tiny-cnn:polyshift, the embedded tiny CLIP)")
-    from robustify_nb.wiseft import WiseftConfig
+    from robustify_nb.wiseft import WiseftConfig      # local: ~2 s on `robustify --help`; `wiseft --help` pays it
     sp.add_argument('--finetuned', nargs='+', default=[v.lower() for v in WiseftConfig.variants],   # the config's variants
                     help="fine-tuned checkpoints (.safetensors from save_checkpoint), or e2e / lc to fine-tune on the reference style now")
     a = WiseftConfig.alphas
@@ -590,9 +582,7 @@ def _wiseft(sp):
     def run(args):
         from robustify_nb.wiseft import (zeroshot_classifier, load_finetuned, parse_alphas, wiseft_experiment, plot_id_ood,
                                          plot_alpha_slider, wiseft_targets, get_templates, TEMPLATES)
-        from robustify_nb.core import figures_to_html, check_same_run
-        from robustify_nb.data import data_record
-        from dataclasses import fields, asdict
+        from robustify_nb.data import data_record      # local: ~2 s on `robustify --help` (wiseft, data)
         alphas = parse_alphas(','.join(map(str, args.alpha))) if args.alpha else parse_alphas(args.alphas) if isinstance(args.alphas, str) else args.alphas
         name, _, tag = args.zero_shot.partition(':')
         fts, todo = {}, [f.upper() for f in args.finetuned if f.lower() in ('e2e', 'lc')]
@@ -620,7 +610,7 @@ def _wiseft(sp):
 # %% ../nbs/20_cli.ipynb #r001
 def _model_arg(spec:str, what:str):
     "MODEL[:WEIGHTS] -> a loaded model: a registered name, clip:ARCH, FILE.py:factory or package.module:factory; weights a tag or a file."
-    from robustify_nb.models import load_model, parse_model_spec
+    from robustify_nb.models import load_model, parse_model_spec      # local: ~2 s on `robustify --help`
     name, weights = parse_model_spec(spec)
     try: return load_model(name, weights)
     except (ValueError, TypeError, FileNotFoundError) as e: raise type(e)(f"--{what} {spec!r}: {e}") from None
@@ -635,8 +625,7 @@ def parse_tune(text:str):
 # %% ../nbs/20_cli.ipynb #i15-c882d552
 @register_command('robustify', 'robustify a pretrained student with a small robust teacher: multi-head student, uncertainty-aware distillation and router; writes the checkpoint and a report (rerun to resume)')
 def _robustify(sp):
-    from dataclasses import fields
-    from robustify_nb.robustify import RobustifyConfig, run_experiment
+    from robustify_nb.robustify import RobustifyConfig, run_experiment      # local: ~2 s on `robustify --help`; `robustify robustify --help` pays it
     sp.add_argument('--student', default='resnet20:polyshift', help='MODEL[:WEIGHTS], the pretrained student: a registered name, clip:ARCH, or your own FILE.py:factory / module:factory (default resnet20:polyshift)')
     sp.add_argument('--teacher', default='smallcnn:polyshift', help='MODEL[:WEIGHTS], the small teacher, robustified here; same forms as --student (default smallcnn:polyshift)')
     sp.add_argument('--out', default='robustify_out', help='output folder: checkpoints (resumable), config.json, student.safetensors, report.json/html')
@@ -658,7 +647,7 @@ def _robustify(sp):
             n = len(full); k = max(1, n//10)
             train, valid = full.subset(slice(0, n - k)), full.subset(slice(n - k, n))
             test = _in_memory(_load_any(args.test, config.n_test, args.size, '--test'), config.n_test, '--test', config.seed)
-        from robustify_nb.data import data_record
+        from robustify_nb.data import data_record      # local: ~0.2 s (data, pandas) on `robustify --help`
         data = (dict(train=data_record(args.data), valid=dict(data_record(args.data), part='the last tenth of --data'), test=data_record(args.test))
                 if args.data != 'polyshift' else None)        # None: the embedded PolyShift splits, recorded by run_experiment
         res = run_experiment(student, teacher, train, valid, test, config, out_dir=args.out, ckpt_every=args.ckpt_every, progress=True, data=data)
@@ -686,8 +675,7 @@ def _widget_tree(model_id:str, # a widget's model id (an output's `application/v
 def shown_figure_widgets() -> dict[str, dict]:
     "Model id → plotly figure JSON of every plotly FigureWidget this kernel has shown (its comm is open), as it is now."
     if 'ipywidgets' not in sys.modules: return {}                # no widget shown: nothing to import
-    import plotly.graph_objects as go
-    from ipywidgets.widgets.widget import _instances        # ipywidgets' registry of the widgets whose comm is open
+    from ipywidgets.widgets.widget import _instances        # local: ~0.1 s, only where a widget was shown; ipywidgets' registry of the widgets whose comm is open
     return {k: json.loads(go.Figure(w).to_json()) for k, w in list(_instances.items()) if isinstance(w, go.FigureWidget)}
 
 # %% ../nbs/20_cli.ipynb #i15-19044ffb
@@ -713,7 +701,6 @@ def notebook_figures(nb, widgets:dict|None=None) -> list[tuple[str, dict]]:
 def run_demo(out:str|Path='demo_out', nbs=None, only:list[str]|None=None, timeout:int=1800,
              full:bool=False) -> Path: # run the experiments at full size (`ROBUSTIFY_FULL=1` in every kernel)
     "Execute the notebooks (all cells) into `out/nbs` and write `out/report.html`; return the report's path."
-    from robustify_nb.core import figures_to_html, write_json
     out = Path(out); (out/'nbs').mkdir(parents=True, exist_ok=True)
     paths = find_notebooks(nbs)
     if only:
@@ -736,7 +723,6 @@ def run_demo(out:str|Path='demo_out', nbs=None, only:list[str]|None=None, timeou
 # %% ../nbs/20_cli.ipynb #i15-7e4e5c4f
 def timings_table(t:dict) -> str:
     "An HTML table of a demo's `timings.json`: the size, then seconds per chapter and to its first widget, and the total."
-    import html
     td = lambda v: f"<td style='text-align:right'>{'' if v is None else v}</td>"
     rows = [f"<tr><td>{html.escape(k)}</td>{td(s)}{td(t['to_widget'].get(k))}</tr>" for k, s in t['seconds'].items()]
     how = 'ROBUSTIFY_FULL=1: <code>--full</code>, <code>make demo FULL=1</code>' if t['size'] == 'full' else 'the default; <code>--full</code> runs the full size'
@@ -758,7 +744,6 @@ def _progress_bar(model_id:str, state:dict) -> bool:
 # %% ../nbs/20_cli.ipynb #i15-362acf54
 def seconds_to_widget(nb) -> float|None:
     "Seconds from the first cell starting to the first cell that displays a widget (progress bars aside) finishing, from nbclient's cell timings."
-    from datetime import datetime
     stamps = lambda c, k: datetime.fromisoformat(c.metadata['execution'][k].replace('Z', '+00:00'))
     state = nb.metadata.get('widgets', {}).get('application/vnd.jupyter.widget-state+json', {}).get('state', {})
     ran = [c for c in nb.cells if c.cell_type == 'code' and 'iopub.status.busy' in c.get('metadata', {}).get('execution', {})]
@@ -775,8 +760,8 @@ _SHOWN = ("from IPython.display import display\nfrom robustify_nb.cli import sho
 
 def _run_chapter(p:Path, out:Path, timeout:int, times:dict, to_widget:dict) -> list:
     "Execute one notebook into `out/nbs`, record its time in `times` (and the time to its first widget); its (heading, figure) pairs."
-    import nbformat, plotly.graph_objects as go
-    from nbclient import NotebookClient
+    import nbformat      # local: ~1.6 s on `robustify --help`
+    from nbclient import NotebookClient      # local: ~1.7 s on `robustify --help`
     t0 = time.perf_counter()
     print(f"executing {p.name} ...", flush=True)
     nb = nbformat.read(p, as_version=4)
