@@ -321,9 +321,10 @@ def figures_to_html(figs, title:str='robustify-nb report', path:str|Path|None=No
                     intro:str='') -> str: # HTML shown under the title, before the figures (e.g. a table)
     "One self-contained HTML page (plotly.js included once, offline) showing `figs`, a list of `(heading, figure)` pairs."
     import plotly.io as pio, html
+    from plotly.offline import get_plotlyjs
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}</style>",
-             f"<script>{__import__('plotly.offline', fromlist=['x']).get_plotlyjs()}</script></head><body>",
+             f"<script>{get_plotlyjs()}</script></head><body>",
              f"<h1>{html.escape(title)}</h1>", intro]
     for heading, fig in figs:
         parts.append(f"<h2>{html.escape(str(heading))}</h2>")
