@@ -20,9 +20,10 @@ from .corruptions import corrupt, jpeg_compression, default_preset, CORRUPTIONS,
 from .models import accuracy, iter_batches
 
 # %% auto #0
-__all__ = ['QUANTIZE', 'ALEXNET_ERRORS', 'ALEXNET_CLEAN_ERROR', 'quantize_images', 'evaluate_corruptions', 'summarize',
-           'evaluate_datasets', 'evaluate_cifar10c', 'evaluate_corruption_sets', 'fit_effective_robustness',
-           'effective_robustness', 'plot_grid', 'plot_categories', 'plot_effective_robustness']
+__all__ = ['QUANTIZE', 'ALEXNET_ERRORS', 'ALEXNET_CLEAN_ERROR', 'ALEXNET_SEVERITY_ERRORS', 'quantize_images',
+           'evaluate_corruptions', 'summarize', 'evaluate_datasets', 'evaluate_cifar10c', 'evaluate_corruption_sets',
+           'fit_effective_robustness', 'effective_robustness', 'plot_grid', 'plot_categories',
+           'plot_effective_robustness']
 
 # %% ../nbs/05_benchmark.ipynb #d4f2bea1
 QUANTIZE = (None, 'uint8', 'jpeg85')
@@ -139,10 +140,26 @@ ALEXNET_ERRORS = dict(gaussian_noise=0.886428, shot_noise=0.894468, impulse_nois
     glass_blur=0.826268, motion_blur=0.785948, zoom_blur=0.798360, snow=0.866816, frost=0.826572, fog=0.819324,
     brightness=0.564592, contrast=0.853204, elastic_transform=0.646056, pixelate=0.717840, jpeg_compression=0.606500)
 ALEXNET_CLEAN_ERROR = 0.43478
+#: The same errors at severities 1 to 5, as the ImageNet-C authors gave them (github.com/hendrycks/robustness, issue 10);
+#: their means are `ALEXNET_ERRORS`. mCE sums a corruption's errors over the severities of the grid, AlexNet's too.
+ALEXNET_SEVERITY_ERRORS = dict(
+    gaussian_noise=(0.69528, 0.82542, 0.93554, 0.98138, 0.99452), shot_noise=(0.71224, 0.85108, 0.93574, 0.98182, 0.99146),
+    impulse_noise=(0.78374, 0.89808, 0.9487, 0.9872, 0.99548), defocus_blur=(0.65624, 0.73202, 0.85036, 0.91364, 0.94714),
+    glass_blur=(0.64308, 0.75054, 0.88806, 0.91622, 0.93344), motion_blur=(0.5843, 0.70048, 0.82108, 0.8975, 0.92638),
+    zoom_blur=(0.70008, 0.76992, 0.80784, 0.84198, 0.87198), snow=(0.71726, 0.88392, 0.86468, 0.9187, 0.94952),
+    frost=(0.6139, 0.79734, 0.8879, 0.89942, 0.9343), fog=(0.67474, 0.7605, 0.84378, 0.8726, 0.945),
+    brightness=(0.4514, 0.48502, 0.54048, 0.62166, 0.7244), contrast=(0.64548, 0.7615, 0.88874, 0.9776, 0.9927),
+    elastic_transform=(0.52596, 0.70116, 0.55686, 0.64076, 0.80554), pixelate=(0.52218, 0.5462, 0.73728, 0.87092, 0.91262),
+    jpeg_compression=(0.51002, 0.54718, 0.57294, 0.65458, 0.74778))
 
 def _per_corruption_error(grid:pd.DataFrame) -> pd.Series:
     g = grid[grid.severity > 0]
     return 1 - g.groupby('corruption', sort=False).accuracy.mean()
+
+def _cell_errors(grid:pd.DataFrame) -> pd.Series:
+    "Top-1 error per (corruption, severity) cell in the grid's order, the clean row left out."
+    g = grid[grid.severity > 0]
+    return 1 - g.groupby(['corruption', 'severity'], sort=False).accuracy.mean()
 
 # %% ../nbs/05_benchmark.ipynb #4a9d03d0
 def _clean_error(grid:pd.DataFrame) -> float:
@@ -154,7 +171,7 @@ def _clean_error(grid:pd.DataFrame) -> float:
 def summarize(grid:pd.DataFrame, # from `evaluate_corruptions`
               baseline:pd.DataFrame|str|None='alexnet', # 'alexnet' (ImageNet-C), another model's grid, or None
              ) -> pd.Series:
-    "Clean accuracy, mean corruption accuracy, per-category accuracy, and mCE / relative mCE against `baseline`."
+    "Clean accuracy, mean corruption accuracy, per-category accuracy, and mCE / relative mCE against `baseline` at the grid's severities."
     err = _per_corruption_error(grid)
     clean_err = _clean_error(grid) if (grid.severity == 0).any() else None      # CIFAR-10-C files carry no clean row
     out = {'clean_acc': 1 - clean_err if clean_err is not None else float('nan'), 'mean_corruption_acc': float((1 - err).mean())}
@@ -167,13 +184,19 @@ def summarize(grid:pd.DataFrame, # from `evaluate_corruptions`
             if grid.attrs.get('preset') == 'cifar':
                 raise ValueError("baseline='alexnet' (ImageNet-C's AlexNet errors) does not apply to a grid made with the 'cifar' preset "
                                  "(images of at most 64 px); accepted: a baseline model's grid on the same images and corruptions, or None.")
-            b_err, b_clean = pd.Series(ALEXNET_ERRORS), ALEXNET_CLEAN_ERROR
-        else: b_err, b_clean = _per_corruption_error(baseline), (_clean_error(baseline) if (baseline.severity == 0).any() else None)
-        common = [c for c in err.index if c in b_err.index]
-        missing = [c for c in err.index if c not in b_err.index]
+            b_cells = pd.Series({(c, s): e for c, es in ALEXNET_SEVERITY_ERRORS.items() for s, e in enumerate(es, 1)})
+            b_clean = ALEXNET_CLEAN_ERROR
+        else: b_cells, b_clean = _cell_errors(baseline), (_clean_error(baseline) if (baseline.severity == 0).any() else None)
+        cells = _cell_errors(grid)
+        missing = [c for c in err.index if c not in set(b_cells.index.get_level_values(0))]
         if missing: raise ValueError(f"baseline lacks the corruptions {missing}; accepted: a baseline evaluated on the same grid.")
-        out['mCE'] = float((err[common]/b_err[common]).mean())
-        if clean_err is not None and b_clean is not None: out['relative_mCE'] = float(((err[common] - clean_err)/(b_err[common] - b_clean)).mean())
+        lacking = [f'{c}/{s}' for c, s in cells.index if (c, s) not in b_cells.index]
+        if lacking: raise ValueError(f"baseline lacks the cells {lacking} (corruption/severity) of the grid; accepted: a baseline evaluated at the grid's severities.")
+        b = b_cells.reindex(cells.index)
+        by_corruption = lambda e: e.groupby(level=0, sort=False).sum()       # CE_c = sum_s E_s,c / sum_s E^baseline_s,c
+        out['mCE'] = float((by_corruption(cells)/by_corruption(b)).mean())
+        if clean_err is not None and b_clean is not None:
+            out['relative_mCE'] = float((by_corruption(cells - clean_err)/by_corruption(b - b_clean)).mean())
     return pd.Series(out)
 
 # %% ../nbs/05_benchmark.ipynb #c012
